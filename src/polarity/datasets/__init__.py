@@ -1,0 +1,1 @@
+"""Keras-style dataset modules: ``from polarity.datasets import imdb``."""

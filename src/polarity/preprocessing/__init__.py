@@ -1,0 +1,1 @@
+"""Keras-style import paths: ``from polarity.preprocessing import sequence``."""

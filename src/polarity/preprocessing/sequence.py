@@ -1,0 +1,5 @@
+"""Mirror of ``keras.preprocessing.sequence``: ``from polarity.preprocessing.sequence import pad_sequences``."""
+
+from polarity.data.sequence import pad_sequences
+
+__all__ = ["pad_sequences"]

@@ -1,0 +1,86 @@
+"""Shared fixtures: small datasets in the official aclImdb layout, built by the tests themselves."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+POSITIVE = [
+    "A wonderful film, brilliant acting and a great story. I loved it.",
+    "Great movie! The cast is excellent and the ending is wonderful.",
+    "One of the best films I have seen: superb, moving and beautiful.",
+    "I loved this movie. Brilliant direction, great music, a perfect cast.",
+    "An excellent, touching film.<br /><br />Highly recommended, a wonderful time.",
+    "Superb! A beautiful story told with great care; the actors are brilliant.",
+]
+NEGATIVE = [
+    "A terrible film, awful acting and a boring story. I hated it.",
+    "Worst movie ever! The cast is bad and the ending is awful.",
+    "One of the worst films I have seen: dull, stupid and ugly.",
+    "I hated this movie. Awful direction, terrible music, a bad cast.",
+    "A boring, pointless film.<br /><br />Avoid it, a waste of time.",
+    "Dreadful! A stupid story told without care; the actors are terrible.",
+]
+UNSUP = ["Some film about a man and his dog.", "A movie. It has actors in it.", "I watched this on a Tuesday."]
+
+REAL_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
+
+
+def layout(pos=POSITIVE, neg=NEGATIVE, unsup=UNSUP) -> dict[str, bytes]:
+    """Relative path -> content of a small dataset in the official layout."""
+    files: dict[str, bytes] = {"aclImdb/README": b"small test copy\n", "aclImdb/imdb.vocab": b"the\n"}
+    for split in ("train", "test"):
+        for kind, texts, ratings in (("pos", pos, (7, 8, 9, 10)), ("neg", neg, (1, 2, 3, 4))):
+            for i, text in enumerate(texts):
+                files[f"aclImdb/{split}/{kind}/{i}_{ratings[i % 4]}.txt"] = text.encode()
+    for i, text in enumerate(unsup):
+        files[f"aclImdb/train/unsup/{i}_0.txt"] = text.encode()
+    files["aclImdb/train/labeledBow.feat"] = b"0 0:1\n"
+    return files
+
+
+def write_archive(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+def write_folder(root: Path, files: dict[str, bytes]) -> Path:
+    for name, content in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return root / "aclImdb"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache folder and no dataset location from the environment."""
+    monkeypatch.setenv("POLARITY_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("POLARITY_DATA", raising=False)
+
+
+@pytest.fixture
+def tiny_archive(tmp_path) -> Path:
+    return write_archive(tmp_path / "tiny.tar.gz", layout())
+
+
+@pytest.fixture
+def tiny_folder(tmp_path) -> Path:
+    return write_folder(tmp_path / "extracted", layout())
+
+
+@pytest.fixture(scope="session")
+def real_archive() -> Path:
+    """The full dataset: $POLARITY_TEST_DATA, else the shared copy next to the project."""
+    path = Path(os.environ.get("POLARITY_TEST_DATA", REAL_ARCHIVE))
+    if not path.exists():
+        pytest.skip(f"the full aclImdb archive is not available at {path}")
+    return path

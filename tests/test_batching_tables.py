@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from polarity.data import BucketBatchSampler, collate, read_table, truncate
+from polarity.errors import DataError
+
+
+@given(st.lists(st.integers(1, 500), min_size=1, max_size=300), st.integers(1, 40), st.integers(0, 5))
+def test_bucket_batches_cover_every_index_once(lengths, batch_size, epoch):
+    sampler = BucketBatchSampler(lengths, batch_size, seed=7, pool_batches=4)
+    batches = sampler.batches(epoch)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert len(batches) == len(sampler)
+    assert all(1 <= len(b) <= batch_size for b in batches)
+
+
+def test_buckets_reduce_padding_and_are_seeded():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 1000, size=5000)
+    sampler = BucketBatchSampler(lengths, 64, seed=1)
+    waste = sum(lengths[b].max() * len(b) - lengths[b].sum() for b in sampler.batches(0)) / lengths.sum()
+    assert waste < 0.05
+    assert all((a == b).all() for a, b in zip(sampler.batches(3), BucketBatchSampler(lengths, 64, seed=1).batches(3)))
+    assert not all((a == b).all() for a, b in zip(sampler.batches(0), sampler.batches(1)))
+
+
+def test_collate_pre_pads_to_batch_length():
+    seqs = [[1, 5, 6], [1, 7], [1, 8, 9, 10, 11]]
+    ids, lengths = collate(seqs, np.array([0, 1]))
+    assert ids.tolist() == [[1, 5, 6], [0, 1, 7]] and lengths.tolist() == [3, 2]
+    ids, lengths = collate(seqs, np.array([2]), maxlen=3)
+    assert ids.tolist() == [[9, 10, 11]] and lengths.tolist() == [3]
+    assert truncate(seqs, 2) == [[5, 6], [1, 7], [10, 11]]
+
+
+def test_read_csv_with_header_names_like_the_kaggle_file(tmp_path):
+    path = tmp_path / "IMDB Dataset.csv"
+    path.write_text('review,sentiment\n"Great, really great.",positive\nAwful.,negative\n', encoding="utf-8")
+    data = read_table(path)
+    assert data.texts == ["Great, really great.", "Awful."] and data.labels.tolist() == [1, 0]
+
+
+def test_read_tsv_and_jsonl_with_various_labels(tmp_path):
+    tsv = tmp_path / "d.tsv"
+    tsv.write_text("text\tlabel\nfine\t1\nbad\t0\n")
+    assert read_table(tsv).labels.tolist() == [1, 0]
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in [{"text": "a", "y": True}, {"text": "b", "y": "neg"}]) + "\n")
+    data = read_table(jsonl, label_column="y")
+    assert data.labels.tolist() == [1, 0] and data.rows[0]["y"] is True
+
+
+def test_malformed_rows_name_their_line(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\nok,1\nmissing label\n")
+    with pytest.raises(DataError, match="line 3"):
+        read_table(path)
+    path.write_text("text,label\nok,1\nfine,maybe\n")
+    with pytest.raises(DataError, match=r"line 3: cannot read 'maybe'"):
+        read_table(path)
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text('{"text": "a", "label": 1}\n{broken\n')
+    with pytest.raises(DataError, match="line 2: not valid JSON"):
+        read_table(jsonl)
+    with pytest.raises(DataError, match="no column 'body'"):
+        read_table(path, text_column="body")

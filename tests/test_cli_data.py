@@ -1,0 +1,37 @@
+import json
+
+from polarity.cli import main
+
+
+def test_data_stats_json(tiny_archive, capsys):
+    assert main(["data", "stats", "--data", str(tiny_archive), "--no-strict", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["splits"]["train"] == {
+        "reviews": 12, "positive": 6, "negative": 6, "unlabelled": 0, "length": stats["splits"]["train"]["length"]
+    }
+    assert stats["splits"]["unsup"]["unlabelled"] == 3
+    assert 8 < stats["splits"]["test"]["length"]["mean"] < 20
+    assert stats["vocabulary_size"] > 50
+
+
+def test_data_stats_table(tiny_folder, capsys):
+    assert main(["data", "stats", "--data", str(tiny_folder), "--no-strict"]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "vocabulary (training split)" in out
+
+
+def test_data_show_decodes_like_the_tutorials(tiny_archive, capsys):
+    assert main(["data", "show", "7", "--data", str(tiny_archive), "--no-strict", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["label"] == "positive" and shown["text"].startswith("Great movie!")
+    assert shown["decoded"].startswith("<START> great movie the cast")
+    assert len(shown["ids"]) == len(shown["decoded"].split())
+
+
+def test_cli_errors_are_messages_not_tracebacks(tiny_archive, tmp_path, capsys):
+    assert main(["data", "show", "99", "--data", str(tiny_archive), "--no-strict"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["data", "stats", "--data", str(tiny_archive)]) == 1
+    assert "expected 12,500 reviews" in capsys.readouterr().err
+    assert main(["data", "stats", "--data", str(tmp_path / "missing")]) == 1
+    assert "does not exist" in capsys.readouterr().err

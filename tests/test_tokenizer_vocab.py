@@ -1,0 +1,99 @@
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from polarity.data import Tokenizer, Vocabulary
+from polarity.data.tokenizer import KERAS_FILTERS
+
+
+def keras_text_to_word_sequence(text, filters=KERAS_FILTERS, lower=True, split=" "):
+    """Reference: the body of keras.preprocessing.text.text_to_word_sequence."""
+    if lower:
+        text = text.lower()
+    text = text.translate(str.maketrans({c: split for c in filters}))
+    return [w for w in text.split(split) if w]
+
+
+def test_tokenizer_matches_keras_defaults():
+    tok = Tokenizer(strip_html_breaks=False)
+    text = "Don't you DARE say it's \"bad\"!!! (10/10)\tgreat\nmovie... e-mail me@x.com"
+    assert tok(text) == keras_text_to_word_sequence(text)
+    assert tok(text) == ["don't", "you", "dare", "say", "it's", "bad", "10", "10", "great", "movie", "e", "mail", "me", "x", "com"]
+
+
+@given(st.text())
+def test_tokenizer_equals_keras_on_any_text(text):
+    assert Tokenizer(strip_html_breaks=False)(text) == keras_text_to_word_sequence(text)
+
+
+def test_tokenizer_turns_html_breaks_into_spaces():
+    assert Tokenizer()("end.<br /><br />Next<BR>line<br/>x") == ["end", "next", "line", "x"]
+    assert Tokenizer(strip_html_breaks=False)("a<br />b") == ["a", "br", "b"]
+
+
+def test_tokenizer_rejects_non_text():
+    with pytest.raises(TypeError):
+        Tokenizer()(b"bytes")
+
+
+def test_vocabulary_ranks_by_frequency_then_alphabet():
+    vocab = Vocabulary.build([["b", "a", "c", "a"], ["c", "d"]])
+    assert vocab.words == ["a", "c", "b", "d"]
+    assert vocab.word_index() == {"a": 1, "c": 2, "b": 3, "d": 4}
+    assert vocab.encode(["a", "d", "zzz"]) == [1, 4, 7, 2]
+    assert vocab.size == 8
+
+
+def test_vocabulary_num_words_and_skip_top_follow_keras():
+    vocab = Vocabulary.build([["a"] * 5 + ["b"] * 4 + ["c"] * 3 + ["d"]], num_words=6)
+    # ids: a=4, b=5, c=6, d=7; num_words=6 keeps ids < 6
+    assert vocab.encode(["a", "b", "c", "d"]) == [1, 4, 5, 2, 2]
+    assert vocab.size == 6
+    skipping = vocab.with_options(skip_top=5)
+    assert skipping.encode(["a", "b"]) == [2, 2, 5]  # the start char (1 < 5) becomes oov, as in Keras
+    dropping = vocab.with_options(oov_char=None)
+    assert dropping.encode(["a", "zzz", "b"]) == [1, 4, 5]
+
+
+def test_decode_uses_the_tutorial_markers():
+    vocab = Vocabulary.build([["great", "film"]])
+    assert vocab.decode([0, 1, vocab.id_of("great"), 2, 3]) == ["<PAD>", "<START>", "great", "<UNK>", "<UNUSED>"]
+    assert vocab.decode([0, 1, 2], skip_padding=True) == ["<START>", "<UNK>"]
+
+
+words = st.text(alphabet="abcdefgh'", min_size=1, max_size=6)
+
+
+@given(st.lists(st.lists(words, max_size=20), min_size=1, max_size=10), st.lists(words, max_size=30))
+def test_encode_decode_round_trip_within_vocabulary(corpus, sentence):
+    vocab = Vocabulary.build(corpus)
+    ids = vocab.encode(sentence)
+    decoded = vocab.decode(ids)
+    assert decoded[0] == "<START>"
+    assert decoded[1:] == [w if w in vocab else "<UNK>" for w in sentence]
+
+
+@given(st.lists(st.lists(words, max_size=20), min_size=1, max_size=10), st.integers(4, 30))
+def test_ids_stay_below_num_words(corpus, num_words):
+    vocab = Vocabulary.build(corpus, num_words=num_words)
+    for doc in corpus:
+        assert all(0 <= i < vocab.size <= num_words for i in vocab.encode(doc))
+
+
+def test_vocabulary_saves_and_loads_as_json(tmp_path):
+    vocab = Vocabulary.build([["a", "b", "b", "c"]], num_words=5)
+    vocab.save(tmp_path / "vocab.json")
+    data = json.loads((tmp_path / "vocab.json").read_text())
+    assert data["words"] == ["b"]  # only ids < num_words are kept on disk
+    loaded = Vocabulary.load(tmp_path / "vocab.json")
+    assert loaded.encode(["a", "b", "c"]) == vocab.encode(["a", "b", "c"])
+
+
+def test_vocabulary_rejects_bad_options(tmp_path):
+    with pytest.raises(ValueError, match="num_words"):
+        Vocabulary(["a"], num_words=0)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a polarity vocabulary"):
+        Vocabulary.load(tmp_path / "bad.json")
