@@ -84,3 +84,35 @@ def real_archive() -> Path:
     if not path.exists():
         pytest.skip(f"the full aclImdb archive is not available at {path}")
     return path
+
+
+GOOD = ["great", "wonderful", "excellent", "brilliant", "superb", "loved", "beautiful", "best"]
+BAD = ["awful", "terrible", "boring", "worst", "dull", "hated", "stupid", "waste"]
+FILLER = ["the", "film", "movie", "a", "story", "actors", "it", "was", "and", "plot", "scene", "of"]
+
+
+def synthetic_reviews(n: int, positive: bool, seed: int) -> list[str]:
+    """Reviews made of filler words and a few clearly positive or negative words."""
+    import random
+
+    rng = random.Random(seed)
+    words = GOOD if positive else BAD
+    reviews = []
+    for _ in range(n):
+        length = rng.randint(8, 40)
+        tokens = [rng.choice(FILLER) for _ in range(length)]
+        for _ in range(rng.randint(1, 3)):
+            tokens.insert(rng.randrange(len(tokens) + 1), rng.choice(words))
+        reviews.append(" ".join(tokens).capitalize() + ".")
+    return reviews
+
+
+@pytest.fixture(scope="session")
+def sentiment_archive(tmp_path_factory) -> Path:
+    """A learnable dataset in the official layout: 120 reviews per split and label."""
+    files = layout(
+        pos=synthetic_reviews(120, True, seed=1), neg=synthetic_reviews(120, False, seed=2)
+    )
+    test_files = layout(pos=synthetic_reviews(120, True, seed=3), neg=synthetic_reviews(120, False, seed=4))
+    files.update({k: v for k, v in test_files.items() if "/test/" in k})
+    return write_archive(tmp_path_factory.mktemp("synthetic") / "synthetic.tar.gz", files)

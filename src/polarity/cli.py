@@ -73,6 +73,107 @@ def cmd_data_show(args: argparse.Namespace) -> None:
     print("\ndecoded:", result["decoded"])
 
 
+# -- recipes and training ---------------------------------------------------------------------------------
+def _overrides(args: argparse.Namespace) -> dict:
+    from polarity.training.recipes import parse_assignment
+
+    flags = {"epochs": "training.epochs", "batch_size": "training.batch_size", "lr": "training.lr",
+             "seed": "training.seed", "batching": "training.batching", "early_stopping": "training.early_stopping",
+             "maxlen": "data.maxlen", "num_words": "data.num_words", "valid_fraction": "data.valid_fraction"}
+    overrides = {key: getattr(args, flag) for flag, key in flags.items() if getattr(args, flag, None) is not None}
+    overrides.update(parse_assignment(item) for item in args.set or [])
+    return overrides
+
+
+def cmd_recipes(args: argparse.Namespace) -> None:
+    from polarity.training.recipes import load_recipe, recipe_names
+
+    recipes = [load_recipe(name) for name in recipe_names()]
+    if args.json:
+        _print_json(recipes)
+        return
+    print(f"{'recipe':<26}{'nb':<5}{'words':>7}{'maxlen':>7}  {'model':<34}{'training':<26}reported")
+    for r in recipes:
+        d, m, t = r["data"], r["model"], r["training"]
+        words = "GloVe" if d["pretrained_vocabulary"] else f"{d['num_words'] or 'all':,}" if d["num_words"] else "all"
+        model = m["type"] if m["type"] != "rnn" else f"{m.get('cell', 'lstm')} {m.get('units', 100)}, emb {m.get('embedding_dim', 32)}"
+        if m.get("pretrained"):
+            model += " (GloVe" + (", frozen)" if m.get("freeze_embedding") else ")")
+        training = f"{t['optimizer']}, batch {t['batch_size']}, {t['epochs']} ep"
+        reported = f"{r['reported_accuracy']:.2f} %" if "reported_accuracy" in r else (
+            "per epoch " + ", ".join(f"{x:.2f}" for x in r["reported_per_epoch"]) if "reported_per_epoch" in r else "none")
+        label = r["name"] + (f" -> {r['extends']}" if "extends" in r else "")
+        print(f"{label:<26}{r.get('notebook', ''):<5}{words:>7}{d['maxlen'] or '-':>7}  {model:<34}{training:<26}{reported}")
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    from polarity.models.io import model_options
+    from polarity.models.registry import build_model
+    from polarity.training.recipes import load_recipe
+    from polarity.training.summary import summary_table
+
+    recipe = load_recipe(args.recipe, _overrides(args))
+    d = recipe["data"]
+    if d["num_words"]:
+        vocab_size = d["num_words"]
+    else:
+        from polarity.data.tokenizer import Tokenizer
+        from polarity.training.pipeline import build_vocabulary
+
+        corpus = _load_corpus(args)
+        vocab, _ = build_vocabulary(recipe, [Tokenizer()(t) for t in corpus.train.texts])
+        vocab_size = vocab.size
+    model = build_model(model_options(recipe["model"], d["maxlen"] or None), vocab_size=vocab_size)
+    if recipe["model"].get("freeze_embedding"):
+        model.embedding.weight.requires_grad_(False)
+    text, data = summary_table(model, d["maxlen"] or None, recipe["name"])
+    _print_json(data) if args.json else print(text)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from polarity.training.loop import TrainingInterrupted
+    from polarity.training.pipeline import train_recipe
+    from polarity.training.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe, _overrides(args))
+    out = args.out or f"runs/{recipe['name']}"
+    try:
+        metrics = train_recipe(recipe, out, data=args.data, strict=args.strict, device=args.device,
+                               limit=args.limit, resume=args.resume, progress=not args.quiet)
+    except TrainingInterrupted as exc:
+        print(f"polarity: {exc}", file=sys.stderr)
+        return 130
+    test = metrics["test"]
+    print(f"test accuracy: {100 * test['accuracy']:.2f} % on {test['reviews']:,} reviews "
+          f"(loss {test['loss']:.4f}, best epoch {metrics['best_epoch']}); model folder: {out}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from polarity.training.reproduce import reproduce
+
+    report = reproduce(args.recipe, seeds=args.seeds, out=args.out, data=args.data, strict=args.strict,
+                       device=args.device, limit=args.limit, overrides=_overrides(args))
+    _print_json(report) if args.json else None
+
+
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", nargs="?", default="default", help="recipe name (see `polarity recipes`) or a .toml file")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--limit", type=int, metavar="N", help="train (and test) on N reviews for a quick look")
+    group = parser.add_argument_group("recipe overrides")
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--batch-size", type=int)
+    group.add_argument("--lr", type=float)
+    group.add_argument("--seed", type=int)
+    group.add_argument("--maxlen", type=int)
+    group.add_argument("--num-words", type=int)
+    group.add_argument("--valid-fraction", type=float)
+    group.add_argument("--batching", choices=["exact", "bucketed"])
+    group.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without progress")
+    group.add_argument("--set", action="append", metavar="KEY=VALUE", help="any recipe field, e.g. model.units=64")
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polarity", description="LSTM-family sentiment classifiers for movie reviews.")
@@ -92,6 +193,31 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=cmd_data_show)
     data.set_defaults(handler=lambda a: data.print_help())
+
+    recipes = commands.add_parser("recipes", help="list the recipes and their reported accuracy")
+    recipes.add_argument("--json", action="store_true", help="print JSON")
+    recipes.set_defaults(handler=cmd_recipes)
+
+    summary = commands.add_parser("summary", parents=[data_opts], help="layers, output shapes and parameter counts")
+    summary.add_argument("recipe", help="recipe name or .toml file")
+    summary.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe field")
+    summary.add_argument("--json", action="store_true", help="print JSON")
+    summary.set_defaults(handler=cmd_summary)
+
+    train = commands.add_parser("train", parents=[data_opts], help="train a recipe into a model folder")
+    _training_options(train)
+    train.add_argument("--out", metavar="DIR", help="model folder (default: runs/RECIPE)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+    train.set_defaults(handler=cmd_train)
+
+    reproduce = commands.add_parser("reproduce", parents=[data_opts],
+                                    help="train with the notebook's settings and compare with its reported accuracy")
+    _training_options(reproduce)
+    reproduce.add_argument("--seeds", type=int, default=1, help="number of seeds (0, 1, ...) to train")
+    reproduce.add_argument("--out", metavar="DIR", default="runs/reproduce", help="parent folder of the model folders")
+    reproduce.add_argument("--json", action="store_true", help="also print the report as JSON")
+    reproduce.set_defaults(handler=cmd_reproduce)
     return parser
 
 

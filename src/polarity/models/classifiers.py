@@ -1,0 +1,201 @@
+"""The classifiers of the Keras notebooks, as ``nn.Module``s that output one logit per review.
+
+Inputs are pre-padded id tensors ``(batch, time)`` with 0 as padding (Keras's convention) and the
+true lengths ``(batch,)``. The sigmoid of the output is the probability that the review is positive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.func import functional_call
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from polarity.errors import ConfigError
+from polarity.models.init import keras_dense_, keras_embedding_, keras_recurrent_, use_single_bias
+from polarity.models.registry import register
+
+
+def make_embedding(vocab_size: int, dim: int, pretrained: np.ndarray | None, freeze: bool) -> nn.Embedding:
+    embedding = nn.Embedding(vocab_size, dim)
+    if pretrained is not None:
+        if pretrained.shape != (vocab_size, dim):
+            raise ConfigError(f"pretrained embeddings have shape {pretrained.shape}, expected {(vocab_size, dim)}")
+        with torch.no_grad():
+            embedding.weight.copy_(torch.as_tensor(pretrained, dtype=torch.float32))
+    else:
+        keras_embedding_(embedding)
+    embedding.weight.requires_grad_(not freeze)
+    return embedding
+
+
+def summary_row(layer: str, kind: str, shape: tuple, module: nn.Module | None) -> dict:
+    params = list(module.parameters()) if module is not None else []
+    return {
+        "layer": layer,
+        "type": kind,
+        "output_shape": shape,
+        "params": sum(p.numel() for p in params),
+        "trainable": sum(p.numel() for p in params if p.requires_grad),
+    }
+
+
+@register("mean-embedding")
+class MeanEmbeddingClassifier(nn.Module):
+    """Embedding -> mean over time -> Dense(sigmoid) (seed 004's first model).
+
+    With ``mask_padding=False`` the mean runs over ``maxlen`` positions, padding included, exactly
+    as Keras's ``K.mean(x, axis=1)`` over pre-padded inputs; it is computed from the true lengths,
+    so a batch padded only to its own longest review gives the same numbers.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 32,
+        maxlen: int | None = None,
+        mask_padding: bool = False,
+        pretrained: np.ndarray | None = None,
+        freeze_embedding: bool = False,
+    ) -> None:
+        super().__init__()
+        if not mask_padding and maxlen is None:
+            raise ConfigError("mean-embedding without mask_padding averages over maxlen positions: set maxlen")
+        self.maxlen = maxlen
+        self.mask_padding = mask_padding
+        self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding)
+        self.output = nn.Linear(embedding_dim, 1)
+        keras_dense_(self.output)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        vectors = self.embedding(ids)
+        real = (ids != 0).unsqueeze(-1).to(vectors.dtype)
+        total = (vectors * real).sum(dim=1)
+        count = real.sum(dim=1)
+        if self.mask_padding:
+            pooled = total / count.clamp(min=1.0)
+        else:
+            pads = (self.maxlen - count).clamp(min=0.0)
+            pooled = (total + pads * self.embedding.weight[0]) / self.maxlen
+        return self.output(pooled).squeeze(-1)
+
+    def summary(self, maxlen: int | None) -> list[dict]:
+        dim = self.embedding.embedding_dim
+        return [
+            summary_row("embedding", "Embedding", (None, maxlen, dim), self.embedding),
+            summary_row("mean", "Mean over time", (None, dim), None),
+            summary_row("dense", "Dense(sigmoid)", (None, 1), self.output),
+        ]
+
+
+@register("rnn")
+class RecurrentClassifier(nn.Module):
+    """Embedding -> [dropout] -> LSTM/GRU (stacked, bidirectional) -> [dropout] -> Dense(sigmoid).
+
+    Dropouts, in Keras's terms: ``embedding_dropout`` is a ``Dropout`` layer on the embedded
+    sequence (seed 001); ``input_dropout`` and ``recurrent_dropout`` are the LSTM's ``dropout`` and
+    ``recurrent_dropout``, one mask per sequence on its inputs and one mask over the hidden units
+    that feed the recurrence. The recurrent mask is applied to the columns of the recurrent kernel
+    (weight-drop), once per batch rather than once per sequence, so the fused cuDNN/oneDNN kernels
+    still run. ``mask_padding`` skips padded steps (Keras's ``mask_zero=True``) by packing sequences.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 32,
+        units: int = 100,
+        layers: int = 1,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        embedding_dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        mask_padding: bool = False,
+        pretrained: np.ndarray | None = None,
+        freeze_embedding: bool = False,
+        keras_init: bool = True,
+        maxlen: int | None = None,
+    ) -> None:
+        super().__init__()
+        if cell not in ("lstm", "gru"):
+            raise ConfigError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+        for name, p in (("embedding_dropout", embedding_dropout), ("input_dropout", input_dropout),
+                        ("recurrent_dropout", recurrent_dropout), ("output_dropout", output_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {p}")
+        self.cell = cell
+        self.mask_padding = mask_padding
+        self.input_dropout = input_dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding)
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn_class(embedding_dim, units, num_layers=layers, batch_first=True, bidirectional=bidirectional)
+        if keras_init:
+            keras_recurrent_(self.rnn)
+        if cell == "lstm":
+            use_single_bias(self.rnn)  # Keras's GRU (reset_after=True) has two biases, like PyTorch's
+        self.output_dropout = nn.Dropout(output_dropout)
+        self.output = nn.Linear(units * (2 if bidirectional else 1), 1)
+        if keras_init:
+            keras_dense_(self.output)
+        else:
+            self.output.reset_parameters()
+
+    def _recurrent_weights(self) -> dict[str, torch.Tensor]:
+        """Recurrent kernels with dropped hidden units (one mask per layer and direction)."""
+        dropped = {}
+        keep = 1.0 - self.recurrent_dropout
+        for name, weight in self.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                mask = torch.bernoulli(torch.full((1, weight.shape[1]), keep, device=weight.device))
+                dropped[name] = weight * (mask / keep)
+        return dropped
+
+    def _run_rnn(self, inputs, lengths: torch.Tensor | None):
+        if self.mask_padding and lengths is not None:
+            inputs = pack_padded_sequence(inputs, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        if self.training and self.recurrent_dropout > 0:
+            return functional_call(self.rnn, self._recurrent_weights(), (inputs,))
+        return self.rnn(inputs)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if self.mask_padding and lengths is not None:
+            ids = left_align(ids, lengths)
+        x = self.embedding_dropout(self.embedding(ids))
+        if self.training and self.input_dropout > 0:
+            keep = 1.0 - self.input_dropout
+            mask = torch.bernoulli(torch.full((x.shape[0], 1, x.shape[2]), keep, device=x.device, dtype=x.dtype))
+            x = x * (mask / keep)
+        _, state = self._run_rnn(x, lengths)
+        hidden = state[0] if self.cell == "lstm" else state
+        if self.rnn.bidirectional:
+            last = torch.cat([hidden[-2], hidden[-1]], dim=-1)
+        else:
+            last = hidden[-1]
+        return self.output(self.output_dropout(last)).squeeze(-1)
+
+    def summary(self, maxlen: int | None) -> list[dict]:
+        dim = self.embedding.embedding_dim
+        width = self.output.in_features
+        name = self.cell.upper() + (" (bidirectional)" if self.rnn.bidirectional else "")
+        rows = [summary_row("embedding", "Embedding", (None, maxlen, dim), self.embedding)]
+        if self.embedding_dropout.p > 0:
+            rows.append(summary_row("dropout", "Dropout", (None, maxlen, dim), None))
+        rows.append(summary_row(self.cell, name + (f" x{self.rnn.num_layers}" if self.rnn.num_layers > 1 else ""), (None, width), self.rnn))
+        if self.output_dropout.p > 0:
+            rows.append(summary_row("dropout_1", "Dropout", (None, width), None))
+        rows.append(summary_row("dense", "Dense(sigmoid)", (None, 1), self.output))
+        return rows
+
+
+def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Move each pre-padded row's ids to the start (post-padding), as packing expects."""
+    width = ids.shape[1]
+    lengths = lengths.clamp(max=width).to(ids.device)
+    positions = torch.arange(width, device=ids.device).unsqueeze(0) + (width - lengths).unsqueeze(1)
+    aligned = ids.gather(1, positions.clamp(max=width - 1))
+    return aligned.masked_fill(positions >= width, 0)

@@ -1,0 +1,7 @@
+"""Training: recipes, the fit loop, checkpoints and the pipeline that writes a model folder."""
+
+from polarity.training.loop import Trainer, TrainingInterrupted
+from polarity.training.pipeline import train_recipe
+from polarity.training.recipes import load_recipe, recipe_names
+
+__all__ = ["Trainer", "TrainingInterrupted", "load_recipe", "recipe_names", "train_recipe"]

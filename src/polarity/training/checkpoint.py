@@ -1,0 +1,58 @@
+"""Checkpoints without pickle: one safetensors file holding tensors and a JSON state in its metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from polarity.errors import ConfigError
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer's state dict into named tensors and a JSON-ready rest."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for param_id, values in state["state"].items():
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{param_id}.{name}"] = value
+            else:
+                scalars[f"{param_id}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, param_id, name = key.split(".", 2)
+            state.setdefault(int(param_id), {})[name] = value
+    for key, value in meta["scalars"].items():
+        param_id, name = key.split(".", 1)
+        state.setdefault(int(param_id), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], state: dict) -> None:
+    """Write atomically: a crash while saving leaves the previous checkpoint intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    save_file(contiguous, str(tmp), metadata={"polarity_state": json.dumps(state)})
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    if not path.is_file():
+        raise ConfigError(f"no checkpoint to resume from at {path}")
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    if "polarity_state" not in meta:
+        raise ConfigError(f"{path} is not a polarity checkpoint")
+    return tensors, json.loads(meta["polarity_state"])

@@ -1,0 +1,226 @@
+"""The fit loop: epochs of batches, validation, best weights, early stopping, interruptible and resumable."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from polarity.training.batches import EncodedSet, make_batch, plan_batches
+from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
+from polarity.training.progress import ProgressLine
+
+
+class TrainingInterrupted(Exception):
+    """Raised after a stop request (Ctrl-C) once a resumable checkpoint is written."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        super().__init__(f"training interrupted; resume with --resume (checkpoint {checkpoint})")
+        self.checkpoint = checkpoint
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """Keras's defaults: Adam eps 1e-7; Adagrad initial accumulator 0.1, eps 1e-7; RMSprop rho 0.9."""
+    params = [p for p in params if p.requires_grad]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, eps=1e-7)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=0.1, eps=1e-7)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
+    return torch.optim.SGD(params, lr=lr)
+
+
+@dataclass
+class FitState:
+    """Where training stands; saved in checkpoints so that a resumed run continues exactly."""
+
+    epoch: int = 0
+    batch: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int = -1
+    stale_epochs: int = 0
+    done: bool = False
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,
+                   device: torch.device, batch_size: int = 256) -> np.ndarray:
+    """Logits for every review, in the order of ``data``."""
+    model.eval()
+    out = np.zeros(len(data), dtype=np.float32)
+    width = maxlen if batching == "exact" else None
+    for indices in plan_batches(data, batching, batch_size, seed=None):
+        ids, lengths, _ = make_batch(data, indices, width, device)
+        out[indices] = model(ids, lengths).float().cpu().numpy()
+    return out
+
+
+def evaluate_logits(logits: np.ndarray, labels: np.ndarray) -> dict:
+    targets = torch.as_tensor(labels, dtype=torch.float32)
+    loss = F.binary_cross_entropy_with_logits(torch.as_tensor(logits), targets).item() if len(labels) else float("nan")
+    accuracy = float(((logits > 0).astype(np.int8) == labels).mean()) if len(labels) else float("nan")
+    return {"loss": loss, "accuracy": accuracy}
+
+
+class Trainer:
+    """Fits ``model`` on ``train`` and picks the best epoch on ``valid`` (accuracy).
+
+    ``checkpoint`` is rewritten after every epoch and on a stop request (Ctrl-C, or
+    :meth:`request_stop`), so an interrupted run resumes where it stopped, RNG state included.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train: EncodedSet,
+        valid: EncodedSet | None,
+        *,
+        training: dict,
+        maxlen: int | None,
+        device: torch.device,
+        checkpoint: Path,
+        test: EncodedSet | None = None,
+        callbacks: list[Callable[["Trainer", FitState], None]] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.train_set, self.valid_set, self.test_set = train, valid, test
+        self.training = training
+        self.maxlen = maxlen
+        self.device = device
+        self.checkpoint = checkpoint
+        self.callbacks = callbacks or []
+        self.progress = ProgressLine(training["epochs"], enabled=progress)
+        self.state = FitState()
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self._stop = threading.Event()
+
+    # -- control ------------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Finish the current batch, write a checkpoint and raise :class:`TrainingInterrupted`."""
+        self._stop.set()
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self._stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        print("\nstopping after this batch (Ctrl-C again to abort without a checkpoint)...", flush=True)
+        self._stop.set()
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def save(self) -> None:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
+        tensors.update(opt_tensors)
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.best_weights is not None:
+            tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
+        state = dict(vars(self.state), optimizer=opt_meta)
+        state["best_score"] = None if math.isinf(self.state.best_score) else self.state.best_score
+        save_checkpoint(self.checkpoint, tensors, state)
+
+    def restore(self) -> None:
+        tensors, meta = load_checkpoint(self.checkpoint)
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        restore_optimizer(self.optimizer, tensors, meta.pop("optimizer"))
+        torch.set_rng_state(tensors["rng.torch"])
+        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        self.best_weights = best or None
+        if meta.get("best_score") is None:
+            meta["best_score"] = -math.inf
+        self.state = FitState(**meta)
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def _batches(self, epoch: int) -> list[np.ndarray]:
+        t = self.training
+        return plan_batches(self.train_set, t["batching"], t["batch_size"], seed=t["seed"], epoch=epoch)
+
+    def _step(self, indices: np.ndarray) -> None:
+        width = self.maxlen if self.training["batching"] == "exact" else None
+        ids, lengths, labels = make_batch(self.train_set, indices, width, self.device)
+        self.model.train()
+        logits = self.model(ids, lengths)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        s = self.state
+        s.loss_sum += loss.item() * len(indices)
+        s.correct += int(((logits.detach() > 0).float() == labels).sum().item())
+        s.seen += len(indices)
+
+    def _evaluate(self, data: EncodedSet) -> dict:
+        logits = predict_logits(self.model, data, batching=self.training["batching"], maxlen=self.maxlen, device=self.device)
+        return evaluate_logits(logits, data.labels)
+
+    def _end_epoch(self, started: float) -> bool:
+        """Validate, record, keep the best weights; True when early stopping says stop."""
+        s, t = self.state, self.training
+        row = {"epoch": s.epoch + 1, "loss": s.loss_sum / max(s.seen, 1), "accuracy": s.correct / max(s.seen, 1)}
+        if self.valid_set is not None and len(self.valid_set):
+            valid = self._evaluate(self.valid_set)
+            row.update(val_loss=valid["loss"], val_accuracy=valid["accuracy"])
+        if t.get("eval_test_each_epoch") and self.test_set is not None:
+            test = self._evaluate(self.test_set)
+            row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
+        row["seconds"] = round(time.perf_counter() - started, 2)
+        s.history.append(row)
+        self.progress.end_epoch({k: v for k, v in row.items() if k not in ("epoch", "seconds")})
+        score = row.get("val_accuracy", row["accuracy"])
+        if score > s.best_score:
+            s.best_score, s.best_epoch, s.stale_epochs = score, s.epoch, 0
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            s.stale_epochs += 1
+        s.epoch, s.batch, s.loss_sum, s.correct, s.seen = s.epoch + 1, 0, 0.0, 0, 0
+        patience = t.get("early_stopping", 0)
+        return bool(patience) and s.stale_epochs >= patience
+
+    def fit(self, resume: bool = False) -> list[dict]:
+        if resume:
+            self.restore()
+        handler_installed = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if handler_installed else None
+        try:
+            self._fit()
+        finally:
+            if handler_installed:
+                signal.signal(signal.SIGINT, previous)
+        if self.training.get("restore_best", True) and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        return self.state.history
+
+    def _fit(self) -> None:
+        s = self.state
+        while not s.done and s.epoch < self.training["epochs"]:
+            batches = self._batches(s.epoch)
+            self.progress.start_epoch(s.epoch, len(batches))
+            started = time.perf_counter()
+            while s.batch < len(batches):
+                self._step(batches[s.batch])
+                s.batch += 1
+                self.progress.update(s.batch, {"loss": s.loss_sum / s.seen, "accuracy": s.correct / s.seen})
+                for callback in self.callbacks:
+                    callback(self, s)
+                if self._stop.is_set():
+                    self.save()
+                    raise TrainingInterrupted(self.checkpoint)
+            if self._end_epoch(started):
+                s.done = True
+            self.save()
+        s.done = True

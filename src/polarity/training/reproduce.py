@@ -1,0 +1,82 @@
+"""Train a recipe with its notebook's settings, over seeds, and set the result beside the notebook's figure."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from polarity.data.imdb import load_imdb
+from polarity.models.io import write_json
+from polarity.training.pipeline import train_recipe
+from polarity.training.recipes import load_recipe
+
+
+def _spread(values: list[float]) -> dict:
+    return {
+        "mean": round(100 * statistics.fmean(values), 2),
+        "std": round(100 * statistics.stdev(values), 2) if len(values) > 1 else None,
+        "values": [round(100 * v, 2) for v in values],
+    }
+
+
+def reproduce(
+    name: str,
+    *,
+    seeds: int = 1,
+    out: str | Path = "runs/reproduce",
+    data: str | None = None,
+    strict: bool = True,
+    device: str = "auto",
+    limit: int | None = None,
+    overrides: dict | None = None,
+    log=print,
+) -> dict:
+    """Train ``name`` once per seed (0, 1, ...) and report the test accuracy after the notebook's
+    last epoch (``restore_best`` off, as the notebooks evaluate their final weights)."""
+    overrides = dict(overrides or {})
+    overrides.setdefault("training.restore_best", False)
+    corpus = load_imdb(data, strict=strict)
+    runs = []
+    for seed in range(seeds):
+        recipe = load_recipe(name, {**overrides, "training.seed": seed})
+        folder = Path(out) / f"{recipe['name']}-{recipe['training']['batching']}-seed{seed}"
+        metrics = train_recipe(recipe, folder, corpus=corpus, device=device, limit=limit, log=log)
+        history = json.loads((folder / "history.json").read_text())
+        runs.append({"seed": seed, "folder": str(folder), "test_accuracy": metrics["test"]["accuracy"],
+                     "seconds_per_epoch": metrics["seconds_per_epoch"],
+                     "test_per_epoch": [row.get("test_accuracy") for row in history]})
+    report = {
+        "recipe": recipe["name"],
+        "notebook": recipe.get("notebook"),
+        "batching": recipe["training"]["batching"],
+        "reported": recipe.get("reported_accuracy"),
+        "reported_per_epoch": recipe.get("reported_per_epoch"),
+        "reported_note": recipe.get("reported_note"),
+        "measured": _spread([r["test_accuracy"] for r in runs]),
+        "seconds_per_epoch": round(statistics.fmean(r["seconds_per_epoch"] for r in runs), 1),
+        "device": metrics["device"],
+        "seeds": seeds,
+        "limited_to": limit,
+        "runs": runs,
+    }
+    if all(None not in r["test_per_epoch"] for r in runs):
+        epochs = zip(*(r["test_per_epoch"] for r in runs))
+        report["measured_per_epoch"] = [_spread(list(values)) for values in epochs]
+    write_json(Path(out) / f"{recipe['name']}-{report['batching']}.json", report)
+    log(format_report(report))
+    return report
+
+
+def format_report(report: dict) -> str:
+    m = report["measured"]
+    spread = f" ± {m['std']:.2f}" if m["std"] is not None else ""
+    lines = [f"{report['recipe']} (notebook {report['notebook']}, {report['batching']} batching, "
+             f"{report['seeds']} seed(s), {report['seconds_per_epoch']} s/epoch on {report['device']})"]
+    reported = f"{report['reported']:.2f} %" if report["reported"] is not None else "none"
+    lines.append(f"  notebook: {reported:>10}   measured: {m['mean']:.2f} %{spread}   ({report['reported_note']})")
+    if report.get("reported_per_epoch") and report.get("measured_per_epoch"):
+        lines.append("  per epoch   notebook   measured")
+        for i, (ref, got) in enumerate(zip(report["reported_per_epoch"], report["measured_per_epoch"]), start=1):
+            lines.append(f"  {i:>9}   {ref:>7.2f}   {got['mean']:>7.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+import torch
+
+from polarity.errors import ConfigError
+from polarity.models import MeanEmbeddingClassifier, RecurrentClassifier, build_model
+from polarity.models.classifiers import left_align
+from polarity.models.pretrained import load_glove, pretrained_matrix
+from polarity.data import Vocabulary, pad_sequences
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_parameter_counts_equal_the_keras_summaries():
+    assert count(RecurrentClassifier(5000, 32, 100, embedding_dropout=0.2, output_dropout=0.2)) == 213_301
+    assert count(RecurrentClassifier(20000, 128, 60)) == 2_605_421
+    assert count(MeanEmbeddingClassifier(5000, 32, maxlen=100)) == 160_033
+    assert count(RecurrentClassifier(5000, 32, 128)) == 5000 * 32 + 4 * 128 * (32 + 128 + 1) + 129
+
+
+def test_lstm_keeps_one_bias_and_saves_no_constant():
+    model = RecurrentClassifier(100, 8, 4, layers=2, bidirectional=True)
+    names = [n for n, _ in model.named_parameters()]
+    assert not any("bias_hh" in n for n in names)
+    assert not any("bias_hh" in k for k in model.state_dict())
+    assert "rnn.bias_ih_l1_reverse" in names
+
+
+def test_keras_initialisation():
+    torch.manual_seed(0)
+    model = RecurrentClassifier(1000, 16, 8)
+    w = model.embedding.weight
+    assert w.abs().max() <= 0.05
+    bias = model.rnn.bias_ih_l0
+    assert bias[8:16].eq(1).all() and bias[:8].eq(0).all() and bias[16:].eq(0).all()
+    hh = model.rnn.weight_hh_l0  # (32, 8): orthonormal columns
+    torch.testing.assert_close(hh.T @ hh, torch.eye(8), atol=1e-5, rtol=0)
+    limit = np.sqrt(6 / (16 + 32))
+    assert model.rnn.weight_ih_l0.abs().max() <= limit
+
+
+def test_gru_and_bidirectional_shapes():
+    ids = torch.randint(1, 50, (3, 7))
+    for options in (dict(cell="gru"), dict(bidirectional=True), dict(layers=2, cell="gru", bidirectional=True)):
+        model = RecurrentClassifier(50, 8, 5, **options)
+        assert model(ids, torch.tensor([7, 7, 7])).shape == (3,)
+
+
+def test_left_align_moves_pre_padding_to_the_end():
+    ids = torch.tensor([[0, 0, 5, 6], [1, 2, 3, 4], [0, 0, 0, 9]])
+    assert left_align(ids, torch.tensor([2, 4, 1])).tolist() == [[5, 6, 0, 0], [1, 2, 3, 4], [9, 0, 0, 0]]
+
+
+def test_masking_makes_padding_irrelevant():
+    torch.manual_seed(0)
+    model = RecurrentClassifier(50, 8, 6, mask_padding=True).eval()
+    seqs = [[1, 7, 8, 9], [1, 4]]
+    short = torch.tensor(pad_sequences(seqs), dtype=torch.long)
+    long = torch.tensor(pad_sequences(seqs, maxlen=12), dtype=torch.long)
+    lengths = torch.tensor([4, 2])
+    torch.testing.assert_close(model(short, lengths), model(long, lengths))
+    alone = model(torch.tensor([[1, 4]]), torch.tensor([2]))
+    torch.testing.assert_close(model(short, lengths)[1:], alone)
+
+
+def test_unmasked_lstm_reads_the_padding_like_keras():
+    torch.manual_seed(0)
+    model = RecurrentClassifier(50, 8, 6).eval()
+    seqs = [[1, 7, 8, 9]]
+    a = model(torch.tensor(pad_sequences(seqs, maxlen=4), dtype=torch.long), torch.tensor([4]))
+    b = model(torch.tensor(pad_sequences(seqs, maxlen=10), dtype=torch.long), torch.tensor([4]))
+    assert not torch.allclose(a, b)
+
+
+def test_mean_embedding_counts_padding_as_keras_but_ignores_batch_width():
+    torch.manual_seed(0)
+    model = MeanEmbeddingClassifier(50, 8, maxlen=10).eval()
+    seqs = [[1, 7, 8, 9], [1, 4]]
+    exact = torch.tensor(pad_sequences(seqs, maxlen=10), dtype=torch.long)
+    keras = model.output(model.embedding(exact).mean(dim=1)).squeeze(-1)  # K.mean over maxlen positions
+    torch.testing.assert_close(model(exact), keras)
+    torch.testing.assert_close(model(torch.tensor(pad_sequences(seqs), dtype=torch.long)), keras)
+    masked = MeanEmbeddingClassifier(50, 8, mask_padding=True).eval()
+    masked.load_state_dict(model.state_dict())
+    direct = masked.output(masked.embedding(torch.tensor([[1, 4]])).mean(dim=1)).squeeze(-1)
+    torch.testing.assert_close(masked(exact)[1:], direct)
+
+
+def test_recurrent_dropout_only_while_training():
+    torch.manual_seed(0)
+    model = RecurrentClassifier(50, 8, 6, recurrent_dropout=0.5, input_dropout=0.3)
+    ids, lengths = torch.randint(1, 50, (4, 9)), torch.full((4,), 9)
+    model.eval()
+    torch.testing.assert_close(model(ids, lengths), model(ids, lengths))
+    model.train()
+    assert not torch.allclose(model(ids, lengths), model(ids, lengths))
+    model(ids, lengths).sum().backward()
+    assert model.rnn.weight_hh_l0.grad is not None and model.rnn.weight_hh_l0.grad.abs().sum() > 0
+
+
+def test_build_model_explains_bad_options():
+    with pytest.raises(ConfigError, match="unknown model type"):
+        build_model({"type": "transformer"}, vocab_size=10)
+    with pytest.raises(ConfigError, match="bad options"):
+        build_model({"type": "rnn", "colour": "red"}, vocab_size=10)
+    with pytest.raises(ConfigError, match="input_dropout"):
+        build_model({"type": "rnn", "input_dropout": 1.5}, vocab_size=10)
+
+
+def test_glove_text_file_and_coverage(tmp_path):
+    path = tmp_path / "glove.6B.4d.txt"
+    path.write_text("great 1 0 0 0\nfilm 0 1 0 0\nbad 0 0 1 0\n")
+    words, vectors = load_glove(path)
+    assert words == ["great", "film", "bad"] and vectors.shape == (3, 4)
+    vocab = Vocabulary.build([["film", "film", "film", "great", "zzz"]])
+    matrix, coverage = pretrained_matrix(vocab, words, vectors, seed=0)
+    assert matrix.shape == (vocab.size, 4)
+    np.testing.assert_array_equal(matrix[vocab.id_of("great")], [1, 0, 0, 0])
+    np.testing.assert_array_equal(matrix[0], 0)
+    assert coverage["words_with_vector"] == 2 and coverage["token_coverage"] == 0.8
+    frozen = RecurrentClassifier(vocab.size, 4, 3, pretrained=matrix, freeze_embedding=True)
+    assert not frozen.embedding.weight.requires_grad
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_glove(tmp_path / "missing.txt")

@@ -1,0 +1,123 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from polarity.cli import main
+from polarity.data import load_imdb
+from polarity.errors import ConfigError
+from polarity.models.io import load_model_folder
+from polarity.training import TrainingInterrupted, load_recipe, train_recipe
+from polarity.training.recipes import parse_assignment
+
+
+@pytest.fixture(scope="module")
+def corpus(sentiment_archive):
+    return load_imdb(sentiment_archive, strict=False)
+
+
+def tiny_recipe(**overrides):
+    base = {"data.num_words": 100, "data.maxlen": 60, "data.valid_fraction": 0.2, "model.embedding_dim": 16,
+            "model.units": 16, "model.embedding_dropout": 0.0, "model.output_dropout": 0.0,
+            "training.batch_size": 16, "training.epochs": 3, "training.lr": 0.03}
+    base.update(overrides)
+    return load_recipe("lstm-dropout", base)
+
+
+def run(recipe, folder, corpus, **kwargs):
+    return train_recipe(recipe, folder, corpus=corpus, progress=False, log=lambda *a: None, **kwargs)
+
+
+def test_trained_lstm_separates_clear_reviews_and_writes_its_folder(tmp_path, corpus):
+    metrics = run(tiny_recipe(**{"training.epochs": 8}), tmp_path / "m", corpus)
+    assert metrics["test"]["accuracy"] >= 0.9 and metrics["test"]["reviews"] == 240
+    names = {p.name for p in (tmp_path / "m").iterdir()}
+    assert {"config.json", "vocab.json", "model.safetensors", "metrics.json", "history.json", "history.csv", "curves.png"} <= names
+    assert "checkpoint.safetensors" not in names
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert [row["epoch"] for row in history] == list(range(1, 9))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
+    model, config, vocab, tokenizer = load_model_folder(tmp_path / "m")
+    assert config["parameters"]["total"] == sum(p.numel() for p in model.parameters())
+    assert vocab.size == min(100, len(vocab) + 4)
+
+
+def test_mean_embedding_and_exact_batching_learn_too(tmp_path, corpus):
+    recipe = load_recipe("mean-embedding", {"data.num_words": 100, "data.maxlen": 60, "training.epochs": 20,
+                                            "training.lr": 0.05, "training.batching": "exact"})
+    assert run(recipe, tmp_path / "mean", corpus)["test"]["accuracy"] >= 0.9
+
+
+def test_same_seed_same_metrics(tmp_path, corpus):
+    a = run(tiny_recipe(), tmp_path / "a", corpus)
+    b = run(tiny_recipe(), tmp_path / "b", corpus)
+    assert a["test"] == {**b["test"], "seconds": a["test"]["seconds"]}
+    c = run(tiny_recipe(**{"training.seed": 1}), tmp_path / "c", corpus)
+    assert c["test"]["loss"] != a["test"]["loss"]
+
+
+@pytest.mark.parametrize("stop_at", [5, 12])  # mid-epoch, and right at an epoch boundary's neighbour
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, corpus, stop_at):
+    recipe = tiny_recipe(**{"model.recurrent_dropout": 0.2, "model.input_dropout": 0.1})
+    run(recipe, tmp_path / "straight", corpus)
+
+    def stop(trainer, state):
+        if state.epoch * 1000 + state.batch == stop_at:
+            trainer.request_stop()
+
+    with pytest.raises(TrainingInterrupted):
+        run(recipe, tmp_path / "resumed", corpus, callbacks=[stop])
+    assert (tmp_path / "resumed" / "checkpoint.safetensors").is_file()
+    with pytest.raises(ConfigError, match="--resume"):
+        run(recipe, tmp_path / "resumed", corpus)
+    run(recipe, tmp_path / "resumed", corpus, resume=True)
+    straight = load_file(tmp_path / "straight" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
+    for name, tensor in straight.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0)
+    assert json.loads((tmp_path / "resumed" / "history.json").read_text())[-1]["loss"] == pytest.approx(
+        json.loads((tmp_path / "straight" / "history.json").read_text())[-1]["loss"])
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        run(recipe, tmp_path / "resumed", corpus, resume=True)
+
+
+def test_early_stopping_and_limit(tmp_path, corpus):
+    recipe = tiny_recipe(**{"training.epochs": 30, "training.early_stopping": 1})
+    metrics = run(recipe, tmp_path / "es", corpus, limit=100)
+    assert metrics["epochs_run"] < 30
+    assert metrics["test"]["reviews"] == 100 and metrics["limited_to"] == 100
+
+
+def test_recipes_overrides_and_errors(tmp_path):
+    recipe = load_recipe("default", {"epochs": 7, "model.units": 3})
+    assert recipe["training"]["epochs"] == 7 and recipe["model"]["units"] == 3 and recipe["extends"] == "lstm-dropout"
+    assert parse_assignment("model.units=64") == ("model.units", 64)
+    assert parse_assignment("training.optimizer=adagrad") == ("training.optimizer", "adagrad")
+    with pytest.raises(ConfigError, match="unknown recipe"):
+        load_recipe("nope")
+    with pytest.raises(ConfigError, match="batching must be one of"):
+        load_recipe("default", {"training.batching": "fast"})
+    with pytest.raises(ConfigError, match="epochs must be a positive integer"):
+        load_recipe("default", {"epochs": 0})
+    custom = tmp_path / "mine.toml"
+    custom.write_text('extends = "mean-embedding"\nname = "mine"\n[training]\nepochs = 1\n')
+    assert load_recipe(str(custom))["model"]["type"] == "mean-embedding"
+
+
+def test_cli_recipes_summary_and_train(tmp_path, sentiment_archive, capsys):
+    assert main(["recipes", "--json"]) == 0
+    names = {r["name"] for r in json.loads(capsys.readouterr().out)}
+    assert {"glove-lstm", "lstm-dropout", "lstm-600", "lstm-20k", "mean-embedding", "lstm-128", "default"} <= names
+    assert main(["summary", "lstm-dropout", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 213_301
+    out = tmp_path / "cli-model"
+    code = main(["train", "lstm-128", "--data", str(sentiment_archive), "--no-strict", "--out", str(out), "--quiet",
+                 "--epochs", "2", "--num-words", "100", "--maxlen", "60", "--set", "model.units=8", "--lr", "0.01"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy:" in printed and str(out) in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["recipe"]["model"]["units"] == 8 and config["recipe"]["training"]["epochs"] == 2
+    assert main(["train", "nope", "--data", str(sentiment_archive)]) == 1
