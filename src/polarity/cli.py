@@ -64,9 +64,18 @@ def cmd_data_show(args: argparse.Namespace) -> None:
         "ids": ids,
         "decoded": " ".join(vocab.decode(ids)),
     }
+    if args.model:
+        from polarity.inference import Predictor
+
+        prediction = Predictor.load(args.model).classify([text])[0]
+        result["prediction"] = {"label": prediction.label, "probability": prediction.probability}
     if args.json:
         _print_json(result)
         return
+    if args.model:
+        p = result["prediction"]
+        mark = "right" if p["label"] == label else "wrong"
+        print(f"model {args.model}: {p['label']} (P(positive) = {p['probability']:.3f}), {mark}")
     print(f"{args.split}[{args.index}]  file {result['file']}  label {label}  rating {result['rating']}/10\n")
     print(text, "\n")
     print(f"ids ({len(ids)}, num_words={args.num_words}):", ids[:40], "..." if len(ids) > 40 else "")
@@ -121,7 +130,7 @@ def cmd_summary(args: argparse.Namespace) -> None:
         from polarity.training.pipeline import build_vocabulary
 
         corpus = _load_corpus(args)
-        vocab, _ = build_vocabulary(recipe, [Tokenizer()(t) for t in corpus.train.texts])
+        vocab, _, _ = build_vocabulary(recipe, [Tokenizer()(t) for t in corpus.train.texts])
         vocab_size = vocab.size
     model = build_model(model_options(recipe["model"], d["maxlen"] or None), vocab_size=vocab_size)
     if recipe["model"].get("freeze_embedding"):
@@ -174,6 +183,173 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--set", action="append", metavar="KEY=VALUE", help="any recipe field, e.g. model.units=64")
 
 
+# -- using a model ------------------------------------------------------------------------------------------
+def _predictor(args: argparse.Namespace):
+    from polarity.inference import Predictor
+
+    return Predictor.load(args.model, device=getattr(args, "device", "cpu"))
+
+
+def _stdin_texts() -> list[str]:
+    from polarity.data.tables import iter_lines
+    import tempfile
+    from pathlib import Path
+
+    raw = sys.stdin.buffer.read()
+    with tempfile.NamedTemporaryFile(suffix=".txt") as handle:
+        handle.write(raw)
+        handle.flush()
+        return [text for _, text in iter_lines(Path(handle.name))]
+
+
+def _input_texts(args: argparse.Namespace) -> tuple[list[str], list[dict], str]:
+    """Texts to predict, each row's other fields, and how to name a row in messages ('line' or 'text')."""
+    from polarity.inference.predictor import read_texts
+
+    if args.file:
+        texts, rows = read_texts(args.file, args.text_column)
+        return texts, rows, f"{args.file}, row"
+    if args.texts == ["-"]:
+        texts = _stdin_texts()
+        return texts, [{} for _ in texts], "stdin, line"
+    if not args.texts:
+        raise PolarityError("give texts to classify, --file FILE, or - to read lines from standard input")
+    return list(args.texts), [{} for _ in args.texts], "text"
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    predictor = _predictor(args)
+    texts, rows, where = _input_texts(args)
+    results = predictor.classify(texts, batch_size=args.batch_size)
+    for number, result in enumerate(results, start=1):
+        if result.warning:
+            print(f"polarity: warning: {where} {number}: {result.warning}", file=sys.stderr)
+    records = [r.to_dict() for r in results]
+    if args.output:
+        _write_predictions(args.output, records, rows)
+        print(f"wrote {len(records):,} predictions to {args.output}", file=sys.stderr)
+    elif args.json:
+        _print_json(records)
+    else:
+        print(f"{'label':<9}{'P(pos)':>8}{'score':>8}  text")
+        for r in records:
+            text = " ".join(r["text"].split())
+            print(f"{r['label']:<9}{r['probability']:>8.3f}{r['score']:>8.3f}  {text[:70] + ('...' if len(text) > 70 else '')}")
+
+
+def _write_predictions(path: str, records: list[dict], rows: list[dict]) -> None:
+    import csv
+    from pathlib import Path
+
+    target = Path(path)
+    merged = [{**row, **{k: v for k, v in rec.items() if k != "text" or not row}} for rec, row in zip(records, rows)]
+    if target.suffix.lower() in (".jsonl", ".ndjson"):
+        target.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in merged), encoding="utf-8")
+    elif target.suffix.lower() in (".csv", ".tsv"):
+        fields = list(dict.fromkeys(k for m in merged for k in m))
+        with open(target, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t" if target.suffix.lower() == ".tsv" else ",")
+            writer.writeheader()
+            writer.writerows(merged)
+    else:
+        raise PolarityError(f"--output must end in .csv, .tsv or .jsonl, got {target.name}")
+
+
+def _labelled_reviews(args: argparse.Namespace, predictor) -> tuple[list[str], "np.ndarray", str]:
+    if args.dataset:
+        from polarity.data.tables import read_table
+
+        table = read_table(args.dataset, text_column=args.text_column, label_column=args.label_column)
+        return table.texts, table.labels, args.dataset
+    recipe = predictor.config["recipe"]
+    reviews = _load_corpus(args).split(args.split, valid_fraction=recipe["data"]["valid_fraction"],
+                                       seed=recipe["training"]["seed"])
+    if args.split == "unsup":
+        raise PolarityError("the unsup split has no labels to evaluate against")
+    return reviews.texts, reviews.labels, f"{args.split} split"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from polarity.inference.evaluation import evaluate_texts, format_report, save_plots
+
+    predictor = _predictor(args)
+    texts, labels, name = _labelled_reviews(args, predictor)
+    report, probs = evaluate_texts(predictor, texts, labels)
+    report["model"], report["data"] = args.model, name
+    if args.plots:
+        report["plots"] = save_plots(labels, probs, Path(args.plots), f"{Path(args.model).name} on {name}")
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report, f"{args.model} on the {name}"))
+        for plot in report.get("plots", []):
+            print(f"  wrote {plot}")
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from polarity.inference import Predictor
+    from polarity.inference.evaluation import classification_metrics, mcnemar
+
+    if len(args.models) < 2:
+        raise PolarityError("compare needs at least two model folders")
+    predictors = [Predictor.load(m) for m in args.models]
+    texts, labels, name = _labelled_reviews(args, predictors[0])
+    rows, correct = [], []
+    for folder, predictor in zip(args.models, predictors):
+        probs = predictor.predict(texts)
+        metrics = classification_metrics(labels, probs)
+        correct.append((probs >= 0.5).astype(int) == labels)
+        rows.append({"model": folder, **{k: metrics[k] for k in ("accuracy", "f1", "roc_auc", "log_loss")}})
+    for row, right in zip(rows[1:], correct[1:]):
+        row["vs_first"] = mcnemar(correct[0], right)
+    if args.json:
+        _print_json({"data": name, "reviews": len(texts), "models": rows})
+        return
+    print(f"{len(texts):,} reviews ({name}); McNemar's exact test against the first model")
+    print(f"{'model':<40}{'accuracy':>10}{'F1':>8}{'AUC':>8}{'logloss':>9}{'p (vs 1st)':>12}")
+    for row in rows:
+        p = f"{row['vs_first']['p_value']:.3g}" if "vs_first" in row else "-"
+        auc = f"{row['roc_auc']:.4f}" if row["roc_auc"] is not None else "n/a"
+        print(f"{row['model'][-39:]:<40}{100 * row['accuracy']:>9.2f}%{row['f1']:>8.4f}{auc:>8}{row['log_loss']:>9.4f}{p:>12}")
+
+
+def cmd_neighbors(args: argparse.Namespace) -> None:
+    from polarity.inference.explore import nearest_words
+
+    result = nearest_words(_predictor(args), args.word, k=args.k, metric=args.metric)
+    if args.json:
+        _print_json(result)
+        return
+    for row in result:
+        print(f"{row['word']:<20}{row['distance']:.4f}")
+
+
+def cmd_embedding_plot(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from polarity.inference.explore import embedding_plot
+
+    print(f"wrote {embedding_plot(_predictor(args), Path(args.out), top=args.top)}")
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from polarity.inference.explore import colour_explanation, explain
+
+    predictor = _predictor(args)
+    results = [explain(predictor, text) for text in args.texts]
+    if args.json:
+        _print_json(results if len(results) > 1 else results[0])
+        return
+    colour = sys.stdout.isatty() and not args.no_colour
+    for result in results:
+        print(f"{result['label']} (P(positive) = {result['probability']:.3f})")
+        print(colour_explanation(result, colour))
+        ranked = sorted(result["words"], key=lambda w: -abs(w["contribution"]))[:8]
+        print("  strongest: " + ", ".join(f"{w['word']} {w['contribution']:+.3f}" for w in ranked))
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polarity", description="LSTM-family sentiment classifiers for movie reviews.")
@@ -190,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("index", type=int, metavar="N", help="position of the review in the split")
     show.add_argument("--split", default="train", choices=["train", "test", "unsup", "valid"])
     show.add_argument("--num-words", type=int, default=None, help="keep the N most frequent words (as Keras)")
+    show.add_argument("--model", metavar="MODEL_DIR", help="also show this model's prediction")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=cmd_data_show)
     data.set_defaults(handler=lambda a: data.print_help())
@@ -218,6 +395,53 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--out", metavar="DIR", default="runs/reproduce", help="parent folder of the model folders")
     reproduce.add_argument("--json", action="store_true", help="also print the report as JSON")
     reproduce.set_defaults(handler=cmd_reproduce)
+
+    predict = commands.add_parser("predict", help="classify raw text with a model folder")
+    predict.add_argument("model", metavar="MODEL_DIR")
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify, or - to read lines from stdin")
+    predict.add_argument("--file", help="one review per line (.txt), or a CSV/TSV/JSONL file")
+    predict.add_argument("--text-column", help="column holding the text (CSV/TSV/JSONL)")
+    predict.add_argument("--output", metavar="FILE", help="write CSV/TSV or JSONL, keeping the input's other columns")
+    predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.set_defaults(handler=cmd_predict)
+
+    for name, handler, help_text in (("evaluate", cmd_evaluate, "accuracy, precision, recall, F1, AUC, log loss, by length"),
+                                     ("compare", cmd_compare, "compare models on the same reviews, with McNemar's test")):
+        sub = commands.add_parser(name, parents=[data_opts], help=help_text)
+        if name == "evaluate":
+            sub.add_argument("model", metavar="MODEL_DIR")
+            sub.add_argument("--plots", metavar="DIR", help="write roc.png and confusion.png there")
+        else:
+            sub.add_argument("models", nargs="+", metavar="MODEL_DIR")
+        sub.add_argument("--split", default="test", choices=["test", "valid", "train"])
+        sub.add_argument("--dataset", metavar="FILE", help="a labelled CSV/TSV/JSONL file instead of an IMDB split")
+        sub.add_argument("--text-column")
+        sub.add_argument("--label-column")
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.set_defaults(handler=handler)
+
+    neighbors = commands.add_parser("neighbors", help="nearest words in a model's learned embedding")
+    neighbors.add_argument("model", metavar="MODEL_DIR")
+    neighbors.add_argument("word")
+    neighbors.add_argument("-k", type=int, default=20, help="how many (default 20)")
+    neighbors.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean")
+    neighbors.add_argument("--json", action="store_true", help="print JSON")
+    neighbors.set_defaults(handler=cmd_neighbors)
+
+    plot = commands.add_parser("embedding-plot", help="2-D map (PCA) of frequent words, coloured by sentiment")
+    plot.add_argument("model", metavar="MODEL_DIR")
+    plot.add_argument("--out", required=True, metavar="FILE.png")
+    plot.add_argument("--top", type=int, default=500, help="how many of the most frequent words (default 500)")
+    plot.set_defaults(handler=cmd_embedding_plot)
+
+    explain = commands.add_parser("explain", help="each word's contribution to the prediction (occlusion)")
+    explain.add_argument("model", metavar="MODEL_DIR")
+    explain.add_argument("texts", nargs="+", metavar="TEXT")
+    explain.add_argument("--no-colour", action="store_true")
+    explain.add_argument("--json", action="store_true", help="print JSON")
+    explain.set_defaults(handler=cmd_explain)
     return parser
 
 

@@ -83,3 +83,14 @@ def pretrained_matrix(
         "token_coverage": round(found_tokens / max(total_tokens, 1), 4),
     }
     return matrix, coverage
+
+
+def vocabulary_coverage(vocab: Vocabulary, known: frozenset[str]) -> dict:
+    """Share of a vocabulary's words, and of their occurrences, that have a pretrained vector."""
+    counts = vocab.counts or [1] * len(vocab.words)
+    found = [w in known for w in vocab.words]
+    return {
+        "words": len(vocab.words),
+        "word_coverage": round(sum(found) / max(len(found), 1), 4),
+        "token_coverage": round(sum(c for c, f in zip(counts, found) if f) / max(sum(counts), 1), 4),
+    }

@@ -46,18 +46,21 @@ def stratified_sample(reviews: ReviewSet, n: int, seed: int) -> ReviewSet:
     return sample
 
 
-def build_vocabulary(recipe: dict, tokens: list[list[str]]) -> tuple[Vocabulary, tuple[list[str], np.ndarray] | None]:
+def build_vocabulary(recipe: dict, tokens: list[list[str]]) -> tuple[Vocabulary, tuple[list[str], np.ndarray] | None, dict | None]:
+    """The training vocabulary, the pretrained vectors (if any) and their coverage of the training words."""
     data = recipe["data"]
     vocab = Vocabulary.build(tokens)
-    pretrained = None
+    pretrained = coverage = None
     if recipe["model"].get("pretrained"):
-        from polarity.models.pretrained import load_glove
+        from polarity.models.pretrained import load_glove, vocabulary_coverage
 
         pretrained = load_glove(recipe["model"]["pretrained"])
+        known = frozenset(pretrained[0])
+        coverage = vocabulary_coverage(vocab, known)
         if data.get("pretrained_vocabulary"):
-            vocab = vocab.restrict(frozenset(pretrained[0]))
+            vocab = vocab.restrict(known)
     vocab = vocab.with_options(num_words=data["num_words"] or None, skip_top=data["skip_top"])
-    return vocab, pretrained
+    return vocab, pretrained, coverage
 
 
 def encode(reviews: ReviewSet, tokens: list[list[str]], vocab: Vocabulary, data: dict) -> EncodedSet:
@@ -118,21 +121,20 @@ def train_recipe(
 
     tokenizer = Tokenizer()
     fit_tokens = [tokenizer(x) for x in fit_reviews.texts]
-    vocab, pretrained = build_vocabulary(recipe, fit_tokens)
+    vocab, pretrained, coverage = build_vocabulary(recipe, fit_tokens)
     fit_set = encode(fit_reviews, fit_tokens, vocab, d)
     valid_set = encode(valid_reviews, [tokenizer(x) for x in valid_reviews.texts], vocab, d) if len(valid_reviews) else None
     test_set = encode(test_reviews, [tokenizer(x) for x in test_reviews.texts], vocab, d)
 
     torch.manual_seed(seed)
     extra = {"vocab_size": vocab.size}
-    coverage = None
     if pretrained is not None:
         from polarity.models.pretrained import pretrained_matrix
 
-        matrix, coverage = pretrained_matrix(vocab, *pretrained, seed=seed)
-        extra["pretrained"] = matrix
-        log(f"pretrained vectors cover {coverage['word_coverage']:.1%} of the vocabulary's words "
-            f"and {coverage['token_coverage']:.1%} of its training tokens")
+        extra["pretrained"], coverage["model_vocabulary"] = pretrained_matrix(vocab, *pretrained, seed=seed)
+        log(f"pretrained vectors cover {coverage['word_coverage']:.1%} of the {coverage['words']:,} training words "
+            f"and {coverage['token_coverage']:.1%} of the training tokens; "
+            f"{coverage['model_vocabulary']['word_coverage']:.1%} of the model's vocabulary has a vector")
     model = build_model(model_options(recipe["model"], d["maxlen"] or None), **extra).to(dev)
     optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
 

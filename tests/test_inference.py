@@ -1,0 +1,163 @@
+import json
+
+import numpy as np
+import pytest
+
+from polarity.cli import main
+from polarity.data import load_imdb
+from polarity.errors import PolarityError
+from polarity.inference import Predictor
+from polarity.inference.evaluation import accuracy_by_length, classification_metrics, mcnemar
+from polarity.inference.explore import explain, nearest_words
+from polarity.training import load_recipe, train_recipe
+
+QUIET = dict(progress=False, log=lambda *a: None)
+
+
+def recipe(name="lstm-dropout", **overrides):
+    base = {"data.num_words": 100, "data.maxlen": 60, "data.valid_fraction": 0.2, "model.embedding_dim": 16,
+            "training.batch_size": 16, "training.epochs": 8, "training.lr": 0.03}
+    if name != "mean-embedding":
+        base.update({"model.units": 16, "model.embedding_dropout": 0.0, "model.output_dropout": 0.0})
+    base.update(overrides)
+    return load_recipe(name, base)
+
+
+@pytest.fixture(scope="module")
+def models(sentiment_archive, tmp_path_factory):
+    corpus = load_imdb(sentiment_archive, strict=False)
+    root = tmp_path_factory.mktemp("models")
+    train_recipe(recipe(), root / "lstm", corpus=corpus, **QUIET)
+    train_recipe(recipe("mean-embedding", **{"training.epochs": 20, "training.lr": 0.05}), root / "mean", corpus=corpus, **QUIET)
+    return root
+
+
+def test_predictor_gets_clear_sentences_right(models):
+    predictor = Predictor.load(models / "lstm")
+    probs = predictor.predict(["A wonderful film, the actors were brilliant.", "An awful film, the plot was boring."])
+    assert probs[0] > 0.8 and probs[1] < 0.2
+    results = predictor.classify(["superb and beautiful", "the worst, stupid"])
+    assert [r.label for r in results] == ["positive", "negative"]
+    assert results[0].score == pytest.approx(results[0].probability)
+    assert results[1].score == pytest.approx(1 - results[1].probability)
+
+
+def test_batched_equals_one_by_one(models):
+    predictor = Predictor.load(models / "mean")
+    texts = ["great film", "awful plot and the worst actors", "a story", "loved it, wonderful"] * 5
+    together = predictor.predict(texts, batch_size=7)
+    alone = np.array([predictor.predict([t])[0] for t in texts])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_difficult_inputs_have_defined_behaviour(models):
+    predictor = Predictor.load(models / "lstm")
+    huge = "great " * 200_000  # about 1.2 MB
+    results = predictor.classify(["", "   ", "qqq zzz", huge])
+    assert results[0].warning.startswith("empty") and results[1].warning.startswith("empty")
+    assert results[2].warning.startswith("no known words")
+    assert results[3].warning is None and results[3].label == "positive"
+    assert len(predictor.encode([huge])[0]) == 60
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        predictor.predict("one text")
+    with pytest.raises(TypeError, match="text 1 is int"):
+        predictor.predict(["fine", 3])
+    assert predictor.predict([]).shape == (0,)
+
+
+def test_cli_json_matches_python_api(models, capsys):
+    texts = ["wonderful and brilliant", "terrible and dull"]
+    assert main(["predict", str(models / "lstm"), *texts, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = [r.to_dict() for r in Predictor.load(models / "lstm").classify(texts)]
+    assert [p["label"] for p in printed] == [e["label"] for e in expected]
+    np.testing.assert_allclose([p["probability"] for p in printed], [e["probability"] for e in expected], rtol=1e-6)
+    assert set(printed[0]) == {"text", "label", "probability", "score"}
+
+
+def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
+    lines = tmp_path / "reviews.txt"
+    lines.write_text("loved it\n\nhated it\n")
+    assert main(["predict", str(models / "lstm"), "--file", str(lines), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 3 and "row 2: empty text" in captured.err
+    table = tmp_path / "in.csv"
+    table.write_text("id,review\n7,superb film\n8,awful film\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", str(models / "lstm"), "--file", str(table), "--output", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0]["id"] == "7" and rows[0]["review"] == "superb film" and rows[0]["label"] == "positive"
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\ncaf\xe9\n")
+    assert main(["predict", str(models / "lstm"), "--file", str(bad)]) == 1
+    assert "line 2: not valid UTF-8" in capsys.readouterr().err
+    import io, sys
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"great film\nworst film\n")))
+    assert main(["predict", str(models / "lstm"), "-", "--json"]) == 0
+    assert [r["label"] for r in json.loads(capsys.readouterr().out)] == ["positive", "negative"]
+
+
+def test_evaluate_reports_everything(models, sentiment_archive, tmp_path, capsys):
+    args = ["evaluate", str(models / "lstm"), "--data", str(sentiment_archive), "--no-strict", "--json", "--plots", str(tmp_path)]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reviews"] == 240 and report["accuracy"] > 0.9 and report["roc_auc"] > 0.95
+    assert sum(map(sum, report["confusion_matrix"])) == 240
+    assert report["by_length"][0]["tokens"] == "<100" and report["by_length"][0]["reviews"] == 240
+    assert (tmp_path / "roc.png").is_file() and (tmp_path / "confusion.png").is_file()
+    assert main(["evaluate", str(models / "lstm"), "--data", str(sentiment_archive), "--no-strict", "--split", "valid"]) == 0
+    assert "accuracy by review length" in capsys.readouterr().out
+
+
+def test_compare_runs_mcnemar(models, sentiment_archive, capsys):
+    assert main(["compare", str(models / "lstm"), str(models / "mean"), "--data", str(sentiment_archive), "--no-strict", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reviews"] == 240 and 0 <= report["models"][1]["vs_first"]["p_value"] <= 1
+
+
+def test_metric_helpers():
+    labels = np.array([1, 1, 0, 0, 1])
+    probs = np.array([0.9, 0.4, 0.2, 0.6, 0.8])
+    m = classification_metrics(labels, probs)
+    assert m["accuracy"] == pytest.approx(0.6) and m["confusion_matrix"] == [[1, 1], [1, 2]]
+    rows = accuracy_by_length(labels, probs, np.array([50, 150, 350, 600, 99]))
+    assert [r["reviews"] for r in rows] == [2, 1, 1, 1] and rows[0]["accuracy"] == 1.0
+    a = np.array([True] * 30 + [False] * 10)
+    assert mcnemar(a, a)["p_value"] == 1.0
+    b = np.array([True] * 10 + [False] * 30)
+    assert mcnemar(a, b)["p_value"] < 0.001
+
+
+def test_neighbors_are_sorted_and_unknown_words_get_suggestions(models, capsys):
+    predictor = Predictor.load(models / "mean")
+    for metric in ("euclidean", "cosine"):
+        result = nearest_words(predictor, "great", k=8, metric=metric)
+        distances = [r["distance"] for r in result]
+        assert result[0]["word"] == "great" and distances == sorted(distances) and len(result) == 8
+    with pytest.raises(PolarityError, match="did you mean great"):
+        nearest_words(predictor, "graet")
+    assert main(["neighbors", str(models / "mean"), "Great", "-k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["word"] == "great"
+
+
+def test_explain_points_at_the_sentiment_word(models, capsys):
+    result = explain(Predictor.load(models / "lstm"), "The plot of the film was wonderful")
+    top = max(result["words"], key=lambda w: abs(w["contribution"]))
+    assert top["word"] == "wonderful" and top["contribution"] > 0
+    assert main(["explain", str(models / "lstm"), "the worst film", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["label"] == "negative" and [w["word"] for w in printed["words"]] == ["the", "worst", "film"]
+
+
+def test_embedding_plot_and_data_show_with_model(models, sentiment_archive, tmp_path, capsys):
+    out = tmp_path / "map.png"
+    assert main(["embedding-plot", str(models / "mean"), "--out", str(out), "--top", "30"]) == 0
+    assert out.stat().st_size > 10_000 and "wrote" in capsys.readouterr().out
+    assert main(["data", "show", "130", "--data", str(sentiment_archive), "--no-strict", "--model", str(models / "lstm"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["label"] == "positive" and shown["prediction"]["label"] == "positive"
+
+
+def test_bad_model_folder_is_explained(tmp_path, capsys):
+    assert main(["predict", str(tmp_path), "text"]) == 1
+    assert "not a polarity model folder" in capsys.readouterr().err
