@@ -121,3 +121,24 @@ def test_cli_recipes_summary_and_train(tmp_path, sentiment_archive, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"]["model"]["units"] == 8 and config["recipe"]["training"]["epochs"] == 2
     assert main(["train", "nope", "--data", str(sentiment_archive)]) == 1
+
+
+def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes(tmp_path, corpus, sentiment_archive, capsys):
+    import os
+    import signal
+
+    recipe = tiny_recipe(**{"training.epochs": 2})
+    run(recipe, tmp_path / "straight", corpus)
+
+    def press_ctrl_c(trainer, state):
+        if state.epoch == 0 and state.batch == 4:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler asks the loop to stop after this batch
+
+    with pytest.raises(TrainingInterrupted):
+        run(recipe, tmp_path / "resumed", corpus, callbacks=[press_ctrl_c])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    code = main(["train", "--out", str(tmp_path / "resumed"), "--resume", "--data", str(sentiment_archive), "--no-strict", "--quiet"])
+    assert code == 0 and "test accuracy" in capsys.readouterr().out
+    straight = load_file(tmp_path / "straight" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert all(torch.equal(resumed[k], v) for k, v in straight.items())

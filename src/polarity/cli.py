@@ -144,6 +144,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from polarity.training.pipeline import train_recipe
     from polarity.training.recipes import load_recipe
 
+    if args.resume and _overrides(args):
+        raise PolarityError("--resume continues a run with the recipe it started with; drop the recipe overrides")
     recipe = load_recipe(args.recipe, _overrides(args))
     out = args.out or f"runs/{recipe['name']}"
     try:
@@ -191,15 +193,9 @@ def _predictor(args: argparse.Namespace):
 
 
 def _stdin_texts() -> list[str]:
-    from polarity.data.tables import iter_lines
-    import tempfile
-    from pathlib import Path
+    from polarity.data.tables import split_lines
 
-    raw = sys.stdin.buffer.read()
-    with tempfile.NamedTemporaryFile(suffix=".txt") as handle:
-        handle.write(raw)
-        handle.flush()
-        return [text for _, text in iter_lines(Path(handle.name))]
+    return [text for _, text in split_lines(sys.stdin.buffer.read(), "stdin")]
 
 
 def _input_texts(args: argparse.Namespace) -> tuple[list[str], list[dict], str]:

@@ -115,7 +115,12 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], k
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Lines of a UTF-8 text file, split on '\\n' only, with their line numbers."""
-    lines = path.read_bytes().split(b"\n")
+    return split_lines(path.read_bytes(), str(path))
+
+
+def split_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
+    """UTF-8 lines of ``raw`` split on '\\n' only (not on U+0085 and friends), numbered from 1."""
+    lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     for number, line in enumerate(lines, start=1):
@@ -123,7 +128,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
         try:
             yield number, line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DataError(f"{path}, line {number}: not valid UTF-8 (byte {exc.start})") from exc
+            raise DataError(f"{source}, line {number}: not valid UTF-8 (byte {exc.start})") from exc
 
 
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:

@@ -17,14 +17,17 @@ from polarity.models.init import keras_dense_, keras_embedding_, keras_recurrent
 from polarity.models.registry import register
 
 
-def make_embedding(vocab_size: int, dim: int, pretrained: np.ndarray | None, freeze: bool) -> nn.Embedding:
+def make_embedding(
+    vocab_size: int, dim: int, pretrained: np.ndarray | None, freeze: bool, keras_init: bool = True
+) -> nn.Embedding:
+    """An embedding from ``pretrained`` rows, else Keras's uniform(-0.05, 0.05) (or PyTorch's N(0, 1))."""
     embedding = nn.Embedding(vocab_size, dim)
     if pretrained is not None:
         if pretrained.shape != (vocab_size, dim):
             raise ConfigError(f"pretrained embeddings have shape {pretrained.shape}, expected {(vocab_size, dim)}")
         with torch.no_grad():
             embedding.weight.copy_(torch.as_tensor(pretrained, dtype=torch.float32))
-    else:
+    elif keras_init:
         keras_embedding_(embedding)
     embedding.weight.requires_grad_(not freeze)
     return embedding
@@ -130,7 +133,7 @@ class RecurrentClassifier(nn.Module):
         self.mask_padding = mask_padding
         self.input_dropout = input_dropout
         self.recurrent_dropout = recurrent_dropout
-        self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding)
+        self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding, keras_init)
         self.embedding_dropout = nn.Dropout(embedding_dropout)
         rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = rnn_class(embedding_dim, units, num_layers=layers, batch_first=True, bidirectional=bidirectional)

@@ -146,11 +146,12 @@ class Trainer:
         self.state = FitState(**meta)
 
     # -- the loop -----------------------------------------------------------------------------------
-    def _batches(self, epoch: int) -> list[np.ndarray]:
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         t = self.training
         return plan_batches(self.train_set, t["batching"], t["batch_size"], seed=t["seed"], epoch=epoch)
 
-    def _step(self, indices: np.ndarray) -> None:
+    def train_step(self, indices: np.ndarray) -> None:
+        """One optimizer step on the reviews at ``indices``."""
         width = self.maxlen if self.training["batching"] == "exact" else None
         ids, lengths, labels = make_batch(self.train_set, indices, width, self.device)
         self.model.train()
@@ -208,11 +209,11 @@ class Trainer:
     def _fit(self) -> None:
         s = self.state
         while not s.done and s.epoch < self.training["epochs"]:
-            batches = self._batches(s.epoch)
+            batches = self.epoch_batches(s.epoch)
             self.progress.start_epoch(s.epoch, len(batches))
             started = time.perf_counter()
             while s.batch < len(batches):
-                self._step(batches[s.batch])
+                self.train_step(batches[s.batch])
                 s.batch += 1
                 self.progress.update(s.batch, {"loss": s.loss_sum / s.seen, "accuracy": s.correct / s.seen})
                 for callback in self.callbacks:

@@ -1,0 +1,1 @@
+"""Benchmarks: polarity against the Keras original, same data, same machine, same run."""
