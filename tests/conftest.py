@@ -8,6 +8,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Timing belongs in bench/, not in tests: no per-example deadline (a busy 2-core machine is slow).
+settings.register_profile("polarity", deadline=None, max_examples=100)
+settings.load_profile("polarity")
 
 POSITIVE = [
     "A wonderful film, brilliant acting and a great story. I loved it.",

@@ -69,3 +69,15 @@ def test_malformed_rows_name_their_line(tmp_path):
         read_table(jsonl)
     with pytest.raises(DataError, match="no column 'body'"):
         read_table(path, text_column="body")
+
+
+def test_headerless_text_tab_label_files_like_the_uci_sentences(tmp_path):
+    path = tmp_path / "yelp_labelled.txt"
+    path.write_bytes('Wow... Loved this place.\t1\n"Crust is not good.  \t0\nNEL\u0085inside\t1\n'.encode())
+    data = read_table(path)
+    assert data.texts == ['Wow... Loved this place.', '"Crust is not good.  ', "NEL\u0085inside"]
+    assert data.labels.tolist() == [1, 0, 1]
+    plain = tmp_path / "reviews.txt"
+    plain.write_text("just a review\nanother\tone with a tab\n")
+    with pytest.raises(DataError, match="no labels"):
+        read_table(plain)

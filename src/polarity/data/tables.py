@@ -64,7 +64,7 @@ def read_table(
     label_column: str | None = None,
     require_labels: bool = True,
 ) -> TableDataset:
-    """Read a CSV/TSV (with a header row), JSONL, or plain text (one review per line) file.
+    """Read a CSV/TSV (with a header row), JSONL, ``text<TAB>label`` lines, or plain text (one review per line).
 
     Column names are found automatically among common ones (``text``/``review``..., ``label``/
     ``sentiment``...) unless given. A malformed row raises :class:`DataError` naming its line.
@@ -73,12 +73,19 @@ def read_table(
     if not path.is_file():
         raise DataError(f"{path} does not exist or is not a file")
     fmt = file_format(path)
+    if fmt == "txt" and _is_text_tab_label(path):
+        fmt = "tsv-headerless"
     if fmt == "txt":
         if require_labels:
             raise DataError(f"{path}: a plain text file has no labels; use CSV, TSV or JSONL with a label column")
         texts = [text for _, text in iter_lines(path)]
         return TableDataset(str(path), texts, None, [{} for _ in texts])
-    rows = list(_iter_jsonl(path) if fmt == "jsonl" else _iter_delimited(path, "\t" if fmt == "tsv" else ","))
+    if fmt == "jsonl":
+        rows = list(_iter_jsonl(path))
+    elif fmt == "tsv-headerless":
+        rows = [(line, dict(zip(("text", "label"), text.rsplit("\t", 1)))) for line, text in iter_lines(path) if text]
+    else:
+        rows = list(_iter_delimited(path, "\t" if fmt == "tsv" else ","))
     if not rows:
         raise DataError(f"{path} holds no rows")
     columns = list(rows[0][1].keys())
@@ -100,6 +107,21 @@ def read_table(
             labels.append(parse_label(row[label_column], where))
     label_array = np.array(labels, dtype=np.int8) if label_column is not None else None
     return TableDataset(str(path), texts, label_array, [r for _, r in rows], text_column)
+
+
+def _is_text_tab_label(path: Path) -> bool:
+    """True for headerless ``text<TAB>label`` files such as the UCI sentiment sentences."""
+    try:
+        lines = [text for _, text in iter_lines(path) if text]
+    except DataError:
+        return False
+    if not lines:
+        return False
+    for text in lines:
+        parts = text.rsplit("\t", 1)
+        if len(parts) != 2 or parts[1].strip().lower() not in POSITIVE | NEGATIVE:
+            return False
+    return True
 
 
 def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], kind: str, path: Path) -> str:
@@ -135,7 +157,8 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
         with handle:
-            reader = csv.reader(handle, delimiter=delimiter)
+            quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV files rarely quote
+            reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
             header = next(reader, None)
             if not header:
                 return
