@@ -38,7 +38,10 @@ def cmd_data_stats(args: argparse.Namespace) -> None:
     from polarity.data.stats import corpus_stats, format_stats
 
     stats = corpus_stats(_load_corpus(args))
-    _print_json(stats) if args.json else print(format_stats(stats))
+    if args.json:
+        _print_json(stats)
+    else:
+        print(format_stats(stats))
 
 
 def cmd_data_show(args: argparse.Namespace) -> None:
@@ -104,7 +107,7 @@ def cmd_recipes(args: argparse.Namespace) -> None:
     print(f"{'recipe':<26}{'nb':<5}{'words':>7}{'maxlen':>7}  {'model':<34}{'training':<26}reported")
     for r in recipes:
         d, m, t = r["data"], r["model"], r["training"]
-        words = "GloVe" if d["pretrained_vocabulary"] else f"{d['num_words'] or 'all':,}" if d["num_words"] else "all"
+        words = "GloVe" if d["pretrained_vocabulary"] else f"{d['num_words']:,}" if d["num_words"] else "all"
         model = m["type"] if m["type"] != "rnn" else f"{m.get('cell', 'lstm')} {m.get('units', 100)}, emb {m.get('embedding_dim', 32)}"
         if m.get("pretrained"):
             model += " (GloVe" + (", frozen)" if m.get("freeze_embedding") else ")")
@@ -133,10 +136,11 @@ def cmd_summary(args: argparse.Namespace) -> None:
         vocab, _, _ = build_vocabulary(recipe, [Tokenizer()(t) for t in corpus.train.texts])
         vocab_size = vocab.size
     model = build_model(model_options(recipe["model"], d["maxlen"] or None), vocab_size=vocab_size)
-    if recipe["model"].get("freeze_embedding"):
-        model.embedding.weight.requires_grad_(False)
     text, data = summary_table(model, d["maxlen"] or None, recipe["name"])
-    _print_json(data) if args.json else print(text)
+    if args.json:
+        _print_json(data)
+    else:
+        print(text)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -165,7 +169,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 
     report = reproduce(args.recipe, seeds=args.seeds, out=args.out, data=args.data, strict=args.strict,
                        device=args.device, limit=args.limit, overrides=_overrides(args))
-    _print_json(report) if args.json else None
+    if args.json:
+        _print_json(report)
 
 
 def _training_options(parser: argparse.ArgumentParser) -> None:
@@ -238,6 +243,7 @@ def _write_predictions(path: str, records: list[dict], rows: list[dict]) -> None
     from pathlib import Path
 
     target = Path(path)
+    # the input's own columns first (its text column included), then label, probability, score, warning
     merged = [{**row, **{k: v for k, v in rec.items() if k != "text" or not row}} for rec, row in zip(records, rows)]
     if target.suffix.lower() in (".jsonl", ".ndjson"):
         target.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in merged), encoding="utf-8")
@@ -260,8 +266,6 @@ def _labelled_reviews(args: argparse.Namespace, predictor) -> tuple[list[str], "
     recipe = predictor.config["recipe"]
     reviews = _load_corpus(args).split(args.split, valid_fraction=recipe["data"]["valid_fraction"],
                                        seed=recipe["training"]["seed"])
-    if args.split == "unsup":
-        raise PolarityError("the unsup split has no labels to evaluate against")
     return reviews.texts, reviews.labels, f"{args.split} split"
 
 

@@ -28,13 +28,14 @@ class TrainingInterrupted(Exception):
         self.checkpoint = checkpoint
 
 
-def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
-    """Keras's defaults: Adam eps 1e-7; Adagrad initial accumulator 0.1, eps 1e-7; RMSprop rho 0.9."""
+def make_optimizer(name: str, params, lr: float, *, initial_accumulator: float = 0.1) -> torch.optim.Optimizer:
+    """Keras's defaults: Adam eps 1e-7; Adagrad initial accumulator 0.1 (tf.keras; standalone Keras 2.2
+    started from 0), eps 1e-7; RMSprop rho 0.9."""
     params = [p for p in params if p.requires_grad]
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, eps=1e-7)
     if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=0.1, eps=1e-7)
+        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=initial_accumulator, eps=1e-7)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
     return torch.optim.SGD(params, lr=lr)

@@ -136,7 +136,7 @@ def train_recipe(
             f"and {coverage['token_coverage']:.1%} of the training tokens; "
             f"{coverage['model_vocabulary']['word_coverage']:.1%} of the model's vocabulary has a vector")
     model = build_model(model_options(recipe["model"], d["maxlen"] or None), **extra).to(dev)
-    optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
+    optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"], initial_accumulator=t["initial_accumulator"])
 
     out.mkdir(parents=True, exist_ok=True)
     if not resume:

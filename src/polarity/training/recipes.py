@@ -23,6 +23,7 @@ DEFAULTS = {
     "training": {
         "optimizer": "adam",
         "lr": 0.001,
+        "initial_accumulator": 0.1,
         "batch_size": 64,
         "epochs": 3,
         "batching": "bucketed",

@@ -1,0 +1,73 @@
+"""Where a training step's time goes (collate, forward, backward, optimizer), for one recipe on this machine.
+
+    python -m bench.profile_step [--recipe lstm-dropout] [--batching bucketed] [--batches 60] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from polarity.data import Tokenizer, Vocabulary, load_imdb
+from polarity.data.batching import truncate
+from polarity.models.io import model_options
+from polarity.models.registry import build_model
+from polarity.training import load_recipe
+from polarity.training.batches import EncodedSet, make_batch, plan_batches
+from polarity.training.loop import make_optimizer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipe", default="lstm-dropout")
+    parser.add_argument("--batching", default="bucketed", choices=["bucketed", "exact"])
+    parser.add_argument("--batches", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = load_recipe(args.recipe)
+    d, t = recipe["data"], recipe["training"]
+    texts = load_imdb().train
+    tokenize = Tokenizer()
+    tokens = [tokenize(x) for x in texts.texts]
+    vocab = Vocabulary.build(tokens, num_words=d["num_words"] or None)
+    maxlen = d["maxlen"] or None
+    data = EncodedSet(truncate([vocab.encode(x) for x in tokens], maxlen), texts.labels.astype(np.int8))
+    torch.manual_seed(0)
+    model = build_model(model_options(recipe["model"], maxlen), vocab_size=vocab.size).train()
+    optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
+    width = maxlen if args.batching == "exact" else None
+    times = {"collate": [], "forward": [], "backward": [], "optimizer": []}
+    batches = plan_batches(data, args.batching, t["batch_size"], seed=0)[: args.batches]
+    for i, indices in enumerate(batches):
+        t0 = time.perf_counter()
+        ids, lengths, labels = make_batch(data, indices, width, torch.device("cpu"))
+        t1 = time.perf_counter()
+        loss = F.binary_cross_entropy_with_logits(model(ids, lengths), labels)
+        t2 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        t3 = time.perf_counter()
+        optimizer.step()
+        t4 = time.perf_counter()
+        if i >= 5:
+            for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                times[key].append(value)
+    total = sum(statistics.fmean(v) for v in times.values())
+    steps = len(plan_batches(data, args.batching, t["batch_size"], seed=0))
+    widths = [width or int(data.lengths[b].max()) for b in batches]
+    print(f"{args.recipe}, {args.batching}, threads {torch.get_num_threads()}, mean padded width {statistics.fmean(widths):.0f}")
+    for key, values in times.items():
+        mean = statistics.fmean(values)
+        print(f"  {key:<10}{1000 * mean:8.2f} ms  {100 * mean / total:5.1f} %")
+    print(f"  step      {1000 * total:8.2f} ms  -> {total * steps:.1f} s per epoch of {steps} batches")
+
+
+if __name__ == "__main__":
+    main()
