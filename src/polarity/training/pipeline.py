@@ -57,7 +57,9 @@ def build_vocabulary(recipe: dict, tokens: list[list[str]]) -> tuple[Vocabulary,
         pretrained = load_glove(recipe["model"]["pretrained"])
         known = frozenset(pretrained[0])
         coverage = vocabulary_coverage(vocab, known)
-        if data.get("pretrained_vocabulary"):
+        if data.get("pretrained_vocabulary") == "all":
+            vocab = Vocabulary(pretrained[0])  # every pretrained word, in the vectors' own (frequency) order
+        elif data.get("pretrained_vocabulary"):
             vocab = vocab.restrict(known)
     vocab = vocab.with_options(num_words=data["num_words"] or None, skip_top=data["skip_top"])
     return vocab, pretrained, coverage

@@ -124,6 +124,9 @@ def validate_recipe(recipe: dict) -> None:
     for key in ("num_words", "maxlen", "skip_top"):
         if not isinstance(data[key], int) or data[key] < 0:
             raise ConfigError(f"data.{key} must be an integer >= 0 (0: no limit), got {data[key]!r}")
+    if data["pretrained_vocabulary"] not in (False, True, "train", "all"):
+        raise ConfigError("data.pretrained_vocabulary must be false, true/\"train\" (training words with a vector) "
+                          f"or \"all\" (every pretrained word), got {data['pretrained_vocabulary']!r}")
     if not 0 <= data["valid_fraction"] < 1:
         raise ConfigError(f"data.valid_fraction must be in [0, 1), got {data['valid_fraction']}")
 
