@@ -17,8 +17,10 @@ def prepare(recipe_name: str, folder: Path, data: str | None = None) -> Path:
     recipe = load_recipe(recipe_name)
     d = recipe["data"]
     corpus = load_imdb(data)
+    # the archive lists negatives first: shuffle once, so that the first N reviews (Keras's slice) are a random draw
+    train = corpus.train.subset(np.random.default_rng(0).permutation(len(corpus.train)))
     tokenize = Tokenizer()
-    train_tokens = [tokenize(t) for t in corpus.train.texts]
+    train_tokens = [tokenize(t) for t in train.texts]
     vocab = Vocabulary.build(train_tokens, num_words=d["num_words"] or None)
     maxlen = d["maxlen"] or None
     train_ids = truncate([vocab.encode(t) for t in train_tokens], maxlen)
@@ -30,7 +32,7 @@ def prepare(recipe_name: str, folder: Path, data: str | None = None) -> Path:
         x_test=pad_sequences(test_ids, maxlen=maxlen),
         train_lengths=np.array([len(s) for s in train_ids]),
         test_lengths=np.array([len(s) for s in test_ids]),
-        y_train=corpus.train.labels.astype(np.int64),
+        y_train=train.labels.astype(np.int64),
         y_test=corpus.test.labels.astype(np.int64),
     )
     vocab.save(folder / "vocab.json")

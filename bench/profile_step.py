@@ -1,6 +1,7 @@
 """Where a training step's time goes (collate, forward, backward, optimizer), for one recipe on this machine.
 
     python -m bench.profile_step [--recipe lstm-dropout] [--batching bucketed] [--batches 60] [--threads N]
+                                 [--set model.mask_padding=false]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from polarity.data.batching import truncate
 from polarity.models.io import model_options
 from polarity.models.registry import build_model
 from polarity.training import load_recipe
+from polarity.training.recipes import parse_assignment
 from polarity.training.batches import EncodedSet, make_batch, plan_batches
 from polarity.training.loop import make_optimizer
 
@@ -28,10 +30,12 @@ def main() -> None:
     parser.add_argument("--batching", default="bucketed", choices=["bucketed", "exact"])
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: default)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, dict(parse_assignment(item) for item in args.set))
+    recipe["model"].pop("pretrained", None)  # timing only: random vectors instead of GloVe
     d, t = recipe["data"], recipe["training"]
     texts = load_imdb().train
     tokenize = Tokenizer()

@@ -53,9 +53,10 @@ def test_left_align_moves_pre_padding_to_the_end():
     assert left_align(ids, torch.tensor([2, 4, 1])).tolist() == [[5, 6, 0, 0], [1, 2, 3, 4], [9, 0, 0, 0]]
 
 
-def test_masking_makes_padding_irrelevant():
+@pytest.mark.parametrize("options", [dict(), dict(cell="gru"), dict(layers=2), dict(bidirectional=True)])
+def test_masking_makes_padding_irrelevant(options):
     torch.manual_seed(0)
-    model = RecurrentClassifier(50, 8, 6, mask_padding=True).eval()
+    model = RecurrentClassifier(50, 8, 6, mask_padding=True, **options).eval()
     seqs = [[1, 7, 8, 9], [1, 4]]
     short = torch.tensor(pad_sequences(seqs), dtype=torch.long)
     long = torch.tensor(pad_sequences(seqs, maxlen=12), dtype=torch.long)
@@ -124,3 +125,14 @@ def test_glove_text_file_and_coverage(tmp_path):
     assert not frozen.embedding.weight.requires_grad
     with pytest.raises(ConfigError, match="does not exist"):
         load_glove(tmp_path / "missing.txt")
+
+
+def test_dense_masking_equals_packing():
+    torch.manual_seed(0)
+    model = RecurrentClassifier(60, 8, 6, mask_padding=True).eval()
+    seqs = [[1, 7, 8, 9, 10, 11], [1, 4], [1, 5, 6, 7]]
+    ids, lengths = torch.tensor(pad_sequences(seqs), dtype=torch.long), torch.tensor([6, 2, 4])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(model.embedding(left_align(ids, lengths)), lengths,
+                                                     batch_first=True, enforce_sorted=False)
+    _, (h, _) = model.rnn(packed)
+    torch.testing.assert_close(model(ids, lengths), model.output(h[-1]).squeeze(-1))

@@ -101,7 +101,9 @@ class RecurrentClassifier(nn.Module):
     ``recurrent_dropout``, one mask per sequence on its inputs and one mask over the hidden units
     that feed the recurrence. The recurrent mask is applied to the columns of the recurrent kernel
     (weight-drop), once per batch rather than once per sequence, so the fused cuDNN/oneDNN kernels
-    still run. ``mask_padding`` skips padded steps (Keras's ``mask_zero=True``) by packing sequences.
+    still run. ``mask_padding`` ignores padded steps (Keras's ``mask_zero=True``): a forward-only
+    RNN reads post-padded batches and returns its output at each review's last word; a
+    bidirectional one packs the sequences.
     """
 
     def __init__(
@@ -158,27 +160,32 @@ class RecurrentClassifier(nn.Module):
                 dropped[name] = weight * (mask / keep)
         return dropped
 
-    def _run_rnn(self, inputs, lengths: torch.Tensor | None):
-        if self.mask_padding and lengths is not None:
-            inputs = pack_padded_sequence(inputs, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    def _run_rnn(self, inputs, *, packed_lengths: torch.Tensor | None = None):
+        if packed_lengths is not None:
+            inputs = pack_padded_sequence(inputs, packed_lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         if self.training and self.recurrent_dropout > 0:
             return functional_call(self.rnn, self._recurrent_weights(), (inputs,))
         return self.rnn(inputs)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        if self.mask_padding and lengths is not None:
+        masked = self.mask_padding and lengths is not None
+        if masked:
+            lengths = lengths.clamp(min=1, max=ids.shape[1]).to(ids.device)
             ids = left_align(ids, lengths)
         x = self.embedding_dropout(self.embedding(ids))
         if self.training and self.input_dropout > 0:
             keep = 1.0 - self.input_dropout
             mask = torch.bernoulli(torch.full((x.shape[0], 1, x.shape[2]), keep, device=x.device, dtype=x.dtype))
             x = x * (mask / keep)
-        _, state = self._run_rnn(x, lengths)
-        hidden = state[0] if self.cell == "lstm" else state
-        if self.rnn.bidirectional:
-            last = torch.cat([hidden[-2], hidden[-1]], dim=-1)
+        if masked and not self.rnn.bidirectional:
+            # Post-padded, a forward-only RNN's output at each review's last word has not seen the
+            # padding: exact masking with the fused dense kernel (packing measured 5x slower on CPU).
+            outputs, _ = self._run_rnn(x)
+            last = outputs[torch.arange(len(lengths), device=ids.device), lengths - 1]
         else:
-            last = hidden[-1]
+            _, state = self._run_rnn(x, packed_lengths=lengths if masked else None)
+            hidden = state[0] if self.cell == "lstm" else state
+            last = torch.cat([hidden[-2], hidden[-1]], dim=-1) if self.rnn.bidirectional else hidden[-1]
         return self.output(self.output_dropout(last)).squeeze(-1)
 
     def summary(self, maxlen: int | None) -> list[dict]:
