@@ -26,6 +26,7 @@ ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 OFFICIAL_COUNTS = {"train/pos": 12_500, "train/neg": 12_500, "test/pos": 12_500, "test/neg": 12_500, "train/unsup": 50_000}
 FOLDERS = tuple(OFFICIAL_COUNTS)
 SPLITS = ("train", "test", "unsup")
+SPLIT_FOLDERS = {"train": ("train/neg", "train/pos"), "test": ("test/neg", "test/pos"), "unsup": ("train/unsup",)}
 LABELS = {"pos": 1, "neg": 0, "unsup": -1}
 RATINGS = {"pos": range(7, 11), "neg": range(1, 5), "unsup": range(0, 1)}
 CACHE_FORMAT = 1
@@ -258,10 +259,7 @@ def _build_corpus(source: Path, records: list[Record], strict: bool) -> ImdbCorp
         hint = "" if not strict else " (pass strict=False / --no-strict for a partial copy of the dataset)"
         raise DataError(f"{source} does not hold the aclImdb dataset as expected{hint}:\n  " + "\n  ".join(problems))
     sets = {}
-    for split in SPLITS:
-        folders = [f for f in FOLDERS if f.startswith(split + "/")] if split != "unsup" else ["train/unsup"]
-        if split == "train":
-            folders = ["train/neg", "train/pos"]
+    for split, folders in SPLIT_FOLDERS.items():
         chosen = sorted((r for f in folders for r in by_folder[f]), key=lambda r: (r[0], r[1]))
         sets[split] = ReviewSet(
             split,

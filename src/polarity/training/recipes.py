@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -130,6 +129,3 @@ def validate_recipe(recipe: dict) -> None:
     if not 0 <= data["valid_fraction"] < 1:
         raise ConfigError(f"data.valid_fraction must be in [0, 1), got {data['valid_fraction']}")
 
-
-def recipe_path_hint(name: str) -> str:
-    return os.fspath(resources.files("polarity") / "recipes" / f"{name}.toml")
