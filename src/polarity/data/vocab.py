@@ -123,9 +123,6 @@ class Vocabulary:
                 ids.insert(0, start)
         return ids
 
-    def encode_batch(self, tokenized: Iterable[Sequence[str]], **kwargs) -> list[list[int]]:
-        return [self.encode(tokens, **kwargs) for tokens in tokenized]
-
     def decode(self, ids: Iterable[int], *, skip_padding: bool = False) -> list[str]:
         """Words of ``ids``, with ``<PAD>``, ``<START>`` and ``<UNK>`` as in the Keras tutorials."""
         words = []
@@ -143,10 +140,6 @@ class Vocabulary:
             else:
                 words.append(UNUSED_TOKEN)
         return words
-
-    def id_to_word(self) -> list[str]:
-        """Word for each id below :attr:`size`."""
-        return self.decode(range(self.size))
 
     # -- persistence --------------------------------------------------------------------------------
     def _options(self) -> dict:

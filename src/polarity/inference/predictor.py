@@ -69,21 +69,25 @@ class Predictor:
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids as the model reads them (truncated to the training ``maxlen``)."""
-        ids = [self.vocab.encode(self.tokenizer(t)) for t in self._check(texts)]
-        return truncate(ids, self.maxlen, self.truncating)
+        return self.encode_tokens([self.tokenizer(t) for t in self._check(texts)])
 
-    def _logits(self, ids: list[list[int]], batch_size: int) -> np.ndarray:
-        data = EncodedSet(ids, np.zeros(len(ids), dtype=np.int8))
-        return predict_logits(self.model, data, batching=self.batching, maxlen=self.maxlen, device=self.device,
-                              batch_size=batch_size)
+    def encode_tokens(self, tokenized: Sequence[Sequence[str]]) -> list[list[int]]:
+        """Like :meth:`encode`, for texts already split into words by :attr:`tokenizer`."""
+        return truncate([self.vocab.encode(tokens) for tokens in tokenized], self.maxlen, self.truncating)
 
     # -- predictions --------------------------------------------------------------------------------------
-    def predict(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Probability that each text is positive."""
-        ids = self.encode(texts)
+    def predict_ids(self, ids: list[list[int]], batch_size: int = 256) -> np.ndarray:
+        """Probability of positive for reviews already encoded by :meth:`encode`."""
         if not ids:
             return np.zeros(0, dtype=np.float32)
-        return 1.0 / (1.0 + np.exp(-self._logits(ids, batch_size)))
+        data = EncodedSet(ids, np.zeros(len(ids), dtype=np.int8))
+        logits = predict_logits(self.model, data, batching=self.batching, maxlen=self.maxlen, device=self.device,
+                                batch_size=batch_size)
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def predict(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Probability that each text is positive."""
+        return self.predict_ids(self.encode(texts), batch_size)
 
     def classify(self, texts: Sequence[str], batch_size: int = 256, threshold: float = 0.5) -> list[Prediction]:
         """Label (``positive``/``negative``), probability of positive and confidence, per text.
@@ -93,7 +97,7 @@ class Predictor:
         """
         texts = self._check(texts)
         ids = self.encode(texts)
-        probs = 1.0 / (1.0 + np.exp(-self._logits(ids, batch_size))) if ids else []
+        probs = self.predict_ids(ids, batch_size)
         results = []
         for text, seq, p in zip(texts, ids, probs):
             p = float(p)
