@@ -69,6 +69,17 @@ def markdown(rows: list[dict], args, versions: dict) -> str:
     return head + "\n".join(lines)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="lstm-dropout")
@@ -88,7 +99,7 @@ def main() -> None:
                 print(f"round {round_ + 1}: {framework} ...", file=sys.stderr, flush=True)
                 results.setdefault(framework, []).append(run_worker(framework, folder, batches))
     rows = summarise(results)
-    versions = {"machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
+    versions = {"machine": f"{os.cpu_count()} CPU cores ({cpu_name()}, {platform.machine()})",
                 "python": f"Python {platform.python_version()}"}
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "raw": results}, indent=2))

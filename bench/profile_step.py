@@ -1,6 +1,7 @@
 """Where a training step's time goes (collate, forward, backward, optimizer), for one recipe on this machine.
 
     python -m bench.profile_step [--recipe lstm-dropout] [--batching bucketed] [--batches 60] [--threads N]
+                                 [--keep-denormals]
                                  [--set model.mask_padding=false]
 """
 
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from polarity.data import Tokenizer, Vocabulary, load_imdb
 from polarity.data.batching import truncate
 from polarity.models.io import model_options
+from polarity.runtime import flush_denormals
 from polarity.models.registry import build_model
 from polarity.training import load_recipe
 from polarity.training.recipes import parse_assignment
@@ -30,10 +32,13 @@ def main() -> None:
     parser.add_argument("--batching", default="bucketed", choices=["bucketed", "exact"])
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: default)")
+    parser.add_argument("--keep-denormals", action="store_true", help="leave subnormal floats on (PyTorch's default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.keep_denormals:
+        flush_denormals()
     recipe = load_recipe(args.recipe, dict(parse_assignment(item) for item in args.set))
     recipe["model"].pop("pretrained", None)  # timing only: random vectors instead of GloVe
     d, t = recipe["data"], recipe["training"]
@@ -66,7 +71,9 @@ def main() -> None:
     total = sum(statistics.fmean(v) for v in times.values())
     steps = len(plan_batches(data, args.batching, t["batch_size"], seed=0))
     widths = [width or int(data.lengths[b].max()) for b in batches]
-    print(f"{args.recipe}, {args.batching}, threads {torch.get_num_threads()}, mean padded width {statistics.fmean(widths):.0f}")
+    denormals = "kept" if args.keep_denormals else "flushed"
+    print(f"{args.recipe}, {args.batching}, threads {torch.get_num_threads()}, denormals {denormals}, "
+          f"mean padded width {statistics.fmean(widths):.0f} (mean length {statistics.fmean(data.lengths):.0f})")
     for key, values in times.items():
         mean = statistics.fmean(values)
         print(f"  {key:<10}{1000 * mean:8.2f} ms  {100 * mean / total:5.1f} %")

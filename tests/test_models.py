@@ -4,7 +4,7 @@ import torch
 
 from polarity.errors import ConfigError
 from polarity.models import MeanEmbeddingClassifier, RecurrentClassifier, build_model
-from polarity.models.classifiers import left_align
+from polarity.models.classifiers import Dropout, left_align
 from polarity.models.pretrained import load_glove, pretrained_matrix
 from polarity.data import Vocabulary, pad_sequences
 
@@ -136,3 +136,16 @@ def test_dense_masking_equals_packing():
                                                      batch_first=True, enforce_sorted=False)
     _, (h, _) = model.rnn(packed)
     torch.testing.assert_close(model(ids, lengths), model.output(h[-1]).squeeze(-1))
+
+
+def test_dropout_keeps_one_minus_p_and_rescales():
+    torch.manual_seed(0)
+    x = torch.ones(200, 50, 32, requires_grad=True)
+    dropout = Dropout(0.2).train()
+    y = dropout(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.8) < 0.005  # 320,000 draws: the standard error is 0.0007
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.8))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient goes through the same mask and scale
+    assert dropout.eval()(x) is x

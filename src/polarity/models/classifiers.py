@@ -44,6 +44,17 @@ def summary_row(layer: str, kind: str, shape: tuple, module: nn.Module | None) -
     }
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose CPU mask comes from uniform noise: the same distribution, about twice
+    as fast as ``bernoulli_`` (3.6 -> 1.9 ms forward and backward for one ``lstm-dropout`` batch)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0 or x.device.type != "cpu":
+            return super().forward(x)
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        return x * keep
+
+
 @register("mean-embedding")
 class MeanEmbeddingClassifier(nn.Module):
     """Embedding -> mean over time -> Dense(sigmoid) (seed 004's first model).
@@ -136,14 +147,14 @@ class RecurrentClassifier(nn.Module):
         self.input_dropout = input_dropout
         self.recurrent_dropout = recurrent_dropout
         self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding, keras_init)
-        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.embedding_dropout = Dropout(embedding_dropout)
         rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = rnn_class(embedding_dim, units, num_layers=layers, batch_first=True, bidirectional=bidirectional)
         if keras_init:
             keras_recurrent_(self.rnn)
         if cell == "lstm":
             use_single_bias(self.rnn)  # Keras's GRU (reset_after=True) has two biases, like PyTorch's
-        self.output_dropout = nn.Dropout(output_dropout)
+        self.output_dropout = Dropout(output_dropout)
         self.output = nn.Linear(units * (2 if bidirectional else 1), 1)
         if keras_init:
             keras_dense_(self.output)

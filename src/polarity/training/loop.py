@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from polarity.runtime import flush_denormals
 from polarity.training.batches import EncodedSet, make_batch, plan_batches
 from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
 from polarity.training.progress import ProgressLine
@@ -61,6 +62,7 @@ class FitState:
 def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,
                    device: torch.device, batch_size: int = 256) -> np.ndarray:
     """Logits for every review, in the order of ``data``."""
+    flush_denormals()
     model.eval()
     out = np.zeros(len(data), dtype=np.float32)
     width = maxlen if batching == "exact" else None
@@ -111,6 +113,7 @@ class Trainer:
         self.state = FitState()
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._stop = threading.Event()
+        flush_denormals()
 
     # -- control ------------------------------------------------------------------------------------
     def request_stop(self) -> None:
