@@ -3,6 +3,7 @@
     python -m bench                      # lstm-dropout, 200 batches per run, 2 rounds (about 15 min on 2 cores)
     python -m bench --batches 0          # full epochs
     python -m bench --skip-keras         # polarity only (no Keras install needed)
+    python -m bench --bf16               # also bucketed with bfloat16 mixed precision
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def summarise(results: dict[str, list[dict]]) -> list[dict]:
 
 
 def markdown(rows: list[dict], args, versions: dict) -> str:
-    head = (f"Run {date.today()}: `python -m bench --recipe {args.recipe} --batches {args.batches} --rounds {args.rounds}` "
+    head = (f"Run {date.today()}: `python -m bench --recipe {args.recipe} --batches {args.batches} --rounds {args.rounds}{' --bf16' if args.bf16 else ''}` "
             f"on {versions['machine']}; {versions['python']}.\n\n")
     lines = ["| framework | s/epoch | ratio vs Keras | train reviews/s | peak RSS MB | test acc. | infer reviews/s | ratio | raw text reviews/s | 1 review median / p99 ms |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -86,10 +87,13 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200, help="training batches per run (0: a full epoch)")
     parser.add_argument("--rounds", type=int, default=2, help="A B A B rounds")
     parser.add_argument("--skip-keras", action="store_true")
+    parser.add_argument("--bf16", action="store_true", help="also polarity bucketed with bfloat16 mixed precision")
     parser.add_argument("--data", help="the aclImdb archive or folder (default: as polarity finds it)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
     frameworks = (["keras"] if not args.skip_keras else []) + ["polarity-bucketed", "polarity-exact"]
+    if args.bf16:
+        frameworks.append("polarity-bf16")
     batches = args.batches or 10**9
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,7 @@ from polarity.models.registry import build_model
 from polarity.training import load_recipe
 from polarity.training.recipes import parse_assignment
 from polarity.training.batches import EncodedSet, make_batch, plan_batches
-from polarity.training.loop import make_optimizer
+from polarity.training.loop import autocast, make_optimizer
 
 
 def main() -> None:
@@ -58,7 +58,8 @@ def main() -> None:
         t0 = time.perf_counter()
         ids, lengths, labels = make_batch(data, indices, width, torch.device("cpu"))
         t1 = time.perf_counter()
-        loss = F.binary_cross_entropy_with_logits(model(ids, lengths), labels)
+        with autocast(torch.device("cpu"), t["precision"]):
+            loss = F.binary_cross_entropy_with_logits(model(ids, lengths), labels)
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -72,7 +73,7 @@ def main() -> None:
     steps = len(plan_batches(data, args.batching, t["batch_size"], seed=0))
     widths = [width or int(data.lengths[b].max()) for b in batches]
     denormals = "kept" if args.keep_denormals else "flushed"
-    print(f"{args.recipe}, {args.batching}, threads {torch.get_num_threads()}, denormals {denormals}, "
+    print(f"{args.recipe}, {args.batching}, threads {torch.get_num_threads()}, denormals {denormals}, {t['precision']}, "
           f"mean padded width {statistics.fmean(widths):.0f} (mean length {statistics.fmean(data.lengths):.0f})")
     for key, values in times.items():
         mean = statistics.fmean(values)

@@ -1,6 +1,6 @@
 """One measurement in a fresh process (so peak memory is its own): train N batches, test, infer.
 
-    python -m bench.worker keras|polarity-bucketed|polarity-exact FOLDER --batches N
+    python -m bench.worker keras|polarity-bucketed|polarity-exact|polarity-bf16 FOLDER --batches N
 """
 
 from __future__ import annotations
@@ -17,6 +17,12 @@ from pathlib import Path
 import numpy as np
 
 WARMUP = 5
+FRAMEWORKS = {  # name -> (batching, precision) for polarity; Keras has its own runner
+    "keras": None,
+    "polarity-bucketed": ("bucketed", "float32"),
+    "polarity-exact": ("exact", "float32"),
+    "polarity-bf16": ("bucketed", "bfloat16"),
+}
 
 
 def steady_epoch_seconds(stamps: list[float], batches_per_epoch: int) -> float:
@@ -75,7 +81,8 @@ def run_keras(folder: Path, meta: dict, data, batches: int, batch_size: int) -> 
     }
 
 
-def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, batching: str) -> dict:
+def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, batching: str,
+                 precision: str = "float32") -> dict:
     import torch
 
     from bench.prepare import sequences_from_padded
@@ -89,7 +96,7 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     from polarity.training.loop import Trainer, make_optimizer, predict_logits
 
     recipe = meta["recipe"]
-    t = dict(recipe["training"], batching=batching, batch_size=batch_size)
+    t = dict(recipe["training"], batching=batching, batch_size=batch_size, precision=precision)
     torch.manual_seed(0)
     model = build_model(model_options(recipe["model"], meta["maxlen"]), vocab_size=meta["vocab_size"])
     optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
@@ -104,18 +111,21 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
         stamps.append(time.perf_counter())
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    logits = predict_logits(model, test, batching=batching, maxlen=meta["maxlen"], device=torch.device("cpu"))
+    logits = predict_logits(model, test, batching=batching, maxlen=meta["maxlen"], device=torch.device("cpu"),
+                            precision=precision)
     infer_seconds = time.perf_counter() - started
 
     config = {"recipe": recipe, "preprocessing": {"maxlen": meta["maxlen"], "truncating": "pre", "batching": batching,
                                                   "tokenizer": Tokenizer().to_dict()}}
-    predictor = Predictor(model.eval(), config, Vocabulary.load(folder / "vocab.json"), Tokenizer(), torch.device("cpu"))
+    predictor = Predictor(model.eval(), config, Vocabulary.load(folder / "vocab.json"), Tokenizer(), torch.device("cpu"),
+                          precision)
     texts = json.loads((folder / "texts.json").read_text())
     started = time.perf_counter()
     predictor.predict(texts)
     raw_per_s = len(texts) / (time.perf_counter() - started)
     return {
-        "framework": f"polarity {__version__} (torch {torch.__version__}, {batching})",
+        "framework": f"polarity {__version__} (torch {torch.__version__}, {batching}"
+                     + (", bfloat16)" if precision == "bfloat16" else ")"),
         "train_seconds": train_seconds, "stamps": stamps,
         "test_accuracy": float(((logits > 0) == data["y_test"]).mean()),
         "infer_reviews_per_s": len(logits) / infer_seconds, "infer_note": "ids, as Keras",
@@ -126,7 +136,7 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("framework", choices=["keras", "polarity-bucketed", "polarity-exact"])
+    parser.add_argument("framework", choices=list(FRAMEWORKS))
     parser.add_argument("folder", type=Path)
     parser.add_argument("--batches", type=int, required=True)
     args = parser.parse_args()
@@ -137,7 +147,7 @@ def main() -> None:
     if args.framework == "keras":
         result = run_keras(args.folder, meta, data, batches, batch_size)
     else:
-        result = run_polarity(args.folder, meta, data, batches, batch_size, args.framework.split("-")[1])
+        result = run_polarity(args.folder, meta, data, batches, batch_size, *FRAMEWORKS[args.framework])
     per_epoch = -(-len(data["y_train"]) // batch_size)
     result.update(
         batches=batches,

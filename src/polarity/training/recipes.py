@@ -26,6 +26,7 @@ DEFAULTS = {
         "batch_size": 64,
         "epochs": 3,
         "batching": "bucketed",
+        "precision": "float32",
         "seed": 0,
         "early_stopping": 0,
         "restore_best": True,
@@ -33,7 +34,8 @@ DEFAULTS = {
     },
 }
 SECTIONS = ("data", "model", "training")
-CHOICES = {("training", "batching"): ("exact", "bucketed"), ("data", "truncating"): ("pre", "post"),
+CHOICES = {("training", "batching"): ("exact", "bucketed"), ("training", "precision"): ("float32", "bfloat16"),
+           ("data", "truncating"): ("pre", "post"),
            ("training", "optimizer"): ("adam", "adagrad", "rmsprop", "sgd")}
 
 
