@@ -1,6 +1,6 @@
 """polarity vs the Keras original on one machine, in one run, alternating A B A B.
 
-    python -m bench                      # lstm-dropout, 200 batches per run, 2 rounds (about 15 min on 2 cores)
+    python -m bench                      # lstm-dropout, 200 batches per run, 2 rounds (4-15 min on 2 cores)
     python -m bench --batches 0          # full epochs
     python -m bench --skip-keras         # polarity only (no Keras install needed)
     python -m bench --bf16               # also bucketed with bfloat16 mixed precision
