@@ -20,19 +20,33 @@ _lock = threading.Lock()
 _configured_teams: set[tuple[int, int]] = set()
 
 
+def _openmp_candidates() -> list[str]:
+    """OpenMP runtimes PyTorch may use: its bundled libgomp first, then any already loaded (Linux)."""
+    bundled = sorted(str(p) for p in (Path(torch.__file__).parent / "lib").glob("libgomp*.so*"))
+    loaded = []
+    try:
+        for line in Path("/proc/self/maps").read_text().splitlines():
+            path = line.split()[-1]
+            if any(name in Path(path).name for name in ("libgomp", "libiomp5", "libomp")) and path not in loaded:
+                loaded.append(path)
+    except OSError:
+        pass
+    return bundled + loaded
+
+
 def _openmp_library() -> ctypes.CDLL | None:
-    """The GNU OpenMP runtime bundled with (and loaded by) PyTorch, if this build uses one."""
+    """The OpenMP runtime that runs PyTorch's CPU kernels, if this build uses one (GNU, Intel and
+    LLVM runtimes all export ``GOMP_parallel``)."""
     if "OpenMP" not in torch.__config__.parallel_info():
         return None
-    candidates = sorted((Path(torch.__file__).parent / "lib").glob("libgomp*.so*"))
-    if not candidates:
-        return None
-    try:
-        library = ctypes.CDLL(str(candidates[0]))
-        library.GOMP_parallel  # noqa: B018 - raises AttributeError when the symbol is missing
-    except (OSError, AttributeError):
-        return None
-    return library
+    for path in _openmp_candidates():
+        try:
+            library = ctypes.CDLL(path)
+            library.GOMP_parallel  # noqa: B018 - raises AttributeError when the symbol is missing
+        except (OSError, AttributeError):
+            continue
+        return library
+    return None
 
 
 def _in_every_openmp_thread(function, threads: int) -> bool:
