@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from polarity.data import Tokenizer, Vocabulary, load_imdb
 from polarity.data.batching import truncate
 from polarity.models.io import model_options
-from polarity.runtime import flush_denormals
 from polarity.models.registry import build_model
+from polarity.runtime import flush_denormals
 from polarity.training import load_recipe
 from polarity.training.recipes import parse_assignment
 from polarity.training.batches import EncodedSet, make_batch, plan_batches
