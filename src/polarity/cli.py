@@ -197,6 +197,11 @@ def _predictor(args: argparse.Namespace):
     return Predictor.load(args.model, device=getattr(args, "device", "cpu"), precision=getattr(args, "precision", "float32"))
 
 
+def _precision_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                        help="bfloat16: faster on CPUs with native bfloat16 (AVX-512 BF16, AMX), slower on others")
+
+
 def _stdin_texts() -> list[str]:
     from polarity.data.tables import split_lines
 
@@ -404,8 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", metavar="FILE", help="write CSV/TSV or JSONL, keeping the input's other columns")
     predict.add_argument("--batch-size", type=int, default=256)
     predict.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    predict.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
-                         help="bfloat16: faster on CPUs with native bfloat16 (AVX-512 BF16, AMX) and on GPUs")
+    _precision_option(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.set_defaults(handler=cmd_predict)
 
@@ -415,8 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "evaluate":
             sub.add_argument("model", metavar="MODEL_DIR")
             sub.add_argument("--plots", metavar="DIR", help="write roc.png and confusion.png there")
-            sub.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
-                             help="bfloat16: faster on CPUs with native bfloat16 (AVX-512 BF16, AMX) and on GPUs")
+            _precision_option(sub)
         else:
             sub.add_argument("models", nargs="+", metavar="MODEL_DIR")
         sub.add_argument("--split", default="test", choices=["test", "valid", "train"])

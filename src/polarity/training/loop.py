@@ -112,6 +112,7 @@ class Trainer:
         self.optimizer = optimizer
         self.train_set, self.valid_set, self.test_set = train, valid, test
         self.training = training
+        self.precision = training.get("precision", "float32")  # runs saved before the option lack it
         self.maxlen = maxlen
         self.device = device
         self.checkpoint = checkpoint
@@ -166,7 +167,7 @@ class Trainer:
         width = self.maxlen if self.training["batching"] == "exact" else None
         ids, lengths, labels = make_batch(self.train_set, indices, width, self.device)
         self.model.train()
-        with autocast(self.device, self.training.get("precision", "float32")):
+        with autocast(self.device, self.precision):
             logits = self.model(ids, lengths)
             loss = F.binary_cross_entropy_with_logits(logits, labels)
         self.optimizer.zero_grad(set_to_none=True)
@@ -179,7 +180,7 @@ class Trainer:
 
     def _evaluate(self, data: EncodedSet) -> dict:
         logits = predict_logits(self.model, data, batching=self.training["batching"], maxlen=self.maxlen, device=self.device,
-                                precision=self.training.get("precision", "float32"))
+                                precision=self.precision)
         return evaluate_logits(logits, data.labels)
 
     def _end_epoch(self, started: float) -> bool:
