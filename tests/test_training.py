@@ -58,9 +58,10 @@ def test_same_seed_same_metrics(tmp_path, corpus):
     assert c["test"]["loss"] != a["test"]["loss"]
 
 
-@pytest.mark.parametrize("stop_at", [5, 12])  # mid-epoch, and right at an epoch boundary's neighbour
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, corpus, stop_at):
-    recipe = tiny_recipe(**{"model.recurrent_dropout": 0.2, "model.input_dropout": 0.1})
+@pytest.mark.parametrize("stop_at, shards", [(5, 1), (12, 1), (5, 2)])  # mid-epoch, near an epoch boundary
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, corpus, stop_at, shards):
+    recipe = tiny_recipe(**{"model.recurrent_dropout": 0.2, "model.input_dropout": 0.1, "model.embedding_dropout": 0.2,
+                            "training.shards": shards})
     run(recipe, tmp_path / "straight", corpus)
 
     def stop(trainer, state):
@@ -161,3 +162,24 @@ def test_bfloat16_mixed_precision_learns_and_keeps_float32_weights(tmp_path, cor
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     with pytest.raises(ConfigError, match="precision"):
         tiny_recipe(**{"training.precision": "float16"})
+
+
+def test_sharded_batches_learn_reproducibly(tmp_path, corpus):
+    recipe = tiny_recipe(**{"training.epochs": 8, "training.shards": 2, "model.embedding_dropout": 0.2})
+    threads = torch.get_num_threads()
+    a = run(recipe, tmp_path / "a", corpus)
+    b = run(recipe, tmp_path / "b", corpus)
+    assert a["test"]["accuracy"] >= 0.9
+    assert a["test"] == {**b["test"], "seconds": a["test"]["seconds"]}
+    assert torch.get_num_threads() == threads  # the workers' single thread does not leak
+    with pytest.raises(ConfigError, match="shards"):
+        tiny_recipe(**{"training.shards": 0})
+
+
+def test_split_batch_deals_reviews_out_by_length():
+    from polarity.training.shards import split_batch
+
+    indices = np.array([10, 11, 12, 13, 14])
+    parts = split_batch(indices, [50, 10, 40, 20, 30], 2)
+    assert [p.tolist() for p in parts] == [[11, 14, 10], [13, 12]]  # lengths 10, 30, 50 and 20, 40
+    assert [p.tolist() for p in split_batch(indices[:1], [5], 3)] == [[10]]  # no empty shards

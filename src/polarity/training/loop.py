@@ -15,10 +15,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from polarity.errors import ConfigError
+from polarity.models.classifiers import random_source
 from polarity.runtime import flush_denormals
 from polarity.training.batches import EncodedSet, make_batch, plan_batches
 from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
 from polarity.training.progress import ProgressLine
+from polarity.training.shards import ShardPool, shard_seed, split_batch
 
 
 class TrainingInterrupted(Exception):
@@ -54,6 +57,7 @@ class FitState:
     history: list[dict] = field(default_factory=list)
     best_score: float = -math.inf
     best_epoch: int = -1
+    steps: int = 0
     stale_epochs: int = 0
     done: bool = False
 
@@ -112,7 +116,12 @@ class Trainer:
         self.optimizer = optimizer
         self.train_set, self.valid_set, self.test_set = train, valid, test
         self.training = training
-        self.precision = training.get("precision", "float32")  # runs saved before the option lack it
+        self.precision = training.get("precision", "float32")  # runs saved before these options lack them
+        self.shards = training.get("shards", 1)
+        if self.shards > 1 and device.type != "cpu":
+            raise ConfigError(f"training.shards = {self.shards} splits batches over CPU threads; use 1 on {device.type}")
+        self._shard_pool: ShardPool | None = None
+        self.batch_width = maxlen if training["batching"] == "exact" else None
         self.maxlen = maxlen
         self.device = device
         self.checkpoint = checkpoint
@@ -164,19 +173,47 @@ class Trainer:
 
     def train_step(self, indices: np.ndarray) -> None:
         """One optimizer step on the reviews at ``indices``."""
-        width = self.maxlen if self.training["batching"] == "exact" else None
-        ids, lengths, labels = make_batch(self.train_set, indices, width, self.device)
         self.model.train()
-        with autocast(self.device, self.precision):
-            logits = self.model(ids, lengths)
-            loss = F.binary_cross_entropy_with_logits(logits, labels)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.shards > 1:
+            loss_sum, correct = self._sharded_step(indices)
+        else:
+            ids, lengths, labels = make_batch(self.train_set, indices, self.batch_width, self.device)
+            with autocast(self.device, self.precision):
+                logits = self.model(ids, lengths)
+                loss = F.binary_cross_entropy_with_logits(logits, labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            loss_sum, correct = loss.item() * len(indices), int(((logits.detach() > 0).float() == labels).sum().item())
         self.optimizer.step()
         s = self.state
-        s.loss_sum += loss.item() * len(indices)
-        s.correct += int(((logits.detach() > 0).float() == labels).sum().item())
+        s.loss_sum += loss_sum
+        s.correct += correct
         s.seen += len(indices)
+        s.steps += 1
+
+    def _sharded_step(self, indices: np.ndarray) -> tuple[float, int]:
+        """Gradients of the batch's mean loss, from its shards trained at once (see ``shards.py``)."""
+        if self._shard_pool is None:
+            self._shard_pool = ShardPool(self.shards)
+        parts = split_batch(indices, [len(self.train_set.sequences[i]) for i in indices], self.shards)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        seed, step = self.training["seed"], self.state.steps
+
+        def run(shard: tuple[int, np.ndarray]):
+            k, part = shard
+            ids, lengths, labels = make_batch(self.train_set, part, self.batch_width, self.device)
+            generator = torch.Generator().manual_seed(shard_seed(seed, step, k))
+            with random_source(generator), autocast(self.device, self.precision):
+                logits = self.model(ids, lengths)
+                loss = F.binary_cross_entropy_with_logits(logits, labels)
+            grads = torch.autograd.grad(loss * (len(part) / len(indices)), params, allow_unused=True)
+            return grads, loss.item() * len(part), int(((logits.detach() > 0).float() == labels).sum().item())
+
+        results = self._shard_pool.map(run, list(enumerate(parts)))
+        for i, param in enumerate(params):
+            grads = [r[0][i] for r in results if r[0][i] is not None]
+            param.grad = torch.stack(grads).sum(0) if grads else None
+        return sum(r[1] for r in results), sum(r[2] for r in results)
 
     def _evaluate(self, data: EncodedSet) -> dict:
         logits = predict_logits(self.model, data, batching=self.training["batching"], maxlen=self.maxlen, device=self.device,
@@ -216,6 +253,9 @@ class Trainer:
         finally:
             if handler_installed:
                 signal.signal(signal.SIGINT, previous)
+            if self._shard_pool is not None:
+                self._shard_pool.close()
+                self._shard_pool = None
         if self.training.get("restore_best", True) and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
         return self.state.history

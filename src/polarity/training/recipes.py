@@ -27,6 +27,7 @@ DEFAULTS = {
         "epochs": 3,
         "batching": "bucketed",
         "precision": "float32",
+        "shards": 1,
         "seed": 0,
         "early_stopping": 0,
         "restore_best": True,
@@ -117,7 +118,7 @@ def validate_recipe(recipe: dict) -> None:
         if recipe[section][key] not in allowed:
             raise ConfigError(f"{section}.{key} must be one of {', '.join(allowed)}, got {recipe[section][key]!r}")
     training, data = recipe["training"], recipe["data"]
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "shards"):
         if not isinstance(training[key], int) or training[key] < 1:
             raise ConfigError(f"training.{key} must be a positive integer, got {training[key]!r}")
     if not isinstance(training["lr"], (int, float)) or training["lr"] <= 0:
