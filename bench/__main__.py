@@ -3,7 +3,7 @@
     python -m bench                      # lstm-dropout, 200 batches per run, 2 rounds (4-15 min on 2 cores)
     python -m bench --batches 0          # full epochs
     python -m bench --skip-keras         # polarity only (no Keras install needed)
-    python -m bench --bf16               # also bucketed with bfloat16 mixed precision
+    python -m bench --also polarity-bf16-shards   # also bucketed, bfloat16, each batch in 2 shards at once
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from datetime import date
 from pathlib import Path
 
 from bench.prepare import prepare
+from bench.worker import FRAMEWORKS
+
+DEFAULT = ["keras", "polarity-bucketed", "polarity-exact"]
 
 
 def run_worker(framework: str, folder: Path, batches: int) -> dict:
@@ -56,7 +59,7 @@ def summarise(results: dict[str, list[dict]]) -> list[dict]:
 
 
 def markdown(rows: list[dict], args, versions: dict) -> str:
-    head = (f"Run {date.today()}: `python -m bench --recipe {args.recipe} --batches {args.batches} --rounds {args.rounds}{' --bf16' if args.bf16 else ''}` "
+    head = (f"Run {date.today()}: `python -m bench --recipe {args.recipe} --batches {args.batches} --rounds {args.rounds}{''.join(' --also ' + a for a in args.also)}` "
             f"on {versions['machine']}; {versions['python']}.\n\n")
     lines = ["| framework | s/epoch | ratio vs Keras | train reviews/s | peak RSS MB | test acc. | infer reviews/s | ratio | raw text reviews/s | 1 review median / p99 ms |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -87,13 +90,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200, help="training batches per run (0: a full epoch)")
     parser.add_argument("--rounds", type=int, default=2, help="A B A B rounds")
     parser.add_argument("--skip-keras", action="store_true")
-    parser.add_argument("--bf16", action="store_true", help="also polarity bucketed with bfloat16 mixed precision")
+    parser.add_argument("--also", action="append", default=[], choices=[f for f in FRAMEWORKS if f not in DEFAULT],
+                        help="another polarity setting to measure (repeatable): bfloat16, shards, or both")
     parser.add_argument("--data", help="the aclImdb archive or folder (default: as polarity finds it)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
-    frameworks = (["keras"] if not args.skip_keras else []) + ["polarity-bucketed", "polarity-exact"]
-    if args.bf16:
-        frameworks.append("polarity-bf16")
+    frameworks = [f for f in DEFAULT if f != "keras" or not args.skip_keras] + args.also
     batches = args.batches or 10**9
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:

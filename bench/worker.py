@@ -1,6 +1,6 @@
 """One measurement in a fresh process (so peak memory is its own): train N batches, test, infer.
 
-    python -m bench.worker keras|polarity-bucketed|polarity-exact|polarity-bf16 FOLDER --batches N
+    python -m bench.worker keras|polarity-bucketed|polarity-exact|polarity-bf16|... FOLDER --batches N
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 
 WARMUP = 5
-FRAMEWORKS = {  # name -> (batching, precision) for polarity; Keras has its own runner
+FRAMEWORKS = {  # name -> polarity's (batching, precision, shards); Keras has its own runner
     "keras": None,
-    "polarity-bucketed": ("bucketed", "float32"),
-    "polarity-exact": ("exact", "float32"),
-    "polarity-bf16": ("bucketed", "bfloat16"),
+    "polarity-bucketed": ("bucketed", "float32", 1),
+    "polarity-exact": ("exact", "float32", 1),
+    "polarity-bf16": ("bucketed", "bfloat16", 1),
+    "polarity-shards": ("bucketed", "float32", 2),
+    "polarity-bf16-shards": ("bucketed", "bfloat16", 2),
 }
 
 
@@ -82,7 +84,7 @@ def run_keras(folder: Path, meta: dict, data, batches: int, batch_size: int) -> 
 
 
 def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, batching: str,
-                 precision: str = "float32") -> dict:
+                 precision: str = "float32", shards: int = 1) -> dict:
     import torch
 
     from bench.prepare import sequences_from_padded
@@ -96,7 +98,7 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     from polarity.training.loop import Trainer, make_optimizer, predict_logits
 
     recipe = meta["recipe"]
-    t = dict(recipe["training"], batching=batching, batch_size=batch_size, precision=precision)
+    t = dict(recipe["training"], batching=batching, batch_size=batch_size, precision=precision, shards=shards)
     torch.manual_seed(0)
     model = build_model(model_options(recipe["model"], meta["maxlen"]), vocab_size=meta["vocab_size"])
     optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
@@ -125,7 +127,7 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     raw_per_s = len(texts) / (time.perf_counter() - started)
     return {
         "framework": f"polarity {__version__} (torch {torch.__version__}, {batching}"
-                     + (", bfloat16)" if precision == "bfloat16" else ")"),
+                     + (", bfloat16" if precision == "bfloat16" else "") + (f", {shards} shards)" if shards > 1 else ")"),
         "train_seconds": train_seconds, "stamps": stamps,
         "test_accuracy": float(((logits > 0) == data["y_test"]).mean()),
         "infer_reviews_per_s": len(logits) / infer_seconds, "infer_note": "ids, as Keras",

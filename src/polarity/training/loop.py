@@ -171,19 +171,24 @@ class Trainer:
         t = self.training
         return plan_batches(self.train_set, t["batching"], t["batch_size"], seed=t["seed"], epoch=epoch)
 
+    def _forward(self, indices: np.ndarray) -> tuple[torch.Tensor, int]:
+        """Mean loss over the reviews at ``indices`` and how many of them the model gets right."""
+        ids, lengths, labels = make_batch(self.train_set, indices, self.batch_width, self.device)
+        with autocast(self.device, self.precision):
+            logits = self.model(ids, lengths)
+            loss = F.binary_cross_entropy_with_logits(logits, labels)
+        return loss, int(((logits.detach() > 0).float() == labels).sum().item())
+
     def train_step(self, indices: np.ndarray) -> None:
         """One optimizer step on the reviews at ``indices``."""
         self.model.train()
         if self.shards > 1:
             loss_sum, correct = self._sharded_step(indices)
         else:
-            ids, lengths, labels = make_batch(self.train_set, indices, self.batch_width, self.device)
-            with autocast(self.device, self.precision):
-                logits = self.model(ids, lengths)
-                loss = F.binary_cross_entropy_with_logits(logits, labels)
+            loss, correct = self._forward(indices)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            loss_sum, correct = loss.item() * len(indices), int(((logits.detach() > 0).float() == labels).sum().item())
+            loss_sum = loss.item() * len(indices)
         self.optimizer.step()
         s = self.state
         s.loss_sum += loss_sum
@@ -201,13 +206,10 @@ class Trainer:
 
         def run(shard: tuple[int, np.ndarray]):
             k, part = shard
-            ids, lengths, labels = make_batch(self.train_set, part, self.batch_width, self.device)
-            generator = torch.Generator().manual_seed(shard_seed(seed, step, k))
-            with random_source(generator), autocast(self.device, self.precision):
-                logits = self.model(ids, lengths)
-                loss = F.binary_cross_entropy_with_logits(logits, labels)
+            with random_source(torch.Generator().manual_seed(shard_seed(seed, step, k))):
+                loss, correct = self._forward(part)
             grads = torch.autograd.grad(loss * (len(part) / len(indices)), params, allow_unused=True)
-            return grads, loss.item() * len(part), int(((logits.detach() > 0).float() == labels).sum().item())
+            return grads, loss.item() * len(part), correct
 
         results = self._shard_pool.map(run, list(enumerate(parts)))
         for i, param in enumerate(params):
