@@ -73,6 +73,10 @@ def test_cli_json_matches_python_api(models, capsys):
     assert [p["label"] for p in printed] == [e["label"] for e in expected]
     np.testing.assert_allclose([p["probability"] for p in printed], [e["probability"] for e in expected], rtol=1e-6)
     assert set(printed[0]) == {"text", "label", "probability", "score"}
+    assert main(["predict", str(models / "lstm"), "--json", "--precision", "float32", *texts]) == 0  # options first
+    assert json.loads(capsys.readouterr().out) == printed
+    with pytest.raises(SystemExit):
+        main(["predict", str(models / "lstm"), "--json", "--bogus", *texts])
 
 
 def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):

@@ -454,7 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if isinstance(getattr(args, "texts", None), list) and not any(e.startswith("-") and e != "-" for e in extra):
+            args.texts += extra  # texts after options: `polarity predict DIR --json "A fine film."`
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
