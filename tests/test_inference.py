@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from polarity.cli import main
 from polarity.data import load_imdb
@@ -48,6 +49,14 @@ def test_batched_equals_one_by_one(models):
     together = predictor.predict(texts, batch_size=7)
     alone = np.array([predictor.predict([t])[0] for t in texts])
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+    lstm, threads = Predictor.load(models / "lstm"), torch.get_num_threads()
+    side_by_side = lstm.predict(texts, batch_size=3)  # batches on one worker thread per intra-op thread
+    torch.set_num_threads(1)
+    try:
+        one_after_another = lstm.predict(texts, batch_size=3)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_allclose(side_by_side, one_after_another, rtol=1e-5, atol=1e-6)
 
 
 def test_difficult_inputs_have_defined_behaviour(models):

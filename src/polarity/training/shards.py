@@ -1,4 +1,5 @@
-"""Data parallelism inside one CPU process: the shards of a batch run at once, one thread each.
+"""Data parallelism inside one CPU process: the shards of a batch (or the batches of a prediction)
+run at once, one thread each.
 
 On a few cores, one LSTM batch on all of them spends much of each time step waiting at the OpenMP
 barrier. Running each shard of the batch on its own single-threaded worker keeps every core busy
