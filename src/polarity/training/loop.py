@@ -87,11 +87,8 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
     batches = plan_batches(data, batching, batch_size, seed=None)
     workers = min(torch.get_num_threads(), len(batches)) if device.type == "cpu" else 1
     if workers > 1:
-        pool = ShardPool(workers)
-        try:
+        with ShardPool(workers) as pool:
             pool.map(run, batches)
-        finally:
-            pool.close()
     else:
         for indices in batches:
             run(indices)

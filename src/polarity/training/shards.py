@@ -56,3 +56,9 @@ class ShardPool:
     def close(self) -> None:
         self._pool.shutdown()
         torch.set_num_threads(self._threads_before)  # the workers' setting also reaches new threads
+
+    def __enter__(self) -> "ShardPool":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
