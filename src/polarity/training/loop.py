@@ -68,10 +68,12 @@ def autocast(device: torch.device, precision: str = "float32"):
 
 
 def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,
-                   device: torch.device, batch_size: int = 256, precision: str = "float32") -> np.ndarray:
+                   device: torch.device, batch_size: int = 256, precision: str = "float32",
+                   workers: int | None = None) -> np.ndarray:
     """Logits for every review, in the order of ``data``. On CPU the batches run side by side on
-    single-threaded workers, one per intra-op thread (1.5x the reviews per second of one batch on
-    all threads in float32, 2x in bfloat16: docs/PERFORMANCE.md, experiment 13)."""
+    single-threaded workers, by default one per intra-op thread (1.5x the reviews per second of one
+    batch at a time on all threads in float32, 2x in bfloat16: docs/PERFORMANCE.md, experiment 13);
+    ``workers=1`` runs them in turn on the calling thread."""
     flush_denormals()
     model.eval()
     out = np.zeros(len(data), dtype=np.float32)
@@ -85,7 +87,7 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
         out[indices] = logits.float().cpu().numpy()
 
     batches = plan_batches(data, batching, batch_size, seed=None)
-    workers = min(torch.get_num_threads(), len(batches)) if device.type == "cpu" else 1
+    workers = min(workers or torch.get_num_threads(), len(batches)) if device.type == "cpu" else 1
     if workers > 1:
         with ShardPool(workers) as pool:
             pool.map(run, batches)
