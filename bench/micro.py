@@ -35,11 +35,11 @@ def bench_lstm(args) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.denormals == "flushed":
+        flush_denormals()  # before PyTorch's threads exist, as importing polarity.models does
     torch.randn(500, 500) @ torch.randn(500, 500)  # PyTorch's threads exist from here on
     if args.denormals == "late":
         torch.set_flush_denormal(True)
-    elif args.denormals == "flushed":
-        flush_denormals()
     torch.manual_seed(0)
     x = torch.randn(args.batch, 231, 32)
     lstm = nn.LSTM(32, 100, batch_first=True)

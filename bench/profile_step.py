@@ -19,7 +19,6 @@ from polarity.data import Tokenizer, Vocabulary, load_imdb
 from polarity.data.batching import truncate
 from polarity.models.io import model_options
 from polarity.models.registry import build_model
-from polarity.runtime import flush_denormals
 from polarity.training import load_recipe
 from polarity.training.recipes import parse_assignment
 from polarity.training.batches import EncodedSet, make_batch, plan_batches
@@ -37,8 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not args.keep_denormals:
-        flush_denormals()
+    if args.keep_denormals:
+        torch.set_flush_denormal(False)  # before PyTorch starts its threads (importing polarity.models set it)
     recipe = load_recipe(args.recipe, dict(parse_assignment(item) for item in args.set))
     recipe["model"].pop("pretrained", None)  # timing only: random vectors instead of GloVe
     d, t = recipe["data"], recipe["training"]

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -183,3 +185,40 @@ def test_split_batch_deals_reviews_out_by_length():
     parts = split_batch(indices, [50, 10, 40, 20, 30], 2)
     assert [p.tolist() for p in parts] == [[11, 14, 10], [13, 12]]  # lengths 10, 30, 50 and 20, 40
     assert [p.tolist() for p in split_batch(indices[:1], [5], 3)] == [[10]]  # no empty shards
+
+
+# Fresh processes: the thread settings under test are process-wide and set once.
+PREDICT_BETWEEN_STEPS = """
+import hashlib, sys
+from pathlib import Path
+import numpy as np, torch
+from polarity.models.io import model_options
+from polarity.models.registry import build_model
+from polarity.training import load_recipe
+from polarity.training.batches import EncodedSet
+from polarity.training.loop import Trainer, make_optimizer, predict_logits
+rng = np.random.default_rng(0)
+data = EncodedSet([list(rng.integers(1, 5000, rng.integers(150, 500))) for _ in range(640)],
+                  rng.integers(0, 2, 640).astype(np.int8))
+recipe = load_recipe("lstm-dropout")
+torch.manual_seed(0)
+model = build_model(model_options(recipe["model"], 500), vocab_size=5000)
+trainer = Trainer(model, make_optimizer("adam", model.parameters(), 1e-3), data, None, training=recipe["training"],
+                  maxlen=500, device=torch.device("cpu"), checkpoint=Path("unused"), progress=False)
+batches = trainer.epoch_batches(0)
+for b in batches[:5]:
+    trainer.train_step(b)
+predict_logits(model, data, batching="bucketed", maxlen=500, device=torch.device("cpu"), workers=int(sys.argv[1]) or None)
+for b in batches[5:10]:
+    trainer.train_step(b)
+print(hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest())
+"""
+
+
+def test_prediction_workers_leave_later_training_unchanged():
+    def weights_after(workers: int) -> str:
+        done = subprocess.run([sys.executable, "-c", PREDICT_BETWEEN_STEPS, str(workers)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert weights_after(0) == weights_after(1)  # side by side (validation) vs in turn

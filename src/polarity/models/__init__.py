@@ -1,4 +1,12 @@
-"""Models: the notebooks' classifiers as ``nn.Module``s behind a small registry."""
+"""Models: the notebooks' classifiers as ``nn.Module``s behind a small registry.
+
+Importing this package flushes subnormal floats to zero before PyTorch starts its CPU threads, so
+that they inherit the setting (see :mod:`polarity.runtime`).
+"""
+
+from polarity.runtime import flush_denormals
+
+flush_denormals()
 
 from polarity.models.classifiers import MeanEmbeddingClassifier, RecurrentClassifier
 from polarity.models.registry import build_model, model_types, register

@@ -46,6 +46,9 @@ class ShardPool:
     def __init__(self, shards: int) -> None:
         self.shards = shards
         self._threads_before = torch.get_num_threads()
+        # Setting the thread count also fixes process-wide library modes (MKL's dynamic threads) that
+        # the workers' own setting would otherwise change under the caller's later computations.
+        torch.set_num_threads(self._threads_before)
         self._pool = ThreadPoolExecutor(shards, thread_name_prefix="polarity-shard", initializer=_single_threaded_worker)
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
