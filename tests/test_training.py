@@ -222,3 +222,15 @@ def test_prediction_workers_leave_later_training_unchanged():
         return done.stdout.strip()
 
     assert weights_after(0) == weights_after(1)  # side by side (validation) vs in turn
+
+
+def test_adam_and_adagrad_use_fused_kernels_on_cpu():
+    # The unfused CPU Adam gave a different first update in about 1 process in 20 (PERFORMANCE.md, experiment 14).
+    from polarity.training.loop import make_optimizer
+
+    params = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(2), requires_grad=False)]
+    for name in ("adam", "adagrad"):
+        optimizer = make_optimizer(name, params, 0.01)
+        assert optimizer.defaults["fused"] is True
+        assert len(optimizer.param_groups[0]["params"]) == 1  # frozen parameters are left out
+    assert isinstance(make_optimizer("rmsprop", params, 0.01), torch.optim.RMSprop)

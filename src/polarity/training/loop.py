@@ -34,12 +34,18 @@ class TrainingInterrupted(Exception):
 
 def make_optimizer(name: str, params, lr: float, *, initial_accumulator: float = 0.1) -> torch.optim.Optimizer:
     """Keras's defaults: Adam eps 1e-7; Adagrad initial accumulator 0.1 (tf.keras; standalone Keras 2.2
-    started from 0), eps 1e-7; RMSprop rho 0.9."""
+    started from 0), eps 1e-7; RMSprop rho 0.9.
+
+    Adam and Adagrad run PyTorch's fused kernels on CPU and CUDA: one pass per tensor, and on CPU the
+    only way found to make the first step's update the same in every process (docs/PERFORMANCE.md,
+    experiment 14).
+    """
     params = [p for p in params if p.requires_grad]
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, eps=1e-7)
+        return torch.optim.Adam(params, lr=lr, eps=1e-7, fused=fused)
     if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=initial_accumulator, eps=1e-7)
+        return torch.optim.Adagrad(params, lr=lr, initial_accumulator_value=initial_accumulator, eps=1e-7, fused=fused)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
     return torch.optim.SGD(params, lr=lr)
