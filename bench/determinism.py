@@ -83,7 +83,7 @@ def main() -> None:
             weights = load_file(str(out))
             if first is None:
                 first = weights
-                print(f"process 0: reference", flush=True)
+                print("process 0: reference", flush=True)
                 continue
             lines = differences(first, weights)
             differing += bool(lines)
