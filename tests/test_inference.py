@@ -35,25 +35,39 @@ def models(sentiment_archive, tmp_path_factory):
 
 def test_predictor_gets_clear_sentences_right(models):
     predictor = Predictor.load(models / "lstm")
-    probs = predictor.predict(["A wonderful film, the actors were brilliant.", "An awful film, the plot was boring."])
-    assert probs[0] > 0.8 and probs[1] < 0.2
+    texts = ["A wonderful film, the actors were brilliant.", "An awful film, the plot was boring."]
+    probs = predictor.predict_proba(texts)
+    assert probs.shape == (2, 2) and probs[0, 1] > 0.8 and probs[1, 1] < 0.2
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    assert predictor.predict(texts) == ["positive", "negative"]
     results = predictor.classify(["superb and beautiful", "the worst, stupid"])
     assert [r.label for r in results] == ["positive", "negative"]
-    assert results[0].score == pytest.approx(results[0].probability)
-    assert results[1].score == pytest.approx(1 - results[1].probability)
+    assert results[0].score == pytest.approx(results[0].probabilities["positive"])
+    assert results[1].score == pytest.approx(results[1].probabilities["negative"])
+    assert results[1].probabilities["negative"] + results[1].probabilities["positive"] == pytest.approx(1.0)
+
+
+def test_threshold_moves_the_decision(models):
+    predictor = Predictor.load(models / "lstm")
+    text = ["a film with some wonderful and some awful moments"]
+    p = predictor.predict_proba(text)[0, 1]
+    assert predictor.predict(text, threshold=max(p - 0.01, 0.0)) == ["positive"]
+    assert predictor.predict(text, threshold=min(p + 0.01, 1.0)) == ["negative"]
+    with pytest.raises(PolarityError, match="between 0 and 1"):
+        predictor.predict(text, threshold=1.5)
 
 
 def test_batched_equals_one_by_one(models):
     predictor = Predictor.load(models / "mean")
     texts = ["great film", "awful plot and the worst actors", "a story", "loved it, wonderful"] * 5
-    together = predictor.predict(texts, batch_size=7)
-    alone = np.array([predictor.predict([t])[0] for t in texts])
+    together = predictor.predict_proba(texts, batch_size=7)
+    alone = np.concatenate([predictor.predict_proba([t]) for t in texts])
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
     lstm, threads = Predictor.load(models / "lstm"), torch.get_num_threads()
-    side_by_side = lstm.predict(texts, batch_size=3)  # batches on one worker thread per intra-op thread
+    side_by_side = lstm.predict_proba(texts, batch_size=3)  # batches on one worker thread per intra-op thread
     torch.set_num_threads(1)
     try:
-        one_after_another = lstm.predict(texts, batch_size=3)
+        one_after_another = lstm.predict_proba(texts, batch_size=3)
     finally:
         torch.set_num_threads(threads)
     np.testing.assert_allclose(side_by_side, one_after_another, rtol=1e-5, atol=1e-6)
@@ -67,11 +81,11 @@ def test_difficult_inputs_have_defined_behaviour(models):
     assert results[2].warning.startswith("no known words")
     assert results[3].warning is None and results[3].label == "positive"
     assert len(predictor.encode([huge])[0]) == 60
-    with pytest.raises(TypeError, match="wrap it in a list"):
+    with pytest.raises(PolarityError, match="wrap it in a list"):
         predictor.predict("one text")
-    with pytest.raises(TypeError, match="text 1 is int"):
+    with pytest.raises(PolarityError, match="text 1 is int"):
         predictor.predict(["fine", 3])
-    assert predictor.predict([]).shape == (0,)
+    assert predictor.predict_proba([]).shape == (0, 2) and predictor.predict([]) == []
 
 
 def test_cli_json_matches_python_api(models, capsys):
@@ -80,8 +94,9 @@ def test_cli_json_matches_python_api(models, capsys):
     printed = json.loads(capsys.readouterr().out)
     expected = [r.to_dict() for r in Predictor.load(models / "lstm").classify(texts)]
     assert [p["label"] for p in printed] == [e["label"] for e in expected]
-    np.testing.assert_allclose([p["probability"] for p in printed], [e["probability"] for e in expected], rtol=1e-6)
-    assert set(printed[0]) == {"text", "label", "probability", "score"}
+    np.testing.assert_allclose([p["score"] for p in printed], [e["score"] for e in expected], rtol=1e-6)
+    assert set(printed[0]) == {"text", "label", "score", "probabilities"}
+    assert set(printed[0]["probabilities"]) == {"negative", "positive"}
     assert main(["predict", str(models / "lstm"), "--json", "--precision", "float32", *texts]) == 0  # options first
     assert json.loads(capsys.readouterr().out) == printed
     with pytest.raises(SystemExit):
@@ -99,7 +114,8 @@ def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out.jsonl"
     assert main(["predict", str(models / "lstm"), "--file", str(table), "--output", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert rows[0]["id"] == "7" and rows[0]["review"] == "superb film" and rows[0]["label"] == "positive"
+    assert rows[0]["id"] == "7" and rows[0]["review"] == "superb film" and rows[0]["pred_label"] == "positive"
+    assert rows[0]["prob_positive"] + rows[0]["prob_negative"] == pytest.approx(1.0, abs=1e-5)
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine\ncaf\xe9\n")
     assert main(["predict", str(models / "lstm"), "--file", str(bad)]) == 1
@@ -116,10 +132,16 @@ def test_evaluate_reports_everything(models, sentiment_archive, tmp_path, capsys
     report = json.loads(capsys.readouterr().out)
     assert report["reviews"] == 240 and report["accuracy"] > 0.9 and report["roc_auc"] > 0.95
     assert sum(map(sum, report["confusion_matrix"])) == 240
+    assert report["per_label"]["positive"]["support"] == 120 and report["labels"] == ["negative", "positive"]
     assert report["by_length"][0]["tokens"] == "<100" and report["by_length"][0]["reviews"] == 240
+    assert 0 <= report["best_f1_threshold_on_validation"]["threshold"] <= 1
     assert (tmp_path / "roc.png").is_file() and (tmp_path / "confusion.png").is_file()
     assert main(["evaluate", str(models / "lstm"), "--data", str(sentiment_archive), "--no-strict", "--split", "valid"]) == 0
-    assert "accuracy by review length" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "accuracy by length" in printed and "threshold with the best F1" in printed
+    strict = ["evaluate", str(models / "lstm"), "--data", str(sentiment_archive), "--no-strict", "--json"]
+    assert main([*strict, "--threshold", "0.99"]) == 0
+    assert json.loads(capsys.readouterr().out)["recall"] < report["recall"]
 
 
 def test_compare_runs_mcnemar(models, sentiment_archive, capsys):
@@ -129,11 +151,17 @@ def test_compare_runs_mcnemar(models, sentiment_archive, capsys):
 
 
 def test_metric_helpers():
-    labels = np.array([1, 1, 0, 0, 1])
-    probs = np.array([0.9, 0.4, 0.2, 0.6, 0.8])
-    m = classification_metrics(labels, probs)
-    assert m["accuracy"] == pytest.approx(0.6) and m["confusion_matrix"] == [[1, 1], [1, 2]]
-    rows = accuracy_by_length(labels, probs, np.array([50, 150, 350, 600, 99]))
+    labels = np.array([1, 1, 0, 0, 1, 1])
+    positive = np.array([0.9, 0.4, 0.2, 0.6, 0.8, 0.7])
+    probs = np.stack([1 - positive, positive], axis=1)
+    predicted = (positive >= 0.5).astype(int)
+    m = classification_metrics(labels, probs, predicted, ["neg", "pos"])
+    assert m["accuracy"] == pytest.approx(4 / 6) and m["confusion_matrix"] == [[1, 1], [1, 3]]
+    assert m["precision"] == pytest.approx(3 / 4) and m["recall"] == pytest.approx(3 / 4 * 1)  # 3 of 4 predicted, 3 of 4 true
+    assert m["per_label"]["neg"]["precision"] == pytest.approx(1 / 2) and m["per_label"]["pos"]["support"] == 4
+    three = classification_metrics(np.array([0, 1, 2, 2]), np.eye(3)[[0, 2, 2, 1]], np.array([0, 2, 2, 1]), ["a", "b", "c"])
+    assert three["confusion_matrix"] == [[1, 0, 0], [0, 0, 1], [0, 1, 1]] and "roc_auc" not in three
+    rows = accuracy_by_length(labels[:5] == predicted[:5], np.array([50, 150, 350, 600, 99]))
     assert [r["reviews"] for r in rows] == [2, 1, 1, 1] and rows[0]["accuracy"] == 1.0
     a = np.array([True] * 30 + [False] * 10)
     assert mcnemar(a, a)["p_value"] == 1.0
@@ -177,9 +205,19 @@ def test_bad_model_folder_is_explained(tmp_path, capsys):
 
 
 def test_bfloat16_predictions_stay_close_to_float32(models):
+    """Where the CPU has no bfloat16 LSTM kernels (AVX2 only), loading warns and predicts in float32."""
+    from polarity.engine import bfloat16_supported
+
     texts = ["A wonderful film, the actors were brilliant.", "An awful film, the plot was boring.", "It was a film."]
-    full = Predictor.load(models / "lstm").predict(texts)
-    half = Predictor.load(models / "lstm", precision="bfloat16").predict(texts)
-    assert np.abs(full - half).max() < 0.05  # bfloat16 keeps 8 bits of mantissa
+    full = Predictor.load(models / "lstm").predict_proba(texts)
+    if bfloat16_supported("cpu"):
+        half = Predictor.load(models / "lstm", precision="bfloat16")
+        assert half.precision == "bfloat16"
+        assert np.abs(full - half.predict_proba(texts)).max() < 0.05  # bfloat16 keeps 8 bits of mantissa
+    else:
+        with pytest.warns(RuntimeWarning, match="no bfloat16"):
+            half = Predictor.load(models / "lstm", precision="bfloat16")
+        assert half.precision == "float32"
+        np.testing.assert_array_equal(half.predict_proba(texts), full)
     with pytest.raises(PolarityError, match="precision"):
         Predictor.load(models / "lstm", precision="float16")

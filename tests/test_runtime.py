@@ -38,7 +38,7 @@ def test_importing_models_flushes_in_every_thread():
 
 
 def test_flush_denormals_is_idempotent():
-    from polarity.runtime import flush_denormals
+    from polarity.engine import flush_denormals
 
     first = flush_denormals()
     assert flush_denormals() == first

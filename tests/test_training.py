@@ -41,9 +41,10 @@ def test_trained_lstm_separates_clear_reviews_and_writes_its_folder(tmp_path, co
     history = json.loads((tmp_path / "m" / "history.json").read_text())
     assert [row["epoch"] for row in history] == list(range(1, 9))
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
-    model, config, vocab, tokenizer = load_model_folder(tmp_path / "m")
+    model, config, encoder = load_model_folder(tmp_path / "m")
     assert config["parameters"]["total"] == sum(p.numel() for p in model.parameters())
-    assert vocab.size == min(100, len(vocab) + 4)
+    assert encoder.vocab_size == min(100, len(encoder.vocab) + 4) and encoder.maxlen == 60
+    assert config["labels"] == ["negative", "positive"]
 
 
 def test_mean_embedding_and_exact_batching_learn_too(tmp_path, corpus):
@@ -95,7 +96,7 @@ def test_early_stopping_and_limit(tmp_path, corpus):
 
 def test_recipes_overrides_and_errors(tmp_path):
     recipe = load_recipe("default", {"epochs": 7, "model.units": 3})
-    assert recipe["training"]["epochs"] == 7 and recipe["model"]["units"] == 3 and recipe["extends"] == "lstm-dropout"
+    assert recipe.training.epochs == 7 and recipe.model["units"] == 3 and recipe.extends == "lstm-dropout"
     assert parse_assignment("model.units=64") == ("model.units", 64)
     assert parse_assignment("training.optimizer=adagrad") == ("training.optimizer", "adagrad")
     with pytest.raises(ConfigError, match="unknown recipe"):
@@ -106,7 +107,7 @@ def test_recipes_overrides_and_errors(tmp_path):
         load_recipe("default", {"epochs": 0})
     custom = tmp_path / "mine.toml"
     custom.write_text('extends = "mean-embedding"\nname = "mine"\n[training]\nepochs = 1\n')
-    assert load_recipe(str(custom))["model"]["type"] == "mean-embedding"
+    assert load_recipe(str(custom)).model["type"] == "mean-embedding"
 
 
 def test_cli_recipes_summary_and_train(tmp_path, sentiment_archive, capsys):
@@ -158,7 +159,17 @@ def test_mean_embedding_on_the_full_dataset(real_archive, tmp_path):
 
 
 def test_bfloat16_mixed_precision_learns_and_keeps_float32_weights(tmp_path, corpus):
-    metrics = run(tiny_recipe(**{"training.epochs": 8, "training.precision": "bfloat16"}), tmp_path / "bf16", corpus)
+    """On a CPU without bfloat16 LSTM kernels (AVX2 only) the run warns and trains in float32."""
+    from polarity.engine import bfloat16_supported
+
+    recipe = tiny_recipe(**{"training.epochs": 8, "training.precision": "bfloat16"})
+    if bfloat16_supported("cpu"):
+        metrics = run(recipe, tmp_path / "bf16", corpus)
+    else:
+        with pytest.warns(RuntimeWarning, match="float32"):
+            metrics = run(recipe, tmp_path / "bf16", corpus)
+        float32 = run(tiny_recipe(**{"training.epochs": 8}), tmp_path / "f32", corpus)
+        assert metrics["test"] == {**float32["test"], "seconds": metrics["test"]["seconds"]}
     assert metrics["test"]["accuracy"] >= 0.9
     model, *_ = load_model_folder(tmp_path / "bf16")
     assert {p.dtype for p in model.parameters()} == {torch.float32}
@@ -195,15 +206,15 @@ import numpy as np, torch
 from polarity.models.io import model_options
 from polarity.models.registry import build_model
 from polarity.training import load_recipe
-from polarity.training.batches import EncodedSet
-from polarity.training.loop import Trainer, make_optimizer, predict_logits
+from polarity.engine import EncodedSet, predict_logits
+from polarity.training.loop import Trainer, make_optimizer
 rng = np.random.default_rng(0)
 data = EncodedSet([list(rng.integers(1, 5000, rng.integers(150, 500))) for _ in range(640)],
                   rng.integers(0, 2, 640).astype(np.int8))
 recipe = load_recipe("lstm-dropout")
 torch.manual_seed(0)
-model = build_model(model_options(recipe["model"], 500), vocab_size=5000)
-trainer = Trainer(model, make_optimizer("adam", model.parameters(), 1e-3), data, None, training=recipe["training"],
+model = build_model(model_options(recipe.model, 500), vocab_size=5000)
+trainer = Trainer(model, make_optimizer("adam", model.parameters(), 1e-3), data, None, training=recipe.training,
                   maxlen=500, device=torch.device("cpu"), checkpoint=Path("unused"), progress=False)
 batches = trainer.epoch_batches(0)
 for b in batches[:5]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from polarity import __version__
@@ -45,17 +47,24 @@ def cmd_data_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_data_show(args: argparse.Namespace) -> None:
-    from polarity.data.tokenizer import Tokenizer
-    from polarity.data.vocab import Vocabulary
-
     corpus = _load_corpus(args)
     reviews = corpus.split(args.split)
     if not 0 <= args.index < len(reviews):
         raise PolarityError(f"review {args.index} does not exist: the {args.split} split has {len(reviews):,} (0 to {len(reviews) - 1:,})")
-    tokenizer = Tokenizer()
-    vocab = Vocabulary.build(tokenizer(t) for t in corpus.train.texts).with_options(num_words=args.num_words)
+    predictor = None
+    if args.model:
+        from polarity.inference import Predictor
+
+        predictor = Predictor.load(args.model)
+        encoder = predictor.encoder
+    else:
+        from polarity.data.encoder import TextEncoder
+        from polarity.data.splits import fit_valid_split
+
+        fit, _ = fit_valid_split(corpus.train.labelled(), 0.1, 0)  # the default recipe's training texts
+        encoder = TextEncoder.fit(fit.texts, num_words=args.num_words)
     text = reviews.texts[args.index]
-    ids = vocab.encode(tokenizer(text))
+    ids = encoder.encode([text])[0]
     label = {1: "positive", 0: "negative", -1: "unlabelled"}[int(reviews.labels[args.index])]
     result = {
         "split": args.split,
@@ -65,23 +74,23 @@ def cmd_data_show(args: argparse.Namespace) -> None:
         "rating": int(reviews.ratings[args.index]),
         "text": text,
         "ids": ids,
-        "decoded": " ".join(vocab.decode(ids)),
+        "decoded": " ".join(encoder.decode(ids)),
     }
-    if args.model:
-        from polarity.inference import Predictor
-
-        prediction = Predictor.load(args.model).classify([text])[0]
-        result["prediction"] = {"label": prediction.label, "probability": prediction.probability}
+    if predictor is not None:
+        prediction = predictor.classify([text])[0]
+        result["prediction"] = {"label": prediction.label, "score": prediction.score,
+                                "probabilities": prediction.probabilities}
     if args.json:
         _print_json(result)
         return
-    if args.model:
+    if predictor is not None:
         p = result["prediction"]
-        mark = "right" if p["label"] == label else "wrong"
-        print(f"model {args.model}: {p['label']} (P(positive) = {p['probability']:.3f}), {mark}")
+        mark = f", {'right' if p['label'] == label else 'wrong'}" if predictor.labels == ["negative", "positive"] else ""
+        print(f"model {args.model}: {p['label']} (score {p['score']:.3f}){mark}")
     print(f"{args.split}[{args.index}]  file {result['file']}  label {label}  rating {result['rating']}/10\n")
     print(text, "\n")
-    print(f"ids ({len(ids)}, num_words={args.num_words}):", ids[:40], "..." if len(ids) > 40 else "")
+    source = f"model {args.model}" if predictor is not None else f"num_words={args.num_words}"
+    print(f"ids ({len(ids)}, {source}):", ids[:40], "..." if len(ids) > 40 else "")
     print("\ndecoded:", result["decoded"])
 
 
@@ -102,45 +111,52 @@ def cmd_recipes(args: argparse.Namespace) -> None:
 
     recipes = [load_recipe(name) for name in recipe_names()]
     if args.json:
-        _print_json(recipes)
+        _print_json([r.to_dict() for r in recipes])
         return
     print(f"{'recipe':<26}{'nb':<5}{'words':>7}{'maxlen':>7}  {'model':<34}{'training':<26}reported")
     for r in recipes:
-        d, m, t = r["data"], r["model"], r["training"]
-        words = "GloVe" if d["pretrained_vocabulary"] else f"{d['num_words']:,}" if d["num_words"] else "all"
+        d, m, t = r.data, r.model, r.training
+        words = "GloVe" if d.pretrained_vocabulary else f"{d.num_words:,}" if d.num_words else "all"
         model = m["type"] if m["type"] != "rnn" else f"{m.get('cell', 'lstm')} {m.get('units', 100)}, emb {m.get('embedding_dim', 32)}"
         if m.get("pretrained"):
             model += " (GloVe" + (", frozen)" if m.get("freeze_embedding") else ")")
-        training = f"{t['optimizer']}, batch {t['batch_size']}, {t['epochs']} ep"
-        reported = f"{r['reported_accuracy']:.2f} %" if "reported_accuracy" in r else (
-            "per epoch " + ", ".join(f"{x:.2f}" for x in r["reported_per_epoch"]) if "reported_per_epoch" in r else "none")
-        label = r["name"] + (f" -> {r['extends']}" if "extends" in r else "")
-        print(f"{label:<26}{r.get('notebook', ''):<5}{words:>7}{d['maxlen'] or '-':>7}  {model:<34}{training:<26}{reported}")
+        training = f"{t.optimizer}, batch {t.batch_size}, {t.epochs} ep"
+        reported = f"{r.reported_accuracy:.2f} %" if r.reported_accuracy is not None else (
+            "per epoch " + ", ".join(f"{x:.2f}" for x in r.reported_per_epoch) if r.reported_per_epoch else "none")
+        label = r.name + (f" -> {r.extends}" if r.extends else "")
+        print(f"{label:<26}{r.notebook or '':<5}{words:>7}{d.maxlen or '-':>7}  {model:<34}{training:<26}{reported}")
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
-    from polarity.models.io import model_options
+    from polarity.data.splits import RATING_BANDS
+    from polarity.models.io import model_options, num_outputs
     from polarity.models.registry import build_model
     from polarity.training.recipes import load_recipe
     from polarity.training.summary import summary_table
 
     recipe = load_recipe(args.recipe, _overrides(args))
-    d = recipe["data"]
-    if d["num_words"]:
-        vocab_size = d["num_words"]
+    d = recipe.data
+    labels = list(RATING_BANDS) if d.target == "rating-bands" else ["negative", "positive"]
+    if d.num_words and not recipe.model.get("pretrained"):
+        vocab_size = d.num_words
     else:
         from polarity.data.tokenizer import Tokenizer
-        from polarity.training.pipeline import build_vocabulary
+        from polarity.training.pipeline import fit_encoder, prepare_data
 
-        corpus = _load_corpus(args)
-        vocab, _, _ = build_vocabulary(recipe, [Tokenizer()(t) for t in corpus.train.texts])
-        vocab_size = vocab.size
-    model = build_model(model_options(recipe["model"], d["maxlen"] or None), vocab_size=vocab_size)
-    text, data = summary_table(model, d["maxlen"] or None, recipe["name"])
+        splits = prepare_data(recipe, corpus=_load_corpus(args))
+        tokenizer = Tokenizer()
+        vocab_size = fit_encoder(recipe, [tokenizer(t) for t in splits.fit.texts], tokenizer)[0].vocab_size
+    model = build_model(model_options(recipe.model, d.maxlen or None), vocab_size=vocab_size, num_outputs=num_outputs(labels))
+    text, data = summary_table(model, d.maxlen or None, recipe.name)
     if args.json:
         _print_json(data)
     else:
         print(text)
+
+
+def _data_sources(args: argparse.Namespace) -> dict:
+    return {"train": args.train, "valid": args.valid, "test": args.test, "text_column": args.text_column,
+            "label_column": args.label_column}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -150,25 +166,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume and _overrides(args):
         raise PolarityError("--resume continues a run with the recipe it started with; drop the recipe overrides")
+    if (args.valid or args.test) and not args.train:
+        raise PolarityError("--valid and --test go with --train FILE (without it, the IMDB splits are used)")
     recipe = load_recipe(args.recipe, _overrides(args))
-    out = args.out or f"runs/{recipe['name']}"
+    out = args.out or f"runs/{recipe.name}"
     try:
-        metrics = train_recipe(recipe, out, data=args.data, strict=args.strict, device=args.device,
-                               limit=args.limit, resume=args.resume, progress=not args.quiet)
+        metrics = train_recipe(recipe, out, data=args.data, strict=args.strict, device=args.device, limit=args.limit,
+                               resume=args.resume, progress=not args.quiet, **_data_sources(args))
     except TrainingInterrupted as exc:
         print(f"polarity: {exc}", file=sys.stderr)
         return 130
-    test = metrics["test"]
-    print(f"test accuracy: {100 * test['accuracy']:.2f} % on {test['reviews']:,} reviews "
-          f"(loss {test['loss']:.4f}, best epoch {metrics['best_epoch']}); model folder: {out}")
+    on = metrics["reported_on"]
+    final = metrics[on]
+    where = "test" if on == "test" else "validation (no --test file given)"
+    print(f"{where} accuracy: {100 * final['accuracy']:.2f} % on {final['reviews']:,} texts "
+          f"(loss {final['loss']:.4f}, best epoch {metrics['best_epoch']}); model folder: {out}")
     return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from polarity.training.reproduce import reproduce
 
-    report = reproduce(args.recipe, seeds=args.seeds, out=args.out, data=args.data, strict=args.strict,
-                       device=args.device, limit=args.limit, overrides=_overrides(args))
+    if args.seeds < 1:
+        raise PolarityError(f"--seeds must be at least 1, got {args.seeds}")
+    overrides = _overrides(args)
+    first_seed = overrides.pop("training.seed", 0)
+    report = reproduce(args.recipe, seeds=range(first_seed, first_seed + args.seeds), out=args.out, data=args.data,
+                       strict=args.strict, device=args.device, limit=args.limit, overrides=overrides)
     if args.json:
         _print_json(report)
 
@@ -199,7 +223,14 @@ def _predictor(args: argparse.Namespace):
 
 def _precision_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
-                        help="bfloat16: faster on CPUs with native bfloat16 (AVX-512 BF16, AMX), slower on others")
+                        help="bfloat16: faster on CPUs with native bfloat16 (AVX-512 BF16, AMX); "
+                             "elsewhere a warning and float32")
+
+
+def _threshold_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=float, metavar="P",
+                        help="two-label models: predict the second label when its probability is at least P "
+                             "(default 0.5)")
 
 
 def _stdin_texts() -> list[str]:
@@ -210,11 +241,11 @@ def _stdin_texts() -> list[str]:
 
 def _input_texts(args: argparse.Namespace) -> tuple[list[str], list[dict], str]:
     """Texts to predict, each row's other fields, and how to name a row in messages ('line' or 'text')."""
-    from polarity.inference.predictor import read_texts
+    from polarity.data.tables import read_table
 
     if args.file:
-        texts, rows = read_texts(args.file, args.text_column)
-        return texts, rows, f"{args.file}, row"
+        table = read_table(args.file, text_column=args.text_column, require_labels=False)
+        return table.texts, table.rows, f"{args.file}, row"
     if args.texts == ["-"]:
         texts = _stdin_texts()
         return texts, [{} for _ in texts], "stdin, line"
@@ -223,55 +254,102 @@ def _input_texts(args: argparse.Namespace) -> tuple[list[str], list[dict], str]:
     return list(args.texts), [{} for _ in args.texts], "text"
 
 
+OUTPUT_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse a bad --output before any work: unknown format, the input file itself, --json beside it."""
+    from pathlib import Path
+
+    if not args.output:
+        return
+    target = Path(args.output)
+    if target.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise PolarityError(f"--output must end in .csv, .tsv or .jsonl, got {target.name}")
+    if args.json:
+        raise PolarityError("--json prints to the terminal and --output writes a file: choose one")
+    if args.file and target.resolve() == Path(args.file).resolve():
+        raise PolarityError(f"--output {args.output} is the input file: choose another name, the input is kept as it is")
+
+
+def prediction_columns(labels: list) -> list[str]:
+    """Names of the columns ``predict --output`` adds to the input's own."""
+    return ["pred_label", "pred_score", *(f"prob_{label}" for label in labels), "pred_warning"]
+
+
+def _prediction_rows(results, rows: list[dict], labels: list, text_column: str | None) -> list[dict]:
+    added = prediction_columns(labels)
+    clash = sorted(set(added) & {key for row in rows[:1] for key in row})
+    if clash:
+        raise PolarityError(f"the input already has column(s) {', '.join(clash)}: rename them; "
+                            "predict adds " + ", ".join(added))
+    out = []
+    for result, row in zip(results, rows):
+        values = [result.label, round(result.score, 6), *(round(result.probabilities[str(k)], 6) for k in labels),
+                  result.warning or ""]
+        out.append({**(row or {"text": result.text}), **dict(zip(added, values))})
+    return out
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
+    _check_output(args)
     predictor = _predictor(args)
     texts, rows, where = _input_texts(args)
-    results = predictor.classify(texts, batch_size=args.batch_size)
+    results = predictor.classify(texts, batch_size=args.batch_size, threshold=args.threshold)
     for number, result in enumerate(results, start=1):
         if result.warning:
             print(f"polarity: warning: {where} {number}: {result.warning}", file=sys.stderr)
-    records = [r.to_dict() for r in results]
     if args.output:
-        _write_predictions(args.output, records, rows)
-        print(f"wrote {len(records):,} predictions to {args.output}", file=sys.stderr)
+        _write_predictions(args.output, _prediction_rows(results, rows, predictor.labels, args.text_column))
+        print(f"wrote {len(results):,} predictions to {args.output}", file=sys.stderr)
     elif args.json:
-        _print_json(records)
+        _print_json([r.to_dict() for r in results])
     else:
-        print(f"{'label':<9}{'P(pos)':>8}{'score':>8}  text")
-        for r in records:
-            text = " ".join(r["text"].split())
-            print(f"{r['label']:<9}{r['probability']:>8.3f}{r['score']:>8.3f}  {text[:70] + ('...' if len(text) > 70 else '')}")
+        width = max(9, *(len(str(label)) + 2 for label in predictor.labels))
+        print(f"{'label':<{width}}{'score':>7}  text")
+        for r in results:
+            text = " ".join(r.text.split())
+            print(f"{r.label!s:<{width}}{r.score:>7.3f}  {text[:70] + ('...' if len(text) > 70 else '')}")
 
 
-def _write_predictions(path: str, records: list[dict], rows: list[dict]) -> None:
+def _write_predictions(path: str, records: list[dict]) -> None:
     import csv
     from pathlib import Path
 
-    target = Path(path)
-    # the input's own columns first (its text column included), then label, probability, score, warning
-    merged = [{**row, **{k: v for k, v in rec.items() if k != "text" or not row}} for rec, row in zip(records, rows)]
-    if target.suffix.lower() in (".jsonl", ".ndjson"):
-        target.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in merged), encoding="utf-8")
-    elif target.suffix.lower() in (".csv", ".tsv"):
-        fields = list(dict.fromkeys(k for m in merged for k in m))
-        with open(target, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t" if target.suffix.lower() == ".tsv" else ",")
-            writer.writeheader()
-            writer.writerows(merged)
-    else:
-        raise PolarityError(f"--output must end in .csv, .tsv or .jsonl, got {target.name}")
+    from polarity.files import atomic_write
+
+    kind = OUTPUT_SUFFIXES[Path(path).suffix.lower()]
+    with atomic_write(path, newline="" if kind != "jsonl" else None) as handle:
+        if kind == "jsonl":
+            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+            return
+        fields = list(dict.fromkeys(k for record in records for k in record))
+        writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t" if kind == "tsv" else ",")
+        writer.writeheader()
+        writer.writerows(records)
 
 
-def _labelled_reviews(args: argparse.Namespace, predictor) -> tuple[list[str], "np.ndarray", str]:
+def _labelled_texts(args: argparse.Namespace, predictor) -> tuple[list[str], "np.ndarray", str]:
+    """Texts and label indices to evaluate on: --dataset FILE, or a split of the model's own data."""
     if args.dataset:
-        from polarity.data.tables import read_table
+        from polarity.data.labelled import read_labelled
 
-        table = read_table(args.dataset, text_column=args.text_column, label_column=args.label_column)
-        return table.texts, table.labels, args.dataset
-    recipe = predictor.config["recipe"]
-    reviews = _load_corpus(args).split(args.split, valid_fraction=recipe["data"]["valid_fraction"],
-                                       seed=recipe["training"]["seed"])
-    return reviews.texts, reviews.labels, f"{args.split} split"
+        data = read_labelled(args.dataset, text_column=args.text_column, label_column=args.label_column,
+                             names=predictor.labels)
+        return data.texts, data.labels, args.dataset
+    from polarity.inference.evaluation import model_split
+
+    return model_split(predictor.config, args.split, lambda: _load_corpus(args))
+
+
+def _validation_threshold(model_dir: str) -> dict | None:
+    from pathlib import Path
+
+    path = Path(model_dir) / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("valid", {}).get("best_f1_threshold")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -280,17 +358,25 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from polarity.inference.evaluation import evaluate_texts, format_report, save_plots
 
     predictor = _predictor(args)
-    texts, labels, name = _labelled_reviews(args, predictor)
-    report, probs = evaluate_texts(predictor, texts, labels)
+    texts, labels, name = _labelled_texts(args, predictor)
+    report, probs = evaluate_texts(predictor, texts, labels, threshold=args.threshold)
     report["model"], report["data"] = args.model, name
+    if predictor.binary:
+        report["best_f1_threshold_on_validation"] = _validation_threshold(args.model)
     if args.plots:
-        report["plots"] = save_plots(labels, probs, Path(args.plots), f"{Path(args.model).name} on {name}")
+        predicted = predictor.decide(probs, args.threshold)
+        report["plots"] = save_plots(labels, probs, predicted, predictor.labels, Path(args.plots),
+                                     f"{Path(args.model).name} on {name}")
     if args.json:
         _print_json(report)
-    else:
-        print(format_report(report, f"{args.model} on the {name}"))
-        for plot in report.get("plots", []):
-            print(f"  wrote {plot}")
+        return
+    print(format_report(report, f"{args.model} on the {name}"))
+    best = report.get("best_f1_threshold_on_validation")
+    if best:
+        print(f"  threshold with the best F1 on the validation split: {best['threshold']:.3f} (F1 {best['f1']:.4f}); "
+              "use it with --threshold")
+    for plot in report.get("plots", []):
+        print(f"  wrote {plot}")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -300,24 +386,31 @@ def cmd_compare(args: argparse.Namespace) -> None:
     if len(args.models) < 2:
         raise PolarityError("compare needs at least two model folders")
     predictors = [Predictor.load(m) for m in args.models]
-    texts, labels, name = _labelled_reviews(args, predictors[0])
+    for folder, predictor in zip(args.models[1:], predictors[1:]):
+        if predictor.labels != predictors[0].labels:
+            raise PolarityError(f"{folder} predicts {predictor.labels}, {args.models[0]} predicts {predictors[0].labels}: "
+                                "compare models of the same labels")
+    texts, labels, name = _labelled_texts(args, predictors[0])
     rows, correct = [], []
     for folder, predictor in zip(args.models, predictors):
-        probs = predictor.predict(texts)
-        metrics = classification_metrics(labels, probs)
-        correct.append((probs >= 0.5).astype(int) == labels)
-        rows.append({"model": folder, **{k: metrics[k] for k in ("accuracy", "f1", "roc_auc", "log_loss")}})
+        probs = predictor.predict_proba(texts)
+        predicted = predictor.decide(probs)
+        metrics = classification_metrics(labels, probs, predicted, predictor.labels)
+        correct.append(predicted == labels)
+        rows.append({"model": folder, **{k: metrics[k] for k in ("accuracy", "macro_f1", "log_loss")},
+                     "roc_auc": metrics.get("roc_auc")})
     for row, right in zip(rows[1:], correct[1:]):
         row["vs_first"] = mcnemar(correct[0], right)
     if args.json:
         _print_json({"data": name, "reviews": len(texts), "models": rows})
         return
-    print(f"{len(texts):,} reviews ({name}); McNemar's exact test against the first model")
-    print(f"{'model':<40}{'accuracy':>10}{'F1':>8}{'AUC':>8}{'logloss':>9}{'p (vs 1st)':>12}")
+    print(f"{len(texts):,} texts ({name}); McNemar's exact test against the first model")
+    print(f"{'model':<40}{'accuracy':>10}{'macro F1':>10}{'AUC':>8}{'logloss':>9}{'p (vs 1st)':>12}")
     for row in rows:
         p = f"{row['vs_first']['p_value']:.3g}" if "vs_first" in row else "-"
         auc = f"{row['roc_auc']:.4f}" if row["roc_auc"] is not None else "n/a"
-        print(f"{row['model'][-39:]:<40}{100 * row['accuracy']:>9.2f}%{row['f1']:>8.4f}{auc:>8}{row['log_loss']:>9.4f}{p:>12}")
+        print(f"{row['model'][-39:]:<40}{100 * row['accuracy']:>9.2f}%{row['macro_f1']:>10.4f}{auc:>8}"
+              f"{row['log_loss']:>9.4f}{p:>12}")
 
 
 def cmd_neighbors(args: argparse.Namespace) -> None:
@@ -347,12 +440,12 @@ def cmd_explain(args: argparse.Namespace) -> None:
     if args.json:
         _print_json(results if len(results) > 1 else results[0])
         return
-    colour = sys.stdout.isatty() and not args.no_colour
+    colour = sys.stdout.isatty() and not args.no_color and not os.environ.get("NO_COLOR")
     for result in results:
-        print(f"{result['label']} (P(positive) = {result['probability']:.3f})")
+        print(f"{result['label']} (P({result['explained_label']}) = {result['probability']:.3f})")
         print(colour_explanation(result, colour))
         ranked = sorted(result["words"], key=lambda w: -abs(w["contribution"]))[:8]
-        print("  strongest: " + ", ".join(f"{w['word']} {w['contribution']:+.3f}" for w in ranked))
+        print("  strongest: " + ", ".join(f"{w['word']} {w['contribution']:+.4f}" for w in ranked))
 
 
 # -- parser ------------------------------------------------------------------------------------------------
@@ -388,6 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", parents=[data_opts], help="train a recipe into a model folder")
     _training_options(train)
+    files = train.add_argument_group("your own data (instead of IMDB)")
+    files.add_argument("--train", metavar="FILE", help="labelled CSV/TSV/JSONL/Parquet file, or a folder with one "
+                       "sub-folder of .txt files per label")
+    files.add_argument("--valid", metavar="FILE", help="validation data (default: a seeded, stratified part of --train)")
+    files.add_argument("--test", metavar="FILE", help="test data (default: none; the final report is on validation)")
+    files.add_argument("--text-column", help="column holding the text (default: text, review, sentence, ...)")
+    files.add_argument("--label-column", help="column holding the label (default: label, sentiment, rating, ...)")
     train.add_argument("--out", metavar="DIR", help="model folder (default: runs/RECIPE)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -396,7 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", parents=[data_opts],
                                     help="train with the notebook's settings and compare with its reported accuracy")
     _training_options(reproduce)
-    reproduce.add_argument("--seeds", type=int, default=1, help="number of seeds (0, 1, ...) to train")
+    reproduce.add_argument("--seeds", type=int, default=1, help="number of seeds to train: --seed, --seed + 1, ... "
+                           "(default: 1 seed, from 0)")
     reproduce.add_argument("--out", metavar="DIR", default="runs/reproduce", help="parent folder of the model folders")
     reproduce.add_argument("--json", action="store_true", help="also print the report as JSON")
     reproduce.set_defaults(handler=cmd_reproduce)
@@ -406,7 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify, or - to read lines from stdin")
     predict.add_argument("--file", help="one review per line (.txt), or a CSV/TSV/JSONL file")
     predict.add_argument("--text-column", help="column holding the text (CSV/TSV/JSONL)")
-    predict.add_argument("--output", metavar="FILE", help="write CSV/TSV or JSONL, keeping the input's other columns")
+    predict.add_argument("--output", metavar="FILE", help="write CSV/TSV or JSONL: the input's columns, then "
+                         "pred_label, pred_score, prob_<label> and pred_warning")
+    _threshold_option(predict)
     predict.add_argument("--batch-size", type=int, default=256)
     predict.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     _precision_option(predict)
@@ -420,10 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("model", metavar="MODEL_DIR")
             sub.add_argument("--plots", metavar="DIR", help="write roc.png and confusion.png there")
             _precision_option(sub)
+            _threshold_option(sub)
         else:
             sub.add_argument("models", nargs="+", metavar="MODEL_DIR")
         sub.add_argument("--split", default="test", choices=["test", "valid", "train"])
-        sub.add_argument("--dataset", metavar="FILE", help="a labelled CSV/TSV/JSONL file instead of an IMDB split")
+        sub.add_argument("--dataset", metavar="FILE", help="a labelled file or folder instead of a split of the "
+                         "model's own data")
         sub.add_argument("--text-column")
         sub.add_argument("--label-column")
         sub.add_argument("--json", action="store_true", help="print JSON")
@@ -446,10 +551,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="each word's contribution to the prediction (occlusion)")
     explain.add_argument("model", metavar="MODEL_DIR")
     explain.add_argument("texts", nargs="+", metavar="TEXT")
-    explain.add_argument("--no-colour", action="store_true")
+    explain.add_argument("--no-color", "--no-colour", dest="no_color", action="store_true",
+                         help="no colours (also when NO_COLOR is set)")
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.set_defaults(handler=cmd_explain)
     return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"polarity: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -464,6 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    warnings.showwarning = _one_line_warning
     try:
         return int(handler(args) or 0)
     except PolarityError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from polarity.data.labelled import LabelledTexts, stratified_indices
 from polarity.errors import DataError
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -105,6 +106,12 @@ class ReviewSet:
             self.ids[indices],
         )
 
+    def labelled(self) -> LabelledTexts:
+        """The reviews as :class:`LabelledTexts` (0 negative, 1 positive); unlabelled ones raise :class:`DataError`."""
+        if (self.labels < 0).any():
+            raise DataError(f"the {self.name} reviews are unlabelled; use the train, test, fit or valid split")
+        return LabelledTexts(list(self.texts), self.labels.astype(np.int64), ["negative", "positive"], self.name)
+
 
 @dataclass
 class ImdbCorpus:
@@ -127,18 +134,8 @@ class ImdbCorpus:
 
 def validation_split(reviews: ReviewSet, fraction: float, seed: int) -> tuple[ReviewSet, ReviewSet]:
     """Seeded split stratified by label: (rest, validation), each in the original order."""
-    if not 0.0 <= fraction < 1.0:
-        raise DataError(f"the validation fraction must be in [0, 1), got {fraction}")
-    rng = np.random.default_rng(seed)
-    chosen = np.zeros(len(reviews), dtype=bool)
-    for label in np.unique(reviews.labels):
-        members = np.flatnonzero(reviews.labels == label)
-        take = int(round(fraction * len(members)))
-        chosen[rng.permutation(members)[:take]] = True
-    return (
-        reviews.subset(np.flatnonzero(~chosen), name=f"{reviews.name}-fit"),
-        reviews.subset(np.flatnonzero(chosen), name="valid"),
-    )
+    rest, held = stratified_indices(reviews.labels, fraction, seed)
+    return reviews.subset(rest, name=f"{reviews.name}-fit"), reviews.subset(held, name="valid")
 
 
 def load_imdb(

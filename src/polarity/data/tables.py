@@ -1,9 +1,17 @@
-"""Labelled reviews from CSV, TSV and JSONL files (e.g. the 50,000-row ``IMDB Dataset.csv``)."""
+"""Reviews from CSV, TSV, JSONL and Parquet files (e.g. the 50,000-row ``IMDB Dataset.csv``).
+
+:func:`read_rows` is the shared row reader (line numbers in errors, strict UTF-8, BOM, headerless
+``text<TAB>label`` detection); :func:`read_table` builds on it for prediction input and 0/1 labels,
+and :func:`polarity.data.labelled.read_labelled` for data sets with any label set.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,8 +23,9 @@ from polarity.errors import DataError
 
 POSITIVE = {"1", "1.0", "true", "yes", "pos", "positive", "+", "good"}
 NEGATIVE = {"0", "0.0", "false", "no", "neg", "negative", "-", "bad"}
-TEXT_COLUMNS = ("text", "review", "sentence", "content")
-LABEL_COLUMNS = ("label", "sentiment", "polarity", "target")
+TEXT_COLUMNS = ("text", "review", "sentence", "content", "body", "comment")
+LABEL_COLUMNS = ("label", "sentiment", "polarity", "target", "rating", "stars", "class", "category")
+FORMATS = ("jsonl", "tsv", "csv", "parquet")
 
 
 @dataclass
@@ -33,6 +42,41 @@ class TableDataset:
         return len(self.texts)
 
 
+@dataclass
+class Rows:
+    """The rows of a file as ``(number, fields)``; ``number`` is a line (text formats) or a row (Parquet)."""
+
+    path: Path
+    format: str  # csv, tsv, jsonl, parquet, tsv-headerless (text<TAB>label lines) or txt (one text a line)
+    rows: list[tuple[int, dict]]
+    unit: str = "line"
+
+    def where(self, number: int) -> str:
+        """``"<path>, line 7"``: the place of a row, for error messages."""
+        return f"{self.path}, {self.unit} {number}"
+
+    @property
+    def columns(self) -> list[str]:
+        """Every field name, in order of first appearance (JSONL rows may differ)."""
+        return list(dict.fromkeys(name for _, row in self.rows for name in row))
+
+    def column(self, name: str, what: str) -> Iterator[tuple[int, object]]:
+        """``(number, value)`` of one column; a row without it raises :class:`DataError`."""
+        for number, row in self.rows:
+            if name not in row:
+                raise DataError(f"{self.where(number)}: the {what} column {name!r} is missing")
+            yield number, row[name]
+
+    def texts(self, name: str) -> list[str]:
+        """The column's values, each checked to be text."""
+        texts = []
+        for number, value in self.column(name, "text"):
+            if not isinstance(value, str):
+                raise DataError(f"{self.where(number)}: column {name!r} holds {value!r}, not text")
+            texts.append(value)
+        return texts
+
+
 def parse_label(value, where: str) -> int:
     """1 for positive, 0 for negative: accepts 0/1, booleans and words such as positive/negative."""
     if isinstance(value, bool):
@@ -47,14 +91,71 @@ def parse_label(value, where: str) -> int:
     raise DataError(f"{where}: cannot read {value!r} as a label (use 0/1, true/false or positive/negative)")
 
 
+def is_empty(value) -> bool:
+    """True for a missing cell: None, NaN or blank text."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and not value.strip()
+
+
 def file_format(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
-    for fmt in ("jsonl", "tsv", "csv"):
+    for fmt in FORMATS:
         if f".{fmt}" in suffixes or (fmt == "jsonl" and ".ndjson" in suffixes):
             return fmt
     if ".txt" in suffixes or not suffixes:
         return "txt"
-    raise DataError(f"{path}: unknown format {''.join(suffixes)!r}; use .csv, .tsv, .jsonl or .txt")
+    raise DataError(f"{path}: unknown format {''.join(suffixes)!r}; use .csv, .tsv, .jsonl, .parquet or .txt")
+
+
+def read_rows(path: str | os.PathLike, *, labelled: bool = False) -> Rows:
+    """Every row of a CSV/TSV (header row), JSONL, Parquet, ``text<TAB>label`` or plain text file.
+
+    A ``.txt`` file is ``text<TAB>label`` lines when each line ends in a tab and a label: with
+    ``labelled`` any label, else only 0/1 or polarity words (so prediction input may hold tabs).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist or is not a file")
+    fmt = file_format(path)
+    if fmt == "parquet":
+        rows = Rows(path, fmt, _parquet_rows(path), unit="row")
+    elif fmt == "jsonl":
+        rows = Rows(path, fmt, list(_iter_jsonl(path)))
+    elif fmt in ("csv", "tsv"):
+        rows = Rows(path, fmt, list(_iter_delimited(path, "\t" if fmt == "tsv" else ",")))
+    else:
+        rows = _text_rows(path, labelled)
+    if not rows.rows:
+        raise DataError(f"{path} holds no rows")
+    return rows
+
+
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], kind: str, path: Path) -> str:
+    """The column ``wanted`` (exact, else the one that differs only in case), or the first candidate found."""
+    if wanted is not None:
+        if wanted in columns:
+            return wanted
+        matches = [c for c in columns if c.lower() == wanted.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        raise DataError(f"{path}: no column {wanted!r}; the columns are {columns}")
+    found = _find_column(columns, candidates)
+    if found is None:
+        raise DataError(
+            f"{path}: no {kind} column found among {columns} (looked for {', '.join(candidates)}); "
+            f"name it with --{kind}-column"
+        )
+    return found
+
+
+def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    by_name = {}
+    for column in columns:
+        by_name.setdefault(column.lower(), column)
+    return next((by_name[c] for c in candidates if c in by_name), None)
 
 
 def read_table(
@@ -64,75 +165,64 @@ def read_table(
     label_column: str | None = None,
     require_labels: bool = True,
 ) -> TableDataset:
-    """Read a CSV/TSV (with a header row), JSONL, ``text<TAB>label`` lines, or plain text (one review per line).
+    """Read a CSV/TSV (with a header row), JSONL, Parquet, ``text<TAB>label`` lines, or plain text (one review a line).
 
-    Column names are found automatically among common ones (``text``/``review``..., ``label``/
-    ``sentiment``...) unless given. A malformed row raises :class:`DataError` naming its line.
+    Labels are read as 0/1 (see :func:`parse_label`); for any other label set use
+    :func:`polarity.data.labelled.read_labelled`. Column names are found automatically among common
+    ones (``text``/``review``..., ``label``/``sentiment``..., any case) unless given. Without
+    ``require_labels`` an automatically found label column is used only when every value is 0/1-like.
+    A malformed row raises :class:`DataError` naming its line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} does not exist or is not a file")
-    fmt = file_format(path)
-    if fmt == "txt" and _is_text_tab_label(path):
-        fmt = "tsv-headerless"
-    if fmt == "txt":
+    table = read_rows(path)
+    if table.format == "txt":
         if require_labels:
-            raise DataError(f"{path}: a plain text file has no labels; use CSV, TSV or JSONL with a label column")
-        texts = [text for _, text in iter_lines(path)]
-        return TableDataset(str(path), texts, None, [{} for _ in texts])
-    if fmt == "jsonl":
-        rows = list(_iter_jsonl(path))
-    elif fmt == "tsv-headerless":
-        rows = [(line, dict(zip(("text", "label"), text.rsplit("\t", 1)))) for line, text in iter_lines(path) if text]
+            raise DataError(f"{table.path}: a plain text file has no labels; use CSV, TSV or JSONL with a label column")
+        return TableDataset(str(table.path), table.texts("text"), None, [{} for _ in table.rows])
+    columns = table.columns
+    text_column = pick_column(columns, text_column, TEXT_COLUMNS, "text", table.path)
+    texts = table.texts(text_column)
+    labels = None
+    if require_labels or label_column is not None:
+        label_column = pick_column(columns, label_column, LABEL_COLUMNS, "label", table.path)
+        labels = _binary_labels(table, label_column)
     else:
-        rows = list(_iter_delimited(path, "\t" if fmt == "tsv" else ","))
-    if not rows:
-        raise DataError(f"{path} holds no rows")
-    columns = list(rows[0][1].keys())
-    text_column = _pick(columns, text_column, TEXT_COLUMNS, "text", path)
-    if label_column is None and not require_labels:
-        label_column = next((c for c in LABEL_COLUMNS if c in columns), None)
-    elif label_column is not None or require_labels:
-        label_column = _pick(columns, label_column, LABEL_COLUMNS, "label", path)
-    texts, labels = [], []
-    for line, row in rows:
-        where = f"{path}, line {line}"
-        text = row.get(text_column)
-        if not isinstance(text, str):
-            raise DataError(f"{where}: column {text_column!r} is missing or not text")
-        texts.append(text)
-        if label_column is not None:
-            if row.get(label_column) is None:
-                raise DataError(f"{where}: column {label_column!r} is missing")
-            labels.append(parse_label(row[label_column], where))
-    label_array = np.array(labels, dtype=np.int8) if label_column is not None else None
-    return TableDataset(str(path), texts, label_array, [r for _, r in rows], text_column)
+        found = _find_column(columns, LABEL_COLUMNS)
+        try:
+            labels = _binary_labels(table, found) if found is not None else None
+        except DataError:
+            labels = None  # some other kind of column (e.g. star ratings): prediction input needs no labels
+    return TableDataset(str(table.path), texts, labels, [row for _, row in table.rows], text_column)
 
 
-def _is_text_tab_label(path: Path) -> bool:
-    """True for headerless ``text<TAB>label`` files such as the UCI sentiment sentences."""
-    try:
-        lines = [text for _, text in iter_lines(path) if text]
-    except DataError:
+def _binary_labels(table: Rows, column: str) -> np.ndarray:
+    labels = []
+    for number, value in table.column(column, "label"):
+        if value is None:
+            raise DataError(f"{table.where(number)}: column {column!r} is missing")
+        labels.append(parse_label(value, table.where(number)))
+    return np.array(labels, dtype=np.int8)
+
+
+# -- the formats ------------------------------------------------------------------------------------------
+def _text_rows(path: Path, labelled: bool) -> Rows:
+    """A ``.txt`` file: ``text<TAB>label`` lines (empty lines skipped) or one text per line."""
+    lines = list(iter_lines(path))
+    nonempty = [(number, text) for number, text in lines if text]
+    if nonempty and all(_has_label(text, labelled) for _, text in nonempty):
+        pairs = ((number, text.rsplit("\t", 1)) for number, text in nonempty)
+        return Rows(path, "tsv-headerless", [(number, {"text": t, "label": label}) for number, (t, label) in pairs])
+    if labelled:
+        first = next((number for number, text in nonempty if not _has_label(text, True)), None)
+        hint = f"line {first} has no tab-separated label; " if first is not None else ""
+        raise DataError(f"{path}: a plain text file has no labels ({hint}use text<TAB>label lines, CSV, TSV or JSONL)")
+    return Rows(path, "txt", [(number, {"text": text}) for number, text in lines])
+
+
+def _has_label(text: str, any_label: bool) -> bool:
+    parts = text.rsplit("\t", 1)
+    if len(parts) != 2 or not parts[1].strip():
         return False
-    if not lines:
-        return False
-    for text in lines:
-        parts = text.rsplit("\t", 1)
-        if len(parts) != 2 or parts[1].strip().lower() not in POSITIVE | NEGATIVE:
-            return False
-    return True
-
-
-def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], kind: str, path: Path) -> str:
-    if wanted is not None:
-        if wanted not in columns:
-            raise DataError(f"{path}: no column {wanted!r}; the columns are {columns}")
-        return wanted
-    for candidate in candidates:
-        if candidate in columns:
-            return candidate
-    raise DataError(f"{path}: no {kind} column found among {columns}; name it with --{kind}-column")
+    return any_label or parts[1].strip().lower() in POSITIVE | NEGATIVE
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -141,8 +231,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def split_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
-    """UTF-8 lines of ``raw`` split on '\\n' only (not on U+0085 and friends), numbered from 1."""
-    lines = raw.split(b"\n")
+    """UTF-8 lines of ``raw`` split on '\\n' only (not on U+0085 and friends), numbered from 1; a BOM is dropped."""
+    lines = raw.removeprefix(codecs.BOM_UTF8).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     for number, line in enumerate(lines, start=1):
@@ -150,29 +240,41 @@ def split_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
         try:
             yield number, line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DataError(f"{source}, line {number}: not valid UTF-8 (byte {exc.start})") from exc
+            message = f"{source}, line {number}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
+            raise DataError(message) from exc
+
+
+def _decode_file(path: Path) -> str:
+    """The whole file as text; invalid UTF-8 raises :class:`DataError` naming the line."""
+    raw = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}, line {line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
 
 
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
+    """Rows of a CSV/TSV with a header, numbered by the line each row starts on."""
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV files rarely quote
+    reader = csv.reader(io.StringIO(_decode_file(path), newline=""), delimiter=delimiter, quoting=quoting)
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-        with handle:
-            quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV files rarely quote
-            reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-            header = next(reader, None)
-            if not header:
-                return
-            for row in reader:
-                line = reader.line_num
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
-                yield line, dict(zip(header, row))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 ({exc})") from exc
+        header = next(reader, None)
+        if not header:
+            return
+        if len(set(header)) != len(header):
+            raise DataError(f"{path}, line 1: the header names a column twice: {header}")
+        start = reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
+            yield line, dict(zip(header, row))
     except csv.Error as exc:
-        raise DataError(f"{path}: malformed {('TSV' if delimiter == chr(9) else 'CSV')}: {exc}") from exc
+        raise DataError(f"{path}, line {reader.line_num}: malformed {kind}: {exc}") from exc
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
@@ -186,3 +288,16 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
         if not isinstance(row, dict):
             raise DataError(f"{path}, line {line}: expected a JSON object")
         yield line, row
+
+
+def _parquet_rows(path: Path) -> list[tuple[int, dict]]:
+    """Rows of a Parquet file as dicts, numbered from 1 (needs pyarrow)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise DataError(f"{path}: reading Parquet files needs pyarrow: pip install pyarrow") from exc
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow reports corrupt files with several exception types
+        raise DataError(f"{path}: not a readable Parquet file: {exc}") from exc
+    return list(enumerate(rows, start=1))

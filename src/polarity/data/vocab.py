@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from polarity.errors import ConfigError
+from polarity.files import write_json
 
 PAD, START, OOV = 0, 1, 2
 PAD_TOKEN, START_TOKEN, OOV_TOKEN, UNUSED_TOKEN = "<PAD>", "<START>", "<UNK>", "<UNUSED>"
@@ -169,10 +170,7 @@ class Vocabulary:
         return cls(data["words"], data.get("counts"), **options)
 
     def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json(path, self.to_dict(), indent=None)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":

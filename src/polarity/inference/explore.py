@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from polarity.errors import PolarityError
+from polarity.files import atomic_path
 
 
 def embedding_matrix(predictor) -> np.ndarray:
@@ -16,8 +17,8 @@ def embedding_matrix(predictor) -> np.ndarray:
 
 def nearest_words(predictor, word: str, k: int = 20, metric: str = "euclidean") -> list[dict]:
     """The ``k`` words closest to ``word`` in the learned embedding (the word itself first, distance 0)."""
-    vocab = predictor.vocab
-    query = word.lower() if predictor.tokenizer.lower else word
+    vocab = predictor.encoder.vocab
+    query = word.lower() if predictor.encoder.tokenizer.lower else word
     idx = vocab.id_of(query)
     if idx is None:
         known = [w for w in vocab.words[: max(vocab.size - vocab.index_from - 1, 0)]]
@@ -41,8 +42,8 @@ def nearest_words(predictor, word: str, k: int = 20, metric: str = "euclidean") 
 
 
 def word_probabilities(predictor, words: list[str]) -> np.ndarray:
-    """How positive the model finds each word alone."""
-    return predictor.predict(words)
+    """The probability of the model's last label (``positive`` for sentiment) for each word alone."""
+    return predictor.predict_proba(words)[:, -1]
 
 
 def embedding_plot(predictor, out: Path, top: int = 500, labelled: int = 60) -> Path:
@@ -53,7 +54,7 @@ def embedding_plot(predictor, out: Path, top: int = 500, labelled: int = 60) -> 
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
-    vocab = predictor.vocab
+    vocab = predictor.encoder.vocab
     n = min(top, len(vocab.words), vocab.size - vocab.index_from - 1)
     if n < 3:
         raise PolarityError("the model's vocabulary is too small to plot")
@@ -66,31 +67,48 @@ def embedding_plot(predictor, out: Path, top: int = 500, labelled: int = 60) -> 
     extremes = np.argsort(np.abs(probs - 0.5))[::-1][:labelled]
     for i in extremes:
         ax.annotate(words[i], points[i], fontsize=8, alpha=0.85)
-    fig.colorbar(scatter, ax=ax, label="P(positive) of the word alone")
+    fig.colorbar(scatter, ax=ax, label=f"P({predictor.labels[-1]}) of the word alone")
     ax.set_title(f"Learned embedding: the {n} most frequent words (PCA)")
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return out
 
 
 def explain(predictor, text: str) -> dict:
-    """Occlusion: each word's contribution is the drop in P(positive) when that word is removed."""
-    tokens = predictor.tokenizer(text)
+    """Occlusion: each word's contribution is the drop in the probability of the explained label
+    when that word is removed. A two-label model explains its second label (``positive``), so
+    that a positive contribution pushes towards it; a model of more labels explains its prediction."""
+    if not isinstance(text, str):
+        raise PolarityError(f"expected a text (str), got {type(text).__name__}")
+    encoder = predictor.encoder
+    tokens = encoder.tokenize(text)
     if not tokens:
         raise PolarityError("the text has no words to explain")
-    variants = [" ".join(tokens)] + [" ".join(tokens[:i] + tokens[i + 1 :]) for i in range(len(tokens))]
-    probs = predictor.predict(variants)
-    base = float(probs[0])
-    kept_from = 0
-    if predictor.maxlen is not None and len(tokens) + 1 > predictor.maxlen:
-        kept_from = len(tokens) + 1 - predictor.maxlen  # truncation keeps the end ("pre")
-    words = [{"word": w, "contribution": base - float(p), "read": i >= kept_from, "known": w in predictor.vocab}
-             for i, (w, p) in enumerate(zip(tokens, probs[1:]))]
-    return {"text": text, "probability": base, "label": "positive" if base >= 0.5 else "negative", "words": words}
+    variants = [tokens] + [tokens[:i] + tokens[i + 1 :] for i in range(len(tokens))]
+    probs = predictor.predict_proba_ids(encoder.encode_tokens(variants))
+    predicted = int(predictor.decide(probs[:1])[0])
+    explained = 1 if predictor.binary else predicted
+    base = float(probs[0, explained])
+    read = reading_mask(len(tokens), encoder.maxlen, encoder.truncating, encoder.vocab.start_char is not None)
+    words = [{"word": w, "contribution": base - float(p), "read": r, "known": w in encoder.vocab}
+             for w, p, r in zip(tokens, probs[1:, explained], read)]
+    return {"text": text, "label": predictor.labels[predicted], "explained_label": predictor.labels[explained],
+            "probability": base, "probabilities": dict(zip(map(str, predictor.labels), map(float, probs[0]))),
+            "words": words}
+
+
+def reading_mask(n: int, maxlen: int | None, truncating: str, start_marker: bool) -> list[bool]:
+    """Which of ``n`` words the model reads after truncation to ``maxlen`` ids (start marker included)."""
+    total = n + int(start_marker)
+    if maxlen is None or total <= maxlen:
+        return [True] * n
+    if truncating == "pre":  # keeps the end
+        return [i >= total - maxlen - int(start_marker) for i in range(n)]
+    return [i + int(start_marker) < maxlen for i in range(n)]
 
 
 def colour_explanation(result: dict, colour: bool = True) -> str:

@@ -1,4 +1,4 @@
-"""Predict raw text with a model folder: the same tokenizer, vocabulary, truncation and padding as in training."""
+"""Predict raw text with a model folder: the folder's own text encoder, labels and weights."""
 
 from __future__ import annotations
 
@@ -9,23 +9,22 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from polarity.data.batching import truncate
+from polarity.data.encoder import TextEncoder
 from polarity.data.vocab import OOV
-from polarity.errors import ConfigError, DataError
+from polarity.engine import EncodedSet, predict_logits, probabilities, resolve_device, resolve_precision
+from polarity.errors import DataError
 from polarity.models.io import load_model_folder
-from polarity.training.batches import EncodedSet
-from polarity.training.loop import predict_logits
-from polarity.training.pipeline import resolve_device
 
 
 @dataclass
 class Prediction:
-    """One review's result; ``score`` is the confidence in ``label``, as Hugging Face pipelines report it."""
+    """One text's result, as Hugging Face pipelines report it: the label, the confidence in it
+    (``score``) and the probability of every label."""
 
     text: str
-    label: str
-    probability: float
+    label: str | int
     score: float
+    probabilities: dict[str, float]
     warning: str | None = None
 
     def to_dict(self) -> dict:
@@ -35,83 +34,103 @@ class Prediction:
         return data
 
 
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list of str, or a :class:`DataError` saying what is wrong."""
+    if isinstance(texts, (str, bytes)):
+        raise DataError("expected a list of texts, got one string: wrap it in a list, e.g. predict([text])")
+    try:
+        texts = list(texts)
+    except TypeError as exc:
+        raise DataError(f"expected a list of texts, got {type(texts).__name__}") from exc
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(f"text {i} is {type(text).__name__}, not str")
+    return texts
+
+
 class Predictor:
     """A trained model ready for raw text.
 
-    >>> predictor = Predictor.load("runs/lstm-dropout")          # doctest: +SKIP
-    >>> predictor.predict(["A wonderful film.", "Dreadful."])    # doctest: +SKIP
-    array([0.93, 0.08], dtype=float32)
+    >>> predictor = Predictor.load("runs/default")                     # doctest: +SKIP
+    >>> predictor.predict(["A wonderful film.", "Dreadful."])          # doctest: +SKIP
+    ['positive', 'negative']
+    >>> predictor.predict_proba(["A wonderful film."])                 # doctest: +SKIP
+    array([[0.07, 0.93]])
     """
 
-    PRECISIONS = ("float32", "bfloat16")
-
-    def __init__(self, model, config: dict, vocab, tokenizer, device: torch.device, precision: str = "float32") -> None:
-        if precision not in self.PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(self.PRECISIONS)}, got {precision!r}")
-        self.model, self.config, self.vocab, self.tokenizer, self.device = model, config, vocab, tokenizer, device
-        self.precision = precision
-        pre = config["preprocessing"]
-        self.maxlen: int | None = pre["maxlen"]
-        self.truncating: str = pre.get("truncating", "pre")
-        self.batching: str = pre.get("batching", "bucketed")
+    def __init__(self, model: torch.nn.Module, config: dict, encoder: TextEncoder, device: torch.device,
+                 precision: str = "float32") -> None:
+        self.model, self.config, self.encoder, self.device = model, config, encoder, device
+        self.precision = resolve_precision(precision, device)
+        self.labels: list = list(config["labels"])
+        self.batching: str = config.get("preprocessing", {}).get("batching", "bucketed")
+        self.name: str = config.get("recipe", {}).get("name", "model")
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "float32") -> "Predictor":
-        """``precision="bfloat16"`` runs the matrix products in bfloat16: about 1.3x the reviews per
-        second on CPUs with native bfloat16 (AVX-512 BF16, AMX), slower on others."""
+        """``precision="bfloat16"`` runs the matrix products in bfloat16: faster on CPUs with native
+        bfloat16 (AVX-512 BF16, AMX); where the CPU has no bfloat16 kernels it warns and uses float32."""
         dev = resolve_device(device)
-        model, config, vocab, tokenizer = load_model_folder(model_dir, dev)
-        return cls(model, config, vocab, tokenizer, dev, precision)
+        model, config, encoder = load_model_folder(model_dir, dev)
+        return cls(model, config, encoder, dev, precision)
 
-    # -- encoding ---------------------------------------------------------------------------------------
-    @staticmethod
-    def _check(texts: Sequence[str]) -> list[str]:
-        if isinstance(texts, str):
-            raise TypeError("expected a list of texts, got one str: wrap it in a list, e.g. predict([text])")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"text {i} is {type(text).__name__}, not str")
-        return texts
+    @property
+    def maxlen(self) -> int | None:
+        return self.encoder.maxlen
 
+    @property
+    def binary(self) -> bool:
+        return len(self.labels) == 2
+
+    # -- probabilities ---------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids as the model reads them (truncated to the training ``maxlen``)."""
-        return self.encode_tokens([self.tokenizer(t) for t in self._check(texts)])
+        """Token ids as the model reads them."""
+        return self.encoder.encode(check_texts(texts))
 
-    def encode_tokens(self, tokenized: Sequence[Sequence[str]]) -> list[list[int]]:
-        """Like :meth:`encode`, for texts already split into words by :attr:`tokenizer`."""
-        return truncate([self.vocab.encode(tokens) for tokens in tokenized], self.maxlen, self.truncating)
-
-    # -- predictions --------------------------------------------------------------------------------------
-    def predict_ids(self, ids: list[list[int]], batch_size: int = 256) -> np.ndarray:
-        """Probability of positive for reviews already encoded by :meth:`encode`."""
+    def predict_proba_ids(self, ids: list[list[int]], batch_size: int = 256) -> np.ndarray:
+        """(texts, labels) probabilities for texts already encoded by :meth:`encode`."""
         if not ids:
-            return np.zeros(0, dtype=np.float32)
-        data = EncodedSet(ids, np.zeros(len(ids), dtype=np.int8))
-        logits = predict_logits(self.model, data, batching=self.batching, maxlen=self.maxlen, device=self.device,
-                                batch_size=batch_size, precision=self.precision)
-        return 1.0 / (1.0 + np.exp(-logits))
+            return np.zeros((0, len(self.labels)))
+        logits = predict_logits(self.model, EncodedSet.unlabelled(ids), batching=self.batching, maxlen=self.maxlen,
+                                device=self.device, batch_size=batch_size, precision=self.precision)
+        return probabilities(logits)
 
-    def predict(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Probability that each text is positive."""
-        return self.predict_ids(self.encode(texts), batch_size)
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """(texts, labels) probabilities; columns in the order of :attr:`labels`."""
+        return self.predict_proba_ids(self.encode(texts), batch_size)
 
-    def classify(self, texts: Sequence[str], batch_size: int = 256, threshold: float = 0.5) -> list[Prediction]:
-        """Label (``positive``/``negative``), probability of positive and confidence, per text.
+    # -- decisions -----------------------------------------------------------------------------------
+    def decide(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Label indices: the most probable label, or for two labels the second one when its
+        probability is at least ``threshold`` (default 0.5)."""
+        if threshold is None:
+            threshold = 0.5
+        elif not self.binary:
+            raise DataError(f"a threshold applies to two-label models; this one has {len(self.labels)} labels")
+        elif not 0.0 <= threshold <= 1.0:
+            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+        if self.binary:
+            return (probs[:, 1] >= threshold).astype(np.int64)
+        return probs.argmax(axis=1)
+
+    def predict(self, texts: Sequence[str], batch_size: int = 256, threshold: float | None = None) -> list:
+        """The label of each text (names as in the training data)."""
+        return [self.labels[i] for i in self.decide(self.predict_proba(texts, batch_size), threshold)]
+
+    def classify(self, texts: Sequence[str], batch_size: int = 256, threshold: float | None = None) -> list[Prediction]:
+        """Label, confidence and per-label probabilities of each text.
 
         Texts without words, or without a single known word, are still scored (the model reads
         only its start and unknown markers) and carry a ``warning`` saying so.
         """
-        texts = self._check(texts)
-        ids = self.encode(texts)
-        probs = self.predict_ids(ids, batch_size)
-        results = []
-        for text, seq, p in zip(texts, ids, probs):
-            p = float(p)
-            positive = p >= threshold
-            results.append(Prediction(text, "positive" if positive else "negative", p, p if positive else 1.0 - p,
-                                      input_warning(text, seq, self.vocab.start_char)))
-        return results
+        texts = check_texts(texts)
+        ids = self.encoder.encode(texts)
+        probs = self.predict_proba_ids(ids, batch_size)
+        chosen = self.decide(probs, threshold)
+        names = [str(label) for label in self.labels]
+        return [Prediction(text, self.labels[k], float(p[k]), dict(zip(names, map(float, p))),
+                           input_warning(text, seq, self.encoder.vocab.start_char))
+                for text, seq, p, k in zip(texts, ids, probs, chosen)]
 
 
 def input_warning(text: str, ids: list[int], start_char: int | None) -> str | None:
@@ -121,16 +140,3 @@ def input_warning(text: str, ids: list[int], start_char: int | None) -> str | No
     if all(i == OOV for i in words):
         return "no known words: every word is out of the model's vocabulary"
     return None
-
-
-def read_texts(source: str, text_column: str | None = None) -> tuple[list[str], list[dict]]:
-    """Texts (and each row's fields) from a file: one review per line (.txt), or CSV/TSV/JSONL."""
-    from pathlib import Path
-
-    from polarity.data.tables import read_table
-
-    path = Path(source)
-    if not path.is_file():
-        raise DataError(f"{source} does not exist or is not a file")
-    table = read_table(path, text_column=text_column, require_labels=False)
-    return table.texts, table.rows

@@ -1,10 +1,10 @@
 """Models: the notebooks' classifiers as ``nn.Module``s behind a small registry.
 
 Importing this package flushes subnormal floats to zero before PyTorch starts its CPU threads, so
-that they inherit the setting (see :mod:`polarity.runtime`).
+that they inherit the setting (see :mod:`polarity.engine.device`).
 """
 
-from polarity.runtime import flush_denormals
+from polarity.engine.device import flush_denormals
 
 flush_denormals()
 

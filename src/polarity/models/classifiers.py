@@ -1,7 +1,9 @@
 """The classifiers of the Keras notebooks, as ``nn.Module``s that output one logit per review.
 
 Inputs are pre-padded id tensors ``(batch, time)`` with 0 as padding (Keras's convention) and the
-true lengths ``(batch,)``. The sigmoid of the output is the probability that the review is positive.
+true lengths ``(batch,)``. With ``num_outputs=1`` (two labels) the output is one logit per review,
+whose sigmoid is the probability of the second label (positive); with ``num_outputs=k`` (k labels)
+it is k logits per review, for a softmax.
 """
 
 from __future__ import annotations
@@ -46,6 +48,16 @@ def summary_row(layer: str, kind: str, shape: tuple, module: nn.Module | None) -
         "params": sum(p.numel() for p in params),
         "trainable": sum(p.numel() for p in params if p.requires_grad),
     }
+
+
+def squeeze_binary(logits: torch.Tensor) -> torch.Tensor:
+    """(batch,) for one output (two labels), else (batch, labels)."""
+    return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+
+
+def output_row(output: nn.Linear) -> dict:
+    kind = "Dense(sigmoid)" if output.out_features == 1 else "Dense(softmax)"
+    return summary_row("dense", kind, (None, output.out_features), output)
 
 
 _random = threading.local()
@@ -99,14 +111,16 @@ class MeanEmbeddingClassifier(nn.Module):
         mask_padding: bool = False,
         pretrained: np.ndarray | None = None,
         freeze_embedding: bool = False,
+        num_outputs: int = 1,
     ) -> None:
         super().__init__()
+        self.num_outputs = num_outputs
         if not mask_padding and maxlen is None:
             raise ConfigError("mean-embedding without mask_padding averages over maxlen positions: set maxlen")
         self.maxlen = maxlen
         self.mask_padding = mask_padding
         self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding)
-        self.output = nn.Linear(embedding_dim, 1)
+        self.output = nn.Linear(embedding_dim, num_outputs)
         keras_dense_(self.output)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -119,14 +133,14 @@ class MeanEmbeddingClassifier(nn.Module):
         else:
             pads = (self.maxlen - count).clamp(min=0.0)
             pooled = (total + pads * self.embedding.weight[0]) / self.maxlen
-        return self.output(pooled).squeeze(-1)
+        return squeeze_binary(self.output(pooled))
 
     def summary(self, maxlen: int | None) -> list[dict]:
         dim = self.embedding.embedding_dim
         return [
             summary_row("embedding", "Embedding", (None, maxlen, dim), self.embedding),
             summary_row("mean", "Mean over time", (None, dim), None),
-            summary_row("dense", "Dense(sigmoid)", (None, 1), self.output),
+            output_row(self.output),
         ]
 
 
@@ -161,8 +175,10 @@ class RecurrentClassifier(nn.Module):
         freeze_embedding: bool = False,
         keras_init: bool = True,
         maxlen: int | None = None,
+        num_outputs: int = 1,
     ) -> None:
         super().__init__()
+        self.num_outputs = num_outputs
         if cell not in ("lstm", "gru"):
             raise ConfigError(f"cell must be 'lstm' or 'gru', got {cell!r}")
         for name, p in (("embedding_dropout", embedding_dropout), ("input_dropout", input_dropout),
@@ -182,7 +198,7 @@ class RecurrentClassifier(nn.Module):
         if cell == "lstm":
             use_single_bias(self.rnn)  # Keras's GRU (reset_after=True) has two biases, like PyTorch's
         self.output_dropout = Dropout(output_dropout)
-        self.output = nn.Linear(units * (2 if bidirectional else 1), 1)
+        self.output = nn.Linear(units * (2 if bidirectional else 1), num_outputs)
         if keras_init:
             keras_dense_(self.output)
         else:
@@ -226,7 +242,7 @@ class RecurrentClassifier(nn.Module):
             _, state = self._run_rnn(x, packed_lengths=lengths if masked else None)
             hidden = state[0] if self.cell == "lstm" else state
             last = torch.cat([hidden[-2], hidden[-1]], dim=-1) if self.rnn.bidirectional else hidden[-1]
-        return self.output(self.output_dropout(last)).squeeze(-1)
+        return squeeze_binary(self.output(self.output_dropout(last)))
 
     def summary(self, maxlen: int | None) -> list[dict]:
         dim = self.embedding.embedding_dim
@@ -238,7 +254,7 @@ class RecurrentClassifier(nn.Module):
         rows.append(summary_row(self.cell, name + (f" x{self.rnn.num_layers}" if self.rnn.num_layers > 1 else ""), (None, width), self.rnn))
         if self.output_dropout.p > 0:
             rows.append(summary_row("dropout_1", "Dropout", (None, width), None))
-        rows.append(summary_row("dense", "Dense(sigmoid)", (None, 1), self.output))
+        rows.append(output_row(self.output))
         return rows
 
 

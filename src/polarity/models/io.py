@@ -1,4 +1,9 @@
-"""The model folder: ``config.json``, ``vocab.json`` and ``model.safetensors``; no pickle anywhere."""
+"""The model folder: ``config.json``, ``vocab.json`` and ``model.safetensors``; no pickle anywhere.
+
+``config.json`` holds the recipe, the preprocessing (tokenizer, maxlen, truncation), the label
+names in output order (``labels``, like Hugging Face's ``id2label``) and provenance. Folders
+written before labels existed are read as ``["negative", "positive"]``.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,21 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from polarity.data.tokenizer import Tokenizer
-from polarity.data.vocab import Vocabulary
+from polarity.data.encoder import TextEncoder
 from polarity.errors import ConfigError
+from polarity.files import atomic_path, write_json
 from polarity.models.registry import build_model
 
-CONFIG, VOCAB, WEIGHTS = "config.json", "vocab.json", "model.safetensors"
+CONFIG, WEIGHTS = "config.json", "model.safetensors"
 FORMAT = "polarity.model/1"
+DEFAULT_LABELS = ["negative", "positive"]
 
 
-def write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def num_outputs(labels: list) -> int:
+    """One logit for two labels (sigmoid), one per label otherwise (softmax)."""
+    if len(labels) < 2:
+        raise ConfigError(f"a classifier needs at least two labels, got {labels!r}")
+    return 1 if len(labels) == 2 else len(labels)
 
 
 def model_options(model_section: dict, maxlen: int | None) -> dict:
@@ -32,13 +39,19 @@ def model_options(model_section: dict, maxlen: int | None) -> dict:
     return options
 
 
-def save_model_folder(folder: Path, model: nn.Module, vocab: Vocabulary, config: dict) -> None:
+def save_weights(path: Path, model: nn.Module) -> None:
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
+                  metadata={"format": FORMAT})
+
+
+def save_model_folder(folder: Path, model: nn.Module, encoder: TextEncoder, labels: list, config: dict) -> None:
+    """Write the folder; ``config.json`` last, so a folder with a config is complete."""
     folder.mkdir(parents=True, exist_ok=True)
-    vocab.save(folder / VOCAB)
-    tmp = folder / (WEIGHTS + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata={"format": FORMAT})
-    os.replace(tmp, folder / WEIGHTS)
-    write_json(folder / CONFIG, dict(config, format=FORMAT))
+    encoder.save(folder)
+    save_weights(folder / WEIGHTS, model)
+    write_json(folder / CONFIG, dict(config, labels=list(labels), preprocessing={**config.get("preprocessing", {}),
+                                                                                **encoder.config()}, format=FORMAT))
 
 
 def read_config(folder: str | os.PathLike) -> dict:
@@ -48,25 +61,31 @@ def read_config(folder: str | os.PathLike) -> dict:
         raise ConfigError(f"{folder} is not a polarity model folder (no {CONFIG})")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
-    if config.get("format") != FORMAT:
-        raise ConfigError(f"{path}: unsupported model format {config.get('format')!r} (expected {FORMAT})")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ConfigError(f"{path}: unsupported model format {found!r} (expected {FORMAT})")
+    config.setdefault("labels", list(DEFAULT_LABELS))
     return config
 
 
-def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict, Vocabulary, Tokenizer]:
-    """(model in eval mode, config, vocabulary, tokenizer) from a model folder."""
+def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict, TextEncoder]:
+    """(model in eval mode, config, text encoder) from a model folder."""
     folder = Path(folder)
     config = read_config(folder)
-    vocab = Vocabulary.load(folder / VOCAB)
-    model = build_model(model_options(config["recipe"]["model"], config["preprocessing"]["maxlen"]), vocab_size=vocab.size)
+    encoder = TextEncoder.load(folder, config.get("preprocessing", {}))
+    try:
+        model_section = config["recipe"]["model"]
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{folder / CONFIG} has no recipe.model section") from exc
+    model = build_model(model_options(model_section, encoder.maxlen), vocab_size=encoder.vocab_size,
+                        num_outputs=num_outputs(config["labels"]))
     weights_path = folder / WEIGHTS
     if not weights_path.is_file():
         raise ConfigError(f"{folder} has no {WEIGHTS}")
     try:
         model.load_state_dict(load_file(str(weights_path)))
-    except (RuntimeError, OSError) as exc:
+    except Exception as exc:  # safetensors raises its own error type for truncated or foreign files
         raise ConfigError(f"{weights_path} does not fit the model in {CONFIG}: {exc}") from exc
-    tokenizer = Tokenizer.from_dict(config["preprocessing"]["tokenizer"])
-    return model.to(device).eval(), config, vocab, tokenizer
+    return model.to(device).eval(), config, encoder

@@ -23,6 +23,13 @@ def model_types() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def model_class(name: str) -> Callable[..., nn.Module]:
+    """The class registered as ``name``."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model type {name!r}; available: {', '.join(model_types())}")
+    return _REGISTRY[name]
+
+
 def build_model(options: dict, **extra) -> nn.Module:
     """Instantiate ``options["type"]`` with the remaining options (and ``extra``, e.g. ``vocab_size``)."""
     options = dict(options)

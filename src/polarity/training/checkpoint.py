@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -11,6 +10,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from polarity.errors import ConfigError
+from polarity.files import atomic_path
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -40,11 +40,9 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], state: dict) -> None:
     """Write atomically: a crash while saving leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    save_file(contiguous, str(tmp), metadata={"polarity_state": json.dumps(state)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(contiguous, str(tmp), metadata={"polarity_state": json.dumps(state)})
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:

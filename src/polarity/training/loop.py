@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from polarity.engine import EncodedSet, autocast, evaluate_logits, flush_denormals, make_batch, plan_batches, predict_logits
+from polarity.engine.device import resolve_precision
+from polarity.engine.predict import loss_and_correct
+from polarity.engine.workers import ShardPool
 from polarity.errors import ConfigError
 from polarity.models.classifiers import random_source
-from polarity.runtime import flush_denormals
-from polarity.training.batches import EncodedSet, make_batch, plan_batches
 from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
 from polarity.training.progress import ProgressLine
-from polarity.training.shards import ShardPool, shard_seed, split_batch
+from polarity.training.recipes import TrainingConfig
+from polarity.training.shards import shard_seed, split_batch
 
 
 class TrainingInterrupted(Exception):
@@ -68,48 +70,6 @@ class FitState:
     done: bool = False
 
 
-def autocast(device: torch.device, precision: str = "float32"):
-    """Mixed precision for the forward pass: ``bfloat16`` matrix products (weights stay float32)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
-
-
-def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,
-                   device: torch.device, batch_size: int = 256, precision: str = "float32",
-                   workers: int | None = None) -> np.ndarray:
-    """Logits for every review, in the order of ``data``. On CPU the batches run side by side on
-    single-threaded workers, by default one per intra-op thread (1.5x the reviews per second of one
-    batch at a time on all threads in float32, 2x in bfloat16: docs/PERFORMANCE.md, experiment 13);
-    ``workers=1`` runs them in turn on the calling thread."""
-    flush_denormals()
-    model.eval()
-    out = np.zeros(len(data), dtype=np.float32)
-    width = maxlen if batching == "exact" else None
-
-    @torch.inference_mode()
-    def run(indices: np.ndarray) -> None:
-        ids, lengths, _ = make_batch(data, indices, width, device)
-        with autocast(device, precision):
-            logits = model(ids, lengths)
-        out[indices] = logits.float().cpu().numpy()
-
-    batches = plan_batches(data, batching, batch_size, seed=None)
-    workers = min(workers or torch.get_num_threads(), len(batches)) if device.type == "cpu" else 1
-    if workers > 1:
-        with ShardPool(workers) as pool:
-            pool.map(run, batches)
-    else:
-        for indices in batches:
-            run(indices)
-    return out
-
-
-def evaluate_logits(logits: np.ndarray, labels: np.ndarray) -> dict:
-    targets = torch.as_tensor(labels, dtype=torch.float32)
-    loss = F.binary_cross_entropy_with_logits(torch.as_tensor(logits), targets).item() if len(labels) else float("nan")
-    accuracy = float(((logits > 0).astype(np.int8) == labels).mean()) if len(labels) else float("nan")
-    return {"loss": loss, "accuracy": accuracy}
-
-
 class Trainer:
     """Fits ``model`` on ``train`` and picks the best epoch on ``valid`` (accuracy).
 
@@ -124,7 +84,7 @@ class Trainer:
         train: EncodedSet,
         valid: EncodedSet | None,
         *,
-        training: dict,
+        training: TrainingConfig,
         maxlen: int | None,
         device: torch.device,
         checkpoint: Path,
@@ -136,17 +96,17 @@ class Trainer:
         self.optimizer = optimizer
         self.train_set, self.valid_set, self.test_set = train, valid, test
         self.training = training
-        self.precision = training.get("precision", "float32")  # runs saved before these options lack them
-        self.shards = training.get("shards", 1)
+        self.precision = resolve_precision(training.precision, device)
+        self.shards = training.shards
         if self.shards > 1 and device.type != "cpu":
             raise ConfigError(f"training.shards = {self.shards} splits batches over CPU threads; use 1 on {device.type}")
         self._shard_pool: ShardPool | None = None
-        self.batch_width = maxlen if training["batching"] == "exact" else None
+        self.batch_width = maxlen if training.batching == "exact" else None
         self.maxlen = maxlen
         self.device = device
         self.checkpoint = checkpoint
         self.callbacks = callbacks or []
-        self.progress = ProgressLine(training["epochs"], enabled=progress)
+        self.progress = ProgressLine(training.epochs, enabled=progress)
         self.state = FitState()
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._stop = threading.Event()
@@ -189,15 +149,15 @@ class Trainer:
     # -- the loop -----------------------------------------------------------------------------------
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         t = self.training
-        return plan_batches(self.train_set, t["batching"], t["batch_size"], seed=t["seed"], epoch=epoch)
+        return plan_batches(self.train_set, t.batching, t.batch_size, seed=t.seed, epoch=epoch)
 
     def _forward(self, indices: np.ndarray) -> tuple[torch.Tensor, int]:
         """Mean loss over the reviews at ``indices`` and how many of them the model gets right."""
         ids, lengths, labels = make_batch(self.train_set, indices, self.batch_width, self.device)
         with autocast(self.device, self.precision):
             logits = self.model(ids, lengths)
-            loss = F.binary_cross_entropy_with_logits(logits, labels)
-        return loss, int(((logits.detach() > 0).float() == labels).sum().item())
+            loss, correct = loss_and_correct(logits, labels)
+        return loss, int(correct.item())
 
     def train_step(self, indices: np.ndarray) -> None:
         """One optimizer step on the reviews at ``indices``."""
@@ -222,7 +182,7 @@ class Trainer:
             self._shard_pool = ShardPool(self.shards)
         parts = split_batch(indices, [len(self.train_set.sequences[i]) for i in indices], self.shards)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        seed, step = self.training["seed"], self.state.steps
+        seed, step = self.training.seed, self.state.steps
 
         def run(shard: tuple[int, np.ndarray]):
             k, part = shard
@@ -238,7 +198,7 @@ class Trainer:
         return sum(r[1] for r in results), sum(r[2] for r in results)
 
     def _evaluate(self, data: EncodedSet) -> dict:
-        logits = predict_logits(self.model, data, batching=self.training["batching"], maxlen=self.maxlen, device=self.device,
+        logits = predict_logits(self.model, data, batching=self.training.batching, maxlen=self.maxlen, device=self.device,
                                 precision=self.precision)
         return evaluate_logits(logits, data.labels)
 
@@ -249,7 +209,7 @@ class Trainer:
         if self.valid_set is not None and len(self.valid_set):
             valid = self._evaluate(self.valid_set)
             row.update(val_loss=valid["loss"], val_accuracy=valid["accuracy"])
-        if t.get("eval_test_each_epoch") and self.test_set is not None:
+        if t.eval_test_each_epoch and self.test_set is not None:
             test = self._evaluate(self.test_set)
             row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
         row["seconds"] = round(time.perf_counter() - started, 2)
@@ -262,7 +222,7 @@ class Trainer:
         else:
             s.stale_epochs += 1
         s.epoch, s.batch, s.loss_sum, s.correct, s.seen = s.epoch + 1, 0, 0.0, 0, 0
-        patience = t.get("early_stopping", 0)
+        patience = t.early_stopping
         return bool(patience) and s.stale_epochs >= patience
 
     def fit(self, resume: bool = False) -> list[dict]:
@@ -278,13 +238,13 @@ class Trainer:
             if self._shard_pool is not None:
                 self._shard_pool.close()
                 self._shard_pool = None
-        if self.training.get("restore_best", True) and self.best_weights is not None:
+        if self.training.restore_best and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
         return self.state.history
 
     def _fit(self) -> None:
         s = self.state
-        while not s.done and s.epoch < self.training["epochs"]:
+        while not s.done and s.epoch < self.training.epochs:
             batches = self.epoch_batches(s.epoch)
             self.progress.start_epoch(s.epoch, len(batches))
             started = time.perf_counter()

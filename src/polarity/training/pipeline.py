@@ -1,4 +1,5 @@
-"""From a recipe to a model folder: data, vocabulary, model, fit, test evaluation, artifacts."""
+"""From a recipe and data to a model folder, in named steps: prepare the data, fit the text encoder,
+build the model, fit it, evaluate and save."""
 
 from __future__ import annotations
 
@@ -7,74 +8,168 @@ import json
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 from polarity import __version__
-from polarity.data.batching import truncate
-from polarity.data.imdb import ImdbCorpus, ReviewSet, load_imdb, validation_split
+from polarity.data.encoder import TextEncoder
+from polarity.data.imdb import ImdbCorpus, load_imdb
+from polarity.data.labelled import LabelledTexts
+from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
 from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import Vocabulary
+from polarity.engine import EncodedSet, evaluate_logits, predict_logits, probabilities, resolve_device
 from polarity.errors import ConfigError
-from polarity.models.io import model_options, save_model_folder, write_json
+from polarity.files import atomic_write, write_json
+from polarity.models.io import model_options, num_outputs, save_model_folder
 from polarity.models.registry import build_model
-from polarity.training.batches import EncodedSet
-from polarity.training.loop import Trainer, make_optimizer, predict_logits, evaluate_logits
+from polarity.training.loop import Trainer, make_optimizer
 from polarity.training.plots import plot_curves
+from polarity.training.recipes import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
 RUN = "run.json"
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but PyTorch sees no CUDA device")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise ConfigError(f"--device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
+@dataclass
+class Splits:
+    """The labelled texts of one run and where they came from (saved in ``config.json``)."""
+
+    fit: LabelledTexts
+    valid: LabelledTexts
+    test: LabelledTexts | None
+    origin: dict
+
+    @property
+    def labels(self) -> list:
+        return list(self.fit.names)
 
 
-def stratified_sample(reviews: ReviewSet, n: int, seed: int) -> ReviewSet:
-    """``n`` reviews drawn with the label balance of ``reviews`` (for --limit)."""
-    if n >= len(reviews):
-        return reviews
-    _, sample = validation_split(reviews, n / len(reviews), seed)
-    return sample
+@dataclass
+class Pretrained:
+    """Vectors for the model's vocabulary and how well they cover the training words."""
+
+    matrix: np.ndarray
+    coverage: dict
 
 
-def build_vocabulary(recipe: dict, tokens: list[list[str]]) -> tuple[Vocabulary, tuple[list[str], np.ndarray] | None, dict | None]:
-    """The training vocabulary, the pretrained vectors (if any) and their coverage of the training words."""
-    data = recipe["data"]
+# -- step 1: data ------------------------------------------------------------------------------------------
+def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: DataSource | None = None,
+                 test: DataSource | None = None, corpus: ImdbCorpus | None = None, data: str | None = None,
+                 strict: bool = True, limit: int | None = None, text_column: str | None = None,
+                 label_column: str | None = None) -> Splits:
+    """Fit, validation and test texts: IMDB's (``train`` None) or the user's files or lists."""
+    d, seed = recipe.data, recipe.training.seed
+    columns = {"text_column": text_column, "label_column": label_column}
+    if train is None:
+        if valid is not None or test is not None:
+            raise ConfigError("--valid and --test go with --train FILE (without it, the IMDB splits are used)")
+        corpus = corpus or load_imdb(data, strict=strict)
+        train_set, test_set = imdb_splits(corpus, d.target)
+        origin = {"dataset": "imdb", "source": corpus.source, "target": d.target}
+    else:
+        if d.target != "sentiment":
+            raise ConfigError(f"data.target = {d.target!r} labels IMDB reviews; a --train file brings its own labels")
+        train_set = as_labelled(train, **columns)
+        test_set = as_labelled(test, names=train_set.names, **columns) if test is not None else None
+        origin = {"dataset": "files", "train": _describe(train), "valid": _describe(valid), "test": _describe(test),
+                  **columns}
+    if valid is None:
+        fit, valid_set = fit_valid_split(train_set, d.valid_fraction, seed, limit)
+    else:
+        fit = sample(train_set, limit, seed) if limit else train_set
+        valid_set = as_labelled(valid, names=train_set.names, **columns)
+        valid_set = sample(valid_set, max(1, int(round(limit * d.valid_fraction))), seed) if limit else valid_set
+    if limit and test_set is not None:
+        test_set = sample(test_set, limit, seed)
+    return Splits(fit, valid_set, test_set, origin)
+
+
+def _describe(source: DataSource | None) -> str | None:
+    """How ``config.json`` names a data source: its path, or ``<memory>`` for lists."""
+    if source is None:
+        return None
+    if isinstance(source, LabelledTexts):
+        return source.source
+    return str(Path(source).resolve()) if isinstance(source, (str, Path)) else "<memory>"
+
+
+# -- step 2: text encoder (and pretrained vectors) ----------------------------------------------------------
+def fit_encoder(recipe: Recipe, tokens: list[list[str]], tokenizer: Tokenizer) -> tuple[TextEncoder, Pretrained | None]:
+    """The encoder built from the training words (and the pretrained vectors' words, if any)."""
+    d = recipe.data
     vocab = Vocabulary.build(tokens)
-    pretrained = coverage = None
-    if recipe["model"].get("pretrained"):
-        from polarity.models.pretrained import load_glove, vocabulary_coverage
+    pretrained = None
+    source = recipe.model.get("pretrained")
+    if source:
+        from polarity.models.pretrained import load_glove, pretrained_matrix, vocabulary_coverage
 
-        pretrained = load_glove(recipe["model"]["pretrained"])
-        known = frozenset(pretrained[0])
+        words, vectors = load_glove(source)
+        known = frozenset(words)
         coverage = vocabulary_coverage(vocab, known)
-        if data.get("pretrained_vocabulary") == "all":
-            vocab = Vocabulary(pretrained[0])  # every pretrained word, in the vectors' own (frequency) order
-        elif data.get("pretrained_vocabulary"):
+        if d.pretrained_vocabulary == "all":
+            vocab = Vocabulary(words)  # every pretrained word, in the vectors' own (frequency) order
+        elif d.pretrained_vocabulary:
             vocab = vocab.restrict(known)
-    vocab = vocab.with_options(num_words=data["num_words"] or None, skip_top=data["skip_top"])
-    return vocab, pretrained, coverage
+        vocab = vocab.with_options(num_words=d.num_words or None, skip_top=d.skip_top)
+        matrix, coverage["model_vocabulary"] = pretrained_matrix(vocab, words, vectors, seed=recipe.training.seed)
+        pretrained = Pretrained(matrix, coverage)
+    else:
+        vocab = vocab.with_options(num_words=d.num_words or None, skip_top=d.skip_top)
+    return TextEncoder(vocab, tokenizer, d.maxlen or None, d.truncating), pretrained
 
 
-def encode(reviews: ReviewSet, tokens: list[list[str]], vocab: Vocabulary, data: dict) -> EncodedSet:
-    ids = [vocab.encode(t) for t in tokens]
-    return EncodedSet(truncate(ids, data["maxlen"] or None, data["truncating"]), reviews.labels.astype(np.int8))
+def encode(encoder: TextEncoder, data: LabelledTexts, tokens: list[list[str]] | None = None) -> EncodedSet:
+    ids = encoder.encode_tokens(tokens) if tokens is not None else encoder.encode(data.texts)
+    return EncodedSet(ids, np.asarray(data.labels, dtype=np.int64))
+
+
+# -- step 3: model -----------------------------------------------------------------------------------------
+def build_recipe_model(recipe: Recipe, encoder: TextEncoder, labels: list, pretrained: Pretrained | None) -> nn.Module:
+    torch.manual_seed(recipe.training.seed)
+    extra = {"vocab_size": encoder.vocab_size, "num_outputs": num_outputs(labels)}
+    if pretrained is not None:
+        extra["pretrained"] = pretrained.matrix
+    return build_model(model_options(recipe.model, encoder.maxlen), **extra)
+
+
+def parameter_counts(model: nn.Module) -> dict:
+    return {"total": sum(p.numel() for p in model.parameters()),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+
+
+# -- step 4: evaluation and the model folder ---------------------------------------------------------------
+def best_threshold(probs_positive: np.ndarray, labels: np.ndarray) -> dict | None:
+    """The decision threshold on P(second label) that maximises F1 on these (validation) texts."""
+    from sklearn.metrics import precision_recall_curve
+
+    if len(np.unique(labels)) < 2:
+        return None
+    precision, recall, thresholds = precision_recall_curve(labels, probs_positive)
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    best = int(np.argmax(f1))
+    return {"threshold": round(float(thresholds[best]), 4), "f1": round(float(f1[best]), 4)}
+
+
+def evaluate_split(model: nn.Module, data: EncodedSet, recipe: Recipe, device: torch.device) -> tuple[dict, np.ndarray]:
+    """Loss, accuracy and seconds on ``data``, and the probabilities."""
+    started = time.perf_counter()
+    logits = predict_logits(model, data, batching=recipe.training.batching, maxlen=recipe.data.maxlen or None,
+                            device=device)
+    metrics = evaluate_logits(logits, data.labels)
+    metrics.update(reviews=len(data), seconds=round(time.perf_counter() - started, 2))
+    return metrics, probabilities(logits)
 
 
 def write_history(folder: Path, history: list[dict]) -> None:
     write_json(folder / "history.json", history)
     if history:
         keys = list(dict.fromkeys(k for row in history for k in row))
-        with open(folder / "history.csv", "w", newline="") as handle:
+        with atomic_write(folder / "history.csv", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=keys)
             writer.writeheader()
             writer.writerows(history)
@@ -85,10 +180,84 @@ def versions() -> dict:
             "python": platform.python_version()}
 
 
+def final_metrics(recipe: Recipe, trainer: Trainer, history: list[dict], splits: Splits, encoded: dict,
+                  device: torch.device, limit: int | None) -> dict:
+    """metrics.json: the test split (or, without one, the validation split), validation, epochs."""
+    model = trainer.model
+    best = trainer.state.best_epoch
+    metrics = {"recipe": recipe.name, "labels": splits.labels}
+    valid_probs = None
+    if len(splits.valid):
+        metrics["valid"], valid_probs = evaluate_split(model, encoded["valid"], recipe, device)
+        if len(splits.labels) == 2:
+            metrics["valid"]["best_f1_threshold"] = best_threshold(valid_probs[:, 1], splits.valid.labels)
+    if encoded.get("test") is not None:
+        metrics["test"], _ = evaluate_split(model, encoded["test"], recipe, device)
+        metrics["reported_on"] = "test"
+    else:
+        metrics["reported_on"] = "valid"
+    metrics.update({
+        "best_epoch": best + 1,
+        "epochs_run": len(history),
+        "seconds_per_epoch": round(float(np.mean([row["seconds"] for row in history])), 2) if history else None,
+        "device": str(device),
+        "limited_to": limit,
+    })
+    return metrics
+
+
+def save_run(out: Path, recipe: Recipe, trainer: Trainer, encoder: TextEncoder, splits: Splits, metrics: dict,
+             history: list[dict], pretrained: Pretrained | None, started: float) -> None:
+    model = trainer.model
+    config = {
+        "recipe": recipe.to_dict(),
+        "preprocessing": {"batching": recipe.training.batching},
+        "data": {**splits.origin, "fit": len(splits.fit), "valid": len(splits.valid),
+                 "test": len(splits.test) if splits.test is not None else 0, "limit": metrics["limited_to"],
+                 "valid_fraction": recipe.data.valid_fraction, "seed": recipe.training.seed},
+        "pretrained_coverage": pretrained.coverage if pretrained else None,
+        "parameters": parameter_counts(model),
+        "training": {"device": metrics["device"], "seconds": round(time.perf_counter() - started, 1),
+                     "command": " ".join(sys.argv)},
+        "versions": versions(),
+    }
+    write_json(out / "metrics.json", metrics)
+    write_history(out, history)
+    if history:
+        plot_curves(history, out / "curves.png", title=recipe.name)
+    save_model_folder(out, model, encoder, splits.labels, config)
+
+
+# -- all steps ---------------------------------------------------------------------------------------------
+def _started_run(out: Path) -> dict:
+    """``run.json`` of an interrupted run: the recipe, limit and data it started with."""
+    if not (out / CHECKPOINT).is_file():
+        raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run finished or never started)")
+    try:
+        run = json.loads((out / RUN).read_text(encoding="utf-8"))
+        return {"recipe": Recipe.from_dict(run["recipe"]), "limit": run["limit"], "data": run.get("data") or {}}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{out / RUN} cannot be read ({exc}); start over with another --out") from exc
+
+
+def _resumed_sources(origin: dict, given: dict) -> dict:
+    """The data sources of a resumed run: the files it started with, unless the caller passes data."""
+    if origin.get("dataset") != "files" or given.get("train") is not None:
+        return given
+    if "<memory>" in (origin.get("train"), origin.get("valid"), origin.get("test")):
+        raise ConfigError("this run was trained on in-memory data: pass the same train=/valid=/test= to resume it")
+    return {key: origin.get(key) for key in ("train", "valid", "test", "text_column", "label_column")}
+
+
 def train_recipe(
-    recipe: dict,
+    recipe: Recipe,
     out_dir: str | Path,
     *,
+    train: DataSource | None = None,
+    valid: DataSource | None = None,
+    test: DataSource | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
     data: str | None = None,
     strict: bool = True,
     device: str = "auto",
@@ -99,88 +268,51 @@ def train_recipe(
     corpus: ImdbCorpus | None = None,
     log=print,
 ) -> dict:
-    """Train ``recipe`` and write its model folder to ``out_dir``; returns the metrics."""
+    """Train ``recipe`` and write its model folder to ``out_dir``; returns the metrics.
+
+    Data: the IMDB splits by default, or ``train`` (and optionally ``valid``/``test``): a CSV/TSV/
+    JSONL/Parquet file, a folder with one sub-folder per label, a ``(texts, labels)`` pair or
+    :class:`~polarity.data.labelled.LabelledTexts`. Without ``valid``, a seeded stratified part of
+    ``train`` validates; without ``test``, the final figures are the validation split's.
+    """
     out = Path(out_dir)
-    run_file = out / RUN
+    sources = {"train": train, "valid": valid, "test": test, "text_column": text_column, "label_column": label_column}
     if resume:
-        if not (out / CHECKPOINT).is_file():
-            raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run finished or never started)")
-        run = json.loads(run_file.read_text())
-        recipe, limit = run["recipe"], run["limit"]
+        run = _started_run(out)
+        recipe, limit, sources = run["recipe"], run["limit"], _resumed_sources(run["data"], sources)
     elif (out / CHECKPOINT).is_file():
         raise ConfigError(f"{out} holds an unfinished run: continue it with --resume, or choose another --out")
     started = time.perf_counter()
     dev = resolve_device(device)
-    d, t = recipe["data"], recipe["training"]
-    seed = t["seed"]
-
-    corpus = corpus or load_imdb(data, strict=strict)
-    train_reviews, test_reviews = corpus.train, corpus.test
-    if limit:
-        train_reviews = stratified_sample(train_reviews, limit, seed)
-        test_reviews = stratified_sample(test_reviews, limit, seed)
-    fit_reviews, valid_reviews = validation_split(train_reviews, d["valid_fraction"], seed)
+    splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, **sources)
 
     tokenizer = Tokenizer()
-    fit_tokens = [tokenizer(x) for x in fit_reviews.texts]
-    vocab, pretrained, coverage = build_vocabulary(recipe, fit_tokens)
-    fit_set = encode(fit_reviews, fit_tokens, vocab, d)
+    fit_tokens = [tokenizer(x) for x in splits.fit.texts]
+    encoder, pretrained = fit_encoder(recipe, fit_tokens, tokenizer)
+    encoded = {"fit": encode(encoder, splits.fit, fit_tokens)}
     del fit_tokens  # millions of token strings: the largest object of a run, not needed once encoded
-    valid_set = encode(valid_reviews, [tokenizer(x) for x in valid_reviews.texts], vocab, d) if len(valid_reviews) else None
-    test_set = encode(test_reviews, [tokenizer(x) for x in test_reviews.texts], vocab, d)
-
-    torch.manual_seed(seed)
-    extra = {"vocab_size": vocab.size}
+    encoded["valid"] = encode(encoder, splits.valid) if len(splits.valid) else None
+    encoded["test"] = encode(encoder, splits.test) if splits.test is not None else None
     if pretrained is not None:
-        from polarity.models.pretrained import pretrained_matrix
+        c = pretrained.coverage
+        log(f"pretrained vectors cover {c['word_coverage']:.1%} of the {c['words']:,} training words "
+            f"and {c['token_coverage']:.1%} of the training tokens; "
+            f"{c['model_vocabulary']['word_coverage']:.1%} of the model's vocabulary has a vector")
 
-        extra["pretrained"], coverage["model_vocabulary"] = pretrained_matrix(vocab, *pretrained, seed=seed)
-        log(f"pretrained vectors cover {coverage['word_coverage']:.1%} of the {coverage['words']:,} training words "
-            f"and {coverage['token_coverage']:.1%} of the training tokens; "
-            f"{coverage['model_vocabulary']['word_coverage']:.1%} of the model's vocabulary has a vector")
-    model = build_model(model_options(recipe["model"], d["maxlen"] or None), **extra).to(dev)
-    optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"], initial_accumulator=t["initial_accumulator"])
-
+    model = build_recipe_model(recipe, encoder, splits.labels, pretrained).to(dev)
+    t = recipe.training
+    optimizer = make_optimizer(t.optimizer, model.parameters(), t.lr, initial_accumulator=t.initial_accumulator)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
-        write_json(run_file, {"recipe": recipe, "limit": limit, "data": corpus.source})
-    log(f"training {recipe.get('name', 'recipe')} on {len(fit_set):,} reviews (validation {len(valid_reviews):,}, "
-        f"test {len(test_set):,}), {sum(p.numel() for p in model.parameters()):,} parameters, device {dev}")
-    trainer = Trainer(model, optimizer, fit_set, valid_set, training=t, maxlen=d["maxlen"] or None, device=dev,
-                      checkpoint=out / CHECKPOINT, test=test_set, callbacks=callbacks, progress=progress)
+        write_json(out / RUN, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
+    test_note = f"test {len(splits.test):,}" if splits.test is not None else "no test set: final report on validation"
+    log(f"training {recipe.name} on {len(splits.fit):,} texts (validation {len(splits.valid):,}, {test_note}), "
+        f"{len(splits.labels)} labels, {parameter_counts(model)['total']:,} parameters, device {dev}")
+    trainer = Trainer(model, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=encoder.maxlen, device=dev,
+                      checkpoint=out / CHECKPOINT, test=encoded["test"], callbacks=callbacks, progress=progress)
     history = trainer.fit(resume=resume)
 
-    eval_started = time.perf_counter()
-    logits = predict_logits(model, test_set, batching=t["batching"], maxlen=d["maxlen"] or None, device=dev)
-    test_metrics = evaluate_logits(logits, test_set.labels)
-    test_metrics.update(reviews=len(test_set), seconds=round(time.perf_counter() - eval_started, 2))
-    best = trainer.state.best_epoch
-    metrics = {
-        "recipe": recipe.get("name"),
-        "test": test_metrics,
-        "valid": {k: history[best][f"val_{k}"] for k in ("loss", "accuracy") if best >= 0 and f"val_{k}" in history[best]},
-        "best_epoch": best + 1,
-        "epochs_run": len(history),
-        "seconds_per_epoch": round(float(np.mean([row["seconds"] for row in history])), 2) if history else None,
-        "device": str(dev),
-        "limited_to": limit,
-    }
-    config = {
-        "recipe": recipe,
-        "preprocessing": {"tokenizer": tokenizer.to_dict(), "maxlen": d["maxlen"] or None, "truncating": d["truncating"],
-                          "padding": "pre", "batching": t["batching"]},
-        "data": {"source": corpus.source, "train": len(fit_set), "valid": len(valid_reviews), "test": len(test_set),
-                 "limit": limit},
-        "pretrained_coverage": coverage,
-        "parameters": {"total": sum(p.numel() for p in model.parameters()),
-                       "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)},
-        "training": {"device": str(dev), "seconds": round(time.perf_counter() - started, 1), "command": " ".join(sys.argv)},
-        "versions": versions(),
-    }
-    save_model_folder(out, model, vocab, config)
-    write_json(out / "metrics.json", metrics)
-    write_history(out, history)
-    if history:
-        plot_curves(history, out / "curves.png", title=recipe.get("name", ""))
+    metrics = final_metrics(recipe, trainer, history, splits, encoded, dev, limit)
+    save_run(out, recipe, trainer, encoder, splits, metrics, history, pretrained, started)
     (out / CHECKPOINT).unlink(missing_ok=True)
     return metrics

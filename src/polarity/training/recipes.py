@@ -1,102 +1,404 @@
-"""Recipes: TOML files that describe one experiment (data, model, training), with overrides."""
+"""Recipes: TOML files that describe one experiment (data, model, training), with overrides.
+
+A recipe is a :class:`Recipe` with typed sections (:class:`DataConfig`, :class:`TrainingConfig`)
+and a ``[model]`` dict checked against the model class's constructor. Unknown keys, wrong types and
+out-of-range values raise :class:`~polarity.errors.ConfigError` with a one-line message.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import difflib
+import inspect
+import math
 import tomllib
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from polarity.errors import ConfigError
 
-DEFAULTS = {
-    "data": {
-        "num_words": 0,
-        "skip_top": 0,
-        "maxlen": 0,
-        "truncating": "pre",
-        "valid_fraction": 0.1,
-        "pretrained_vocabulary": False,
-    },
-    "model": {},
-    "training": {
-        "optimizer": "adam",
-        "lr": 0.001,
-        "initial_accumulator": 0.1,
-        "batch_size": 64,
-        "epochs": 3,
-        "batching": "bucketed",
-        "precision": "float32",
-        "shards": 1,
-        "seed": 0,
-        "early_stopping": 0,
-        "restore_best": True,
-        "eval_test_each_epoch": False,
-    },
-}
 SECTIONS = ("data", "model", "training")
-CHOICES = {("training", "batching"): ("exact", "bucketed"), ("training", "precision"): ("float32", "bfloat16"),
-           ("data", "truncating"): ("pre", "post"),
-           ("training", "optimizer"): ("adam", "adagrad", "rmsprop", "sgd")}
+MAX_DEPTH = 8
+# Constructor arguments the program fills in (from the data); a recipe may not set them.
+PROGRAM_KEYS = ("vocab_size", "maxlen", "num_outputs")
+Check = Callable[[str, object], object]
 
 
-def recipe_names() -> list[str]:
-    folder = resources.files("polarity") / "recipes"
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+# --- value checks: (where, value) -> value (converted), or ConfigError -----------------------
 
 
-def _read(name_or_path: str) -> dict:
-    path = Path(name_or_path)
-    if path.suffix == ".toml" and path.is_file():
-        text = path.read_text(encoding="utf-8")
+def _integer(minimum: int | None, what: str) -> Check:
+    def check(where: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+            raise ConfigError(f"{where} must be {what}, got {value!r}")
+        return value
+
+    return check
+
+
+def _number(what: str, ok: Callable[[float], bool]) -> Check:
+    """A float (an int is accepted and converted) that is finite and satisfies ``ok``."""
+
+    def check(where: str, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+            raise ConfigError(f"{where} must be {what}, got {value!r}")
+        return float(value)
+
+    return check
+
+
+def _choice(*choices: str) -> Check:
+    def check(where: str, value: object) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _flag(where: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _string(where: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def _name(where: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"recipe {where} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _optional(check: Check) -> Check:
+    def optional(where: str, value: object) -> object:
+        return None if value is None else check(where, value)
+
+    return optional
+
+
+def _pretrained_vocabulary(where: str, value: object) -> bool | str:
+    if isinstance(value, bool) or (isinstance(value, str) and value in ("train", "all")):
+        return value
+    raise ConfigError(f"{where} must be false, true/\"train\" (training words with a vector) "
+                      f"or \"all\" (every pretrained word), got {value!r}")
+
+
+def _accuracies(where: str, value: object) -> list[float]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of numbers, got {value!r}")
+    return [_number("a list of numbers", lambda v: True)(where, item) for item in value]
+
+
+_positive_int = _integer(1, "a positive integer")
+_count = _integer(0, "an integer >= 0")
+_limit = _integer(0, "an integer >= 0 (0: no limit)")
+_any_number = _number("a number", lambda v: True)
+
+
+def _rule(default: object, check: Check) -> Any:
+    """A dataclass field with ``default`` whose values go through ``check``."""
+    return field(default=default, metadata={"check": check})
+
+
+def _check_fields(obj: object, prefix: str) -> None:
+    """Run each field's check on its value, storing the converted value."""
+    for f in dataclasses.fields(obj):
+        check = f.metadata.get("check")
+        if check is not None:
+            setattr(obj, f.name, check(prefix + f.name, getattr(obj, f.name)))
+
+
+# --- sections -------------------------------------------------------------------------------
+
+
+@dataclass
+class DataConfig:
+    """The [data] section: vocabulary, sequence length and split."""
+
+    num_words: int = _rule(0, _limit)
+    skip_top: int = _rule(0, _count)
+    maxlen: int = _rule(0, _limit)
+    truncating: str = _rule("pre", _choice("pre", "post"))
+    valid_fraction: float = _rule(0.1, _number("a number in [0, 1)", lambda v: 0 <= v < 1))
+    pretrained_vocabulary: bool | str = _rule(False, _pretrained_vocabulary)
+    target: str = _rule("sentiment", _choice("sentiment", "rating-bands"))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "data.")
+
+
+@dataclass
+class TrainingConfig:
+    """The [training] section: optimizer, batches, epochs and precision."""
+
+    optimizer: str = _rule("adam", _choice("adam", "adagrad", "rmsprop", "sgd"))
+    lr: float = _rule(0.001, _number("a positive number", lambda v: v > 0))
+    initial_accumulator: float = _rule(0.1, _number("a number >= 0", lambda v: v >= 0))
+    batch_size: int = _rule(64, _positive_int)
+    epochs: int = _rule(3, _positive_int)
+    batching: str = _rule("bucketed", _choice("exact", "bucketed"))
+    precision: str = _rule("float32", _choice("float32", "bfloat16"))
+    shards: int = _rule(1, _positive_int)
+    seed: int = _rule(0, _count)
+    early_stopping: int = _rule(0, _integer(0, "an integer >= 0 (0: off)"))
+    restore_best: bool = _rule(True, _flag)
+    eval_test_each_epoch: bool = _rule(False, _flag)
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "training.")
+
+
+SECTION_CLASSES: dict[str, type] = {"data": DataConfig, "training": TrainingConfig}
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _unknown(what: str, key: str, where: str, label: str, valid: Iterable[str], show: Callable = repr) -> ConfigError:
+    """``unknown key 'epoch' in [training] (recipe x); did you mean 'epochs'?`` (else the valid names)."""
+    valid = list(valid)
+    close = difflib.get_close_matches(key, valid, n=1)
+    listed = ", ".join(valid if show is repr else map(show, valid)) or "none"
+    hint = f"did you mean {show(close[0])}?" if close else f"valid {what}s: {listed}"
+    return ConfigError(f"unknown {what} {show(key)}{where} (recipe {label}); {hint}")
+
+
+def _section_name(name: str) -> str:
+    return f"[{name}]"
+
+
+def _check_keys(values: Mapping, valid: Iterable[str], section: str, label: str) -> None:
+    valid = list(valid)
+    for key in values:
+        if key not in valid:
+            raise _unknown("key", key, f" in [{section}]", label, valid)
+
+
+def _table(value: object, section: str, label: str) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{section}] must be a table (recipe {label}), got {value!r}")
+    return value
+
+
+def _section(cls: type, values: object, section: str, label: str) -> object:
+    """A section dataclass from a dict, rejecting unknown keys."""
+    if isinstance(values, cls):
+        return dataclasses.replace(values)  # a copy, checked again
+    values = _table(values, section, label)
+    _check_keys(values, _field_names(cls), section, label)
+    return cls(**values)
+
+
+# --- [model] --------------------------------------------------------------------------------
+
+_SIMPLE_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _model_class(type_name: str) -> type:
+    """The class registered as ``type_name`` (registry.model_class when there is one)."""
+    import polarity.models  # noqa: F401  (registers the model types)
+    from polarity.models import registry
+
+    lookup = getattr(registry, "model_class", None)
+    if callable(lookup):
+        return lookup(type_name)
+    return registry._REGISTRY[type_name]
+
+
+def _type_names(annotation: object) -> set[str]:
+    """``"int | None"`` / ``int | None`` -> ``{"int", "None"}``."""
+    if isinstance(annotation, str):
+        return {part.strip() for part in annotation.split("|")}
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    items = typing.get_args(annotation) if union else (annotation,)
+    return {"None" if a in (None, type(None)) else getattr(a, "__name__", str(a)) for a in items}
+
+
+def _option_check(param: inspect.Parameter) -> Check | None:
+    """The check for one constructor argument, from its annotation (else its default's type)."""
+    if param.annotation is not inspect.Parameter.empty:
+        names = _type_names(param.annotation)
+        optional = "None" in names
+        names.discard("None")
+        kind = _SIMPLE_TYPES.get(names.pop()) if len(names) == 1 else None
     else:
-        resource = resources.files("polarity") / "recipes" / f"{name_or_path}.toml"
-        if not resource.is_file():
-            raise ConfigError(f"unknown recipe {name_or_path!r}; available: {', '.join(recipe_names())} (or a .toml file)")
-        text = resource.read_text(encoding="utf-8")
+        optional, kind = False, type(param.default) if type(param.default) in _SIMPLE_TYPES.values() else None
+    if kind is None:
+        return None
+    check = {bool: _flag, int: _integer(None, "an integer"), float: _any_number, str: _string}[kind]
+    return _optional(check) if optional else check
+
+
+def _pretrained_source(where: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must name the vectors (e.g. \"glove-6b-50d\" or a path to "
+                          f"glove.6B.100d.txt), got {value!r}")
+    return value
+
+
+def _model_options(type_name: str) -> tuple[dict[str, Check | None], bool]:
+    """({recipe key: its check or None}, whether the constructor takes ``**kwargs``) for a model type."""
+    params = inspect.signature(_model_class(type_name)).parameters.values()
+    options: dict[str, Check | None] = {}
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in PROGRAM_KEYS:
+            continue
+        options[param.name] = _pretrained_source if param.name == "pretrained" else _option_check(param)
+    return options, any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+def _model_type(model: dict, label: str) -> str:
+    from polarity.models.registry import model_types
+
+    kind = model.get("type")
+    if kind is None:
+        raise ConfigError(f"[model] needs a type (recipe {label}): one of {', '.join(model_types())}")
+    if not isinstance(kind, str) or kind not in model_types():
+        raise ConfigError(f"model.type must be one of {', '.join(model_types())}, got {kind!r}")
+    return kind
+
+
+def _check_model(model: object, label: str) -> dict:
+    """A validated copy of a [model] section (ints given for float options become floats)."""
+    model = _table(model, "model", label)
+    kind = _model_type(model, label)
+    options, open_ended = _model_options(kind)
+    checked = {"type": kind}
+    for key, value in model.items():
+        if key == "type":
+            continue
+        if key in PROGRAM_KEYS:
+            raise ConfigError(f"model.{key} is supplied by the program, not by recipes (recipe {label})")
+        if key not in options:
+            if open_ended:
+                checked[key] = copy.deepcopy(value)
+                continue
+            raise _unknown("key", key, f" in [model] of type {kind!r}", label, options)
+        check = options[key]
+        checked[key] = check(f"model.{key}", value) if check else copy.deepcopy(value)
+    return checked
+
+
+# --- the recipe -----------------------------------------------------------------------------
+
+
+@dataclass
+class Recipe:
+    """One experiment: name, [model] options, [data] and [training] sections, report metadata."""
+
+    name: str = field(metadata={"check": _name})
+    model: dict
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    extends: str | None = _rule(None, _optional(_string))
+    notebook: str | None = _rule(None, _optional(_string))
+    title: str | None = _rule(None, _optional(_string))
+    description: str | None = _rule(None, _optional(_string))
+    reported_accuracy: float | None = _rule(None, _optional(_any_number))
+    reported_per_epoch: list[float] | None = _rule(None, _optional(_accuracies))
+    reported_note: str | None = _rule(None, _optional(_string))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "")
+        self.data = _section(DataConfig, self.data, "data", self.name)
+        self.training = _section(TrainingConfig, self.training, "training", self.name)
+        self.model = _check_model(self.model, self.name)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: top-level fields (None ones left out) and the three sections as dicts."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECTION_CLASSES:
+                out[f.name] = dataclasses.asdict(value)
+            elif value is not None:
+                out[f.name] = copy.deepcopy(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Recipe:
+        """A validated recipe from :meth:`to_dict`'s form (e.g. read back from run.json)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a recipe must be a table, got {data!r}")
+        label = data.get("name") if isinstance(data.get("name"), str) else "?"
+        _check_top_keys(data, label)
+        if "model" not in data:
+            raise ConfigError(f"recipe {label} has no [model] section")
+        return cls(**{"name": None, **data})
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> Recipe:
+        """A new validated recipe with ``overrides`` (``"section.key"`` or bare key -> value) applied."""
+        return Recipe.from_dict(_apply_overrides(self.to_dict(), overrides, self.name))
+
+
+TOP_KEYS = tuple(f.name for f in dataclasses.fields(Recipe))
+
+
+def _check_top_keys(data: Mapping, label: str) -> None:
+    """Reject unknown top-level keys (tables among them as unknown sections) and non-table sections."""
+    for key, value in data.items():
+        if key in SECTIONS:
+            _table(value, key, label)
+        elif key not in TOP_KEYS:
+            if isinstance(value, dict):
+                raise _unknown("section", key, "", label, SECTIONS, show=_section_name)
+            raise _unknown("key", key, " at the top level", label, [k for k in TOP_KEYS if k not in SECTIONS])
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+
+def _section_keys(recipe: dict, section: str) -> list[str]:
+    """The keys a bare override may name in ``section`` of a recipe dict."""
+    if section in SECTION_CLASSES:
+        return _field_names(SECTION_CLASSES[section])
+    model = recipe.get("model") or {}
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"recipe {name_or_path}: invalid TOML: {exc}") from exc
+        kind = _model_type(model, recipe.get("name", "?"))
+    except ConfigError:
+        return list(model)
+    return ["type", *_model_options(kind)[0]]
 
 
-def load_recipe(name_or_path: str, overrides: dict | None = None) -> dict:
-    """The recipe with defaults filled in, ``extends`` resolved and ``overrides`` applied.
-
-    ``overrides`` maps ``"section.key"`` (or a bare key found in one section) to a value.
-    """
-    raw = _read(name_or_path)
-    chain = [raw]
-    while "extends" in chain[-1]:
-        if len(chain) > 8:
-            raise ConfigError(f"recipe {name_or_path}: 'extends' goes round in circles")
-        chain.append(_read(chain[-1]["extends"]))
-    recipe = copy.deepcopy(DEFAULTS)
-    for layer in reversed(chain):
-        for key, value in layer.items():
-            if key in SECTIONS:
-                recipe[key].update(value)
-            elif key != "extends":
-                recipe[key] = value
-    if "extends" in raw:
-        recipe["extends"] = raw["extends"]
-    for key, value in (overrides or {}).items():
-        set_value(recipe, key, value)
-    validate_recipe(recipe)
-    return recipe
-
-
-def set_value(recipe: dict, key: str, value) -> None:
+def _place(recipe: dict, key: str, label: str) -> tuple[str, str]:
+    """(section, key) for an override key: ``"section.key"`` or a bare key found in one section."""
     if "." in key:
         section, name = key.split(".", 1)
         if section not in SECTIONS:
-            raise ConfigError(f"unknown recipe section {section!r} in {key!r}; sections: {', '.join(SECTIONS)}")
-    else:
-        owners = [s for s in SECTIONS if key in recipe[s]]
-        if len(owners) != 1:
-            raise ConfigError(f"cannot place {key!r}: name it as section.key (e.g. training.{key})")
-        section, name = owners[0], key
-    recipe[section][name] = value
+            raise _unknown("section", section, f" in {key!r}", label, SECTIONS, show=_section_name)
+        return section, name
+    owners = [s for s in SECTIONS if key in _section_keys(recipe, s)]
+    if len(owners) == 1:
+        return owners[0], key
+    if owners:
+        raise ConfigError(f"cannot place {key!r}: it is in {' and '.join(map(_section_name, owners))}; "
+                          f"name it as section.key (e.g. {owners[0]}.{key})")
+    known = {name: s for s in reversed(SECTIONS) for name in _section_keys(recipe, s)}
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{known[close[0]]}.{close[0]}'?" if close else "name it as section.key"
+    raise ConfigError(f"cannot place {key!r}: no section of recipe {label} has it; {hint}")
+
+
+def _apply_overrides(recipe: dict, overrides: Mapping[str, object] | None, label: str) -> dict:
+    """``recipe`` (a dict, changed in place and returned) with the overrides set; model.type first."""
+    items = list((overrides or {}).items())
+    items.sort(key=lambda item: item[0] not in ("type", "model.type"))
+    for key, value in items:
+        section, name = _place(recipe, key, label)
+        recipe[section] = dict(_table(recipe.get(section, {}), section, label), **{name: value})
+    return recipe
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
@@ -111,24 +413,88 @@ def parse_assignment(text: str) -> tuple[str, object]:
     return key.strip(), parsed
 
 
-def validate_recipe(recipe: dict) -> None:
-    if not recipe["model"].get("type"):
-        raise ConfigError(f"recipe {recipe.get('name')}: [model] needs a type")
-    for (section, key), allowed in CHOICES.items():
-        if recipe[section][key] not in allowed:
-            raise ConfigError(f"{section}.{key} must be one of {', '.join(allowed)}, got {recipe[section][key]!r}")
-    training, data = recipe["training"], recipe["data"]
-    for key in ("epochs", "batch_size", "shards"):
-        if not isinstance(training[key], int) or training[key] < 1:
-            raise ConfigError(f"training.{key} must be a positive integer, got {training[key]!r}")
-    if not isinstance(training["lr"], (int, float)) or training["lr"] <= 0:
-        raise ConfigError(f"training.lr must be positive, got {training['lr']!r}")
-    for key in ("num_words", "maxlen", "skip_top"):
-        if not isinstance(data[key], int) or data[key] < 0:
-            raise ConfigError(f"data.{key} must be an integer >= 0 (0: no limit), got {data[key]!r}")
-    if data["pretrained_vocabulary"] not in (False, True, "train", "all"):
-        raise ConfigError("data.pretrained_vocabulary must be false, true/\"train\" (training words with a vector) "
-                          f"or \"all\" (every pretrained word), got {data['pretrained_vocabulary']!r}")
-    if not 0 <= data["valid_fraction"] < 1:
-        raise ConfigError(f"data.valid_fraction must be in [0, 1), got {data['valid_fraction']}")
+# --- loading --------------------------------------------------------------------------------
 
+
+@dataclass
+class _Layer:
+    """One file of an ``extends`` chain."""
+
+    identity: str  # resolved path or built-in name, to detect cycles
+    label: str  # how messages name it
+    stem: str  # the default recipe name
+    folder: Path | None  # where relative ``extends`` paths are looked up first
+    raw: dict
+
+
+def recipe_names() -> list[str]:
+    """The built-in recipes' names."""
+    folder = resources.files("polarity") / "recipes"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _parse(text: str, label: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"recipe {label}: invalid TOML: {exc}") from exc
+
+
+def _read(name_or_path: str, folder: Path | None = None) -> _Layer:
+    """A recipe file (a .toml path, tried as given then next to the extending file) or a built-in."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        candidates = [path] + ([folder / path] if folder is not None and not path.is_absolute() else [])
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise ConfigError(f"recipe file {name_or_path} not found")
+        raw = _parse(found.read_text(encoding="utf-8"), name_or_path)
+        return _Layer(str(found.resolve()), name_or_path, path.stem, found.parent, raw)
+    resource = resources.files("polarity") / "recipes" / f"{name_or_path}.toml"
+    if not resource.is_file():
+        raise ConfigError(f"unknown recipe {name_or_path!r}; available: {', '.join(recipe_names())} (or a .toml file)")
+    return _Layer(f"builtin:{name_or_path}", name_or_path, name_or_path, None, _parse(resource.read_text(encoding="utf-8"), name_or_path))
+
+
+def _chain(name_or_path: str) -> list[_Layer]:
+    """The recipe and the ones it extends, the recipe first."""
+    chain = [_read(name_or_path)]
+    while (parent := chain[-1].raw.get("extends")) is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(f"extends must be a string, got {parent!r} (recipe {chain[-1].label})")
+        if len(chain) >= MAX_DEPTH:
+            raise ConfigError(f"recipe {name_or_path}: 'extends' chain deeper than {MAX_DEPTH} recipes")
+        layer = _read(parent, chain[-1].folder)
+        if layer.identity in (seen.identity for seen in chain):
+            route = " -> ".join(seen.label for seen in [*chain, layer])
+            raise ConfigError(f"recipe {name_or_path}: 'extends' goes round in circles: {route}")
+        chain.append(layer)
+    return chain
+
+
+def _merge(chain: list[_Layer]) -> dict:
+    """One recipe dict: sections merged key by key, later layers winning; name from the top file."""
+    merged: dict = {}
+    for layer in reversed(chain):
+        _check_top_keys(layer.raw, layer.label)
+        for key, value in layer.raw.items():
+            if key in SECTION_CLASSES:
+                _check_keys(value, _field_names(SECTION_CLASSES[key]), key, layer.label)
+            if key in SECTIONS:
+                merged.setdefault(key, {}).update(value)
+            elif key != "extends":
+                merged[key] = value
+    top = chain[0]
+    merged["name"] = top.raw.get("name", top.stem)
+    merged.pop("extends", None)
+    if "extends" in top.raw:
+        merged["extends"] = top.raw["extends"]
+    return merged
+
+
+def load_recipe(name_or_path: str, overrides: Mapping[str, object] | None = None) -> Recipe:
+    """The recipe ``name_or_path`` (a built-in name or a .toml path) with ``extends`` resolved,
+    defaults filled in and ``overrides`` (``"section.key"`` or a bare key -> value) applied."""
+    merged = _merge(_chain(name_or_path))
+    label = merged["name"] if isinstance(merged["name"], str) else name_or_path
+    return Recipe.from_dict(_apply_overrides(merged, overrides, label))

@@ -6,8 +6,10 @@ import json
 import statistics
 from pathlib import Path
 
+from collections.abc import Iterable
+
 from polarity.data.imdb import load_imdb
-from polarity.models.io import write_json
+from polarity.files import write_json
 from polarity.training.pipeline import train_recipe
 from polarity.training.recipes import load_recipe
 
@@ -23,7 +25,7 @@ def _spread(values: list[float]) -> dict:
 def reproduce(
     name: str,
     *,
-    seeds: int = 1,
+    seeds: Iterable[int] = (0,),
     out: str | Path = "runs/reproduce",
     data: str | None = None,
     strict: bool = True,
@@ -32,38 +34,40 @@ def reproduce(
     overrides: dict | None = None,
     log=print,
 ) -> dict:
-    """Train ``name`` once per seed (0, 1, ...) and report the test accuracy after the notebook's
-    last epoch (``restore_best`` off, as the notebooks evaluate their final weights)."""
+    """Train ``name`` once per seed and report the test accuracy after the notebook's last epoch
+    (``restore_best`` off, as the notebooks evaluate their final weights)."""
     overrides = dict(overrides or {})
     overrides.setdefault("training.restore_best", False)
+    seeds = list(seeds)
     corpus = load_imdb(data, strict=strict)
     runs = []
-    for seed in range(seeds):
+    for seed in seeds:
         recipe = load_recipe(name, {**overrides, "training.seed": seed})
-        folder = Path(out) / f"{recipe['name']}-{recipe['training']['batching']}-seed{seed}"
+        folder = Path(out) / f"{recipe.name}-{recipe.training.batching}-seed{seed}"
         metrics = train_recipe(recipe, folder, corpus=corpus, device=device, limit=limit, log=log)
         history = json.loads((folder / "history.json").read_text())
         runs.append({"seed": seed, "folder": str(folder), "test_accuracy": metrics["test"]["accuracy"],
                      "seconds_per_epoch": metrics["seconds_per_epoch"],
                      "test_per_epoch": [row.get("test_accuracy") for row in history]})
     report = {
-        "recipe": recipe["name"],
-        "notebook": recipe.get("notebook"),
-        "batching": recipe["training"]["batching"],
-        "reported": recipe.get("reported_accuracy"),
-        "reported_per_epoch": recipe.get("reported_per_epoch"),
-        "reported_note": recipe.get("reported_note"),
+        "recipe": recipe.name,
+        "notebook": recipe.notebook,
+        "batching": recipe.training.batching,
+        "reported": recipe.reported_accuracy,
+        "reported_per_epoch": recipe.reported_per_epoch,
+        "reported_note": recipe.reported_note,
         "measured": _spread([r["test_accuracy"] for r in runs]),
         "seconds_per_epoch": round(statistics.fmean(r["seconds_per_epoch"] for r in runs), 1),
         "device": metrics["device"],
-        "seeds": seeds,
+        "seeds": len(seeds),
+        "seed_values": seeds,
         "limited_to": limit,
         "runs": runs,
     }
     if all(None not in r["test_per_epoch"] for r in runs):
         epochs = zip(*(r["test_per_epoch"] for r in runs))
         report["measured_per_epoch"] = [_spread(list(values)) for values in epochs]
-    write_json(Path(out) / f"{recipe['name']}-{report['batching']}.json", report)
+    write_json(Path(out) / f"{recipe.name}-{report['batching']}.json", report)
     log(format_report(report))
     return report
 

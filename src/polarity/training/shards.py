@@ -1,25 +1,14 @@
-"""Data parallelism inside one CPU process: the shards of a batch (or the batches of a prediction)
-run at once, one thread each.
+"""Training one batch as shards at once on single-threaded CPU workers (``training.shards``).
 
-On a few cores, one LSTM batch on all of them spends much of each time step waiting at the OpenMP
-barrier. Running each shard of the batch on its own single-threaded worker keeps every core busy
-(measured in docs/PERFORMANCE.md, experiment 12). Gradients are summed in a fixed order and each
-shard draws its dropout masks from its own seeded generator, so a run stays reproducible.
+Each shard draws its dropout masks from its own seeded generator and gradients are summed in a
+fixed order, so a sharded run stays reproducible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Sequence
 
 import numpy as np
-import torch
-
-from polarity.runtime import flush_denormals
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def split_batch(indices: np.ndarray, lengths: Sequence[int], shards: int) -> list[np.ndarray]:
@@ -33,35 +22,3 @@ def split_batch(indices: np.ndarray, lengths: Sequence[int], shards: int) -> lis
 def shard_seed(seed: int, step: int, shard: int) -> int:
     """The seed of one shard's random generator at one optimizer step."""
     return int(np.random.SeedSequence([seed, step, shard]).generate_state(1)[0])
-
-
-def _single_threaded_worker() -> None:
-    torch.set_num_threads(1)  # this thread's OpenMP and MKL setting
-    flush_denormals()
-
-
-class ShardPool:
-    """``shards`` worker threads, each running PyTorch with one intra-op thread."""
-
-    def __init__(self, shards: int) -> None:
-        self.shards = shards
-        self._threads_before = torch.get_num_threads()
-        # Setting the thread count also fixes process-wide library modes (MKL's dynamic threads) that
-        # the workers' own setting would otherwise change under the caller's later computations.
-        torch.set_num_threads(self._threads_before)
-        self._pool = ThreadPoolExecutor(shards, thread_name_prefix="polarity-shard", initializer=_single_threaded_worker)
-
-    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``function`` on every item at once; results in the order of ``items``."""
-        futures = [self._pool.submit(function, item) for item in items]
-        return [future.result() for future in futures]
-
-    def close(self) -> None:
-        self._pool.shutdown()
-        torch.set_num_threads(self._threads_before)  # the workers' setting also reaches new threads
-
-    def __enter__(self) -> "ShardPool":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()

@@ -1,4 +1,4 @@
-"""Encoded reviews and the batches the fit loop and evaluation draw from them."""
+"""Encoded reviews and the batches the fit loop and prediction draw from them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from polarity.data.batching import BucketBatchSampler, collate, sequential_batch
 
 @dataclass
 class EncodedSet:
-    """Token ids (already truncated to ``maxlen``) and labels of one split."""
+    """Token ids (already truncated to ``maxlen``) and label indices of one split."""
 
     sequences: list[list[int]]
     labels: np.ndarray
@@ -23,6 +23,10 @@ class EncodedSet:
     @property
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(s) for s in self.sequences), dtype=np.int64, count=len(self.sequences))
+
+    @classmethod
+    def unlabelled(cls, sequences: list[list[int]]) -> "EncodedSet":
+        return cls(sequences, np.zeros(len(sequences), dtype=np.int64))
 
 
 def plan_batches(data: EncodedSet, batching: str, batch_size: int, *, seed: int | None, epoch: int = 0) -> list[np.ndarray]:
@@ -37,7 +41,7 @@ def plan_batches(data: EncodedSet, batching: str, batch_size: int, *, seed: int 
 def make_batch(data: EncodedSet, indices: np.ndarray, width: int | None, device: torch.device):
     """(ids, lengths, labels) tensors; ``width`` pads to a fixed length (exact mode), None to the batch's longest."""
     ids, lengths = collate(data.sequences, indices, maxlen=width)
-    labels = torch.as_tensor(data.labels[indices], dtype=torch.float32)
+    labels = torch.as_tensor(np.asarray(data.labels[indices], dtype=np.int64))
     return (
         torch.from_numpy(ids).to(device, non_blocking=True),
         torch.from_numpy(lengths).to(device, non_blocking=True),

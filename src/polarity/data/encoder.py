@@ -1,0 +1,90 @@
+"""The one object that turns text into the ids a model reads: tokenizer + vocabulary + maxlen.
+
+Training builds it from the training texts, saves it in the model folder (``vocab.json`` and the
+``preprocessing`` section of ``config.json``) and every user of a model loads it from there, so
+text is encoded the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polarity.data.batching import truncate
+from polarity.data.tokenizer import Tokenizer
+from polarity.data.vocab import Vocabulary
+from polarity.errors import ConfigError
+
+VOCAB_FILE = "vocab.json"
+TRUNCATING = ("pre", "post")
+
+
+@dataclass
+class TextEncoder:
+    """Raw text -> words -> ids -> at most ``maxlen`` ids (``truncating="pre"`` keeps the end, as Keras).
+
+    >>> encoder = TextEncoder.fit(["A fine film.", "A dull film."], num_words=None)
+    >>> encoder.encode(["a fine film"])
+    [[1, 4, 7, 5]]
+    """
+
+    vocab: Vocabulary
+    tokenizer: Tokenizer = field(default_factory=Tokenizer)
+    maxlen: int | None = None
+    truncating: str = "pre"
+
+    def __post_init__(self) -> None:
+        if self.truncating not in TRUNCATING:
+            raise ConfigError(f"truncating must be 'pre' or 'post', got {self.truncating!r}")
+        if self.maxlen is not None and self.maxlen < 1:
+            raise ConfigError(f"maxlen must be a positive integer or None, got {self.maxlen!r}")
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], *, num_words: int | None = None, skip_top: int = 0, maxlen: int | None = None,
+            truncating: str = "pre", tokenizer: Tokenizer | None = None) -> "TextEncoder":
+        """An encoder whose vocabulary ranks the words of ``texts`` by frequency."""
+        tokenizer = tokenizer or Tokenizer()
+        vocab = Vocabulary.build((tokenizer(t) for t in texts), num_words=num_words, skip_top=skip_top)
+        return cls(vocab, tokenizer, maxlen, truncating)
+
+    # -- encoding ---------------------------------------------------------------------------------------
+    def tokenize(self, text: str) -> list[str]:
+        return self.tokenizer(text)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Ids of each text, as the model reads them."""
+        return self.encode_tokens([self.tokenizer(t) for t in texts])
+
+    def encode_tokens(self, tokenized: Iterable[Sequence[str]]) -> list[list[int]]:
+        """Like :meth:`encode`, for texts already split into words by :attr:`tokenizer`."""
+        return truncate([self.vocab.encode(tokens) for tokens in tokenized], self.maxlen, self.truncating)
+
+    def decode(self, ids: Iterable[int], *, skip_padding: bool = False) -> list[str]:
+        return self.vocab.decode(ids, skip_padding=skip_padding)
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows the model's embedding needs."""
+        return self.vocab.size
+
+    # -- the model folder ------------------------------------------------------------------------------
+    def config(self) -> dict:
+        """The ``preprocessing`` section of a model folder's ``config.json``."""
+        return {"tokenizer": self.tokenizer.to_dict(), "maxlen": self.maxlen, "truncating": self.truncating,
+                "padding": "pre"}
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """Write ``vocab.json`` into ``folder`` (the rest goes into ``config.json`` via :meth:`config`)."""
+        self.vocab.save(Path(folder) / VOCAB_FILE)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, preprocessing: dict) -> "TextEncoder":
+        """The encoder of a model folder, from its ``vocab.json`` and ``config.json``'s ``preprocessing``."""
+        try:
+            tokenizer = Tokenizer.from_dict(preprocessing["tokenizer"])
+            maxlen, truncating = preprocessing["maxlen"], preprocessing.get("truncating", "pre")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{folder}: config.json's preprocessing section is incomplete or invalid ({exc})") from exc
+        return cls(Vocabulary.load(Path(folder) / VOCAB_FILE), tokenizer, maxlen, truncating)

@@ -1,0 +1,242 @@
+"""Labelled data sets with any label set: tables, label folders, label names and stratified splits."""
+
+import json
+
+import numpy as np
+import pytest
+
+from polarity.data import LabelledTexts, label_names, read_labelled, split_labelled, stratified_indices
+from polarity.errors import DataError
+
+UNICODE = ["Très bien ! Le café était délicieux.", "とても良い映画でした", "Awful 😡🎬", "Ça va\u00a0?"]
+
+
+def old_validation_split(labels, fraction, seed):
+    """The algorithm of imdb.validation_split before this module existed (published splits depend on it)."""
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        take = int(round(fraction * len(members)))
+        chosen[rng.permutation(members)[:take]] = True
+    return np.flatnonzero(~chosen), np.flatnonzero(chosen)
+
+
+# -- label names ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("values", "names"),
+    [
+        (["positive", "negative", "positive"], ["negative", "positive"]),
+        (["Positive", "negative"], ["negative", "Positive"]),
+        (["+", "-"], ["-", "+"]),
+        (["yes", "no"], ["no", "yes"]),
+        (["good", "bad"], ["bad", "good"]),
+        ([True, False], [0, 1]),
+        (["1", "0"], [0, 1]),
+        (["10", "2", "1.0", 2], [1, 2, 10]),
+        (["b", 3, "a", " c ", "1"], [1, 3, "a", "b", "c"]),
+        (["neg", "negative"], ["neg", "negative"]),
+    ],
+)
+def test_label_names_order(values, names):
+    assert label_names(values) == names
+
+
+def test_label_names_need_two_labels():
+    with pytest.raises(DataError, match="needs at least two labels, found only 'x'"):
+        label_names(["x", " x "])
+
+
+def test_from_lists_encodes_and_checks():
+    data = LabelledTexts.from_lists(["a", "b", "c"], ["pos", "neg", "pos"])
+    assert data.names == ["neg", "pos"] and data.labels.tolist() == [1, 0, 1] and data.labels.dtype == np.int64
+    given = LabelledTexts.from_lists(["a", "b"], ["1", 0], names=["0", "1"])
+    assert given.names == [0, 1] and given.labels.tolist() == [1, 0]
+    with pytest.raises(DataError, match=r"item 1: unknown label 'maybe'; the known labels are \[0, 1\]"):
+        LabelledTexts.from_lists(["a", "b"], [1, "maybe"], names=[0, 1])
+    with pytest.raises(DataError, match="text 1 is None"):
+        LabelledTexts.from_lists(["a", None], [0, 1])
+    with pytest.raises(DataError, match="2 texts but 1 labels"):
+        LabelledTexts.from_lists(["a", "b"], [0])
+    with pytest.raises(DataError, match="no texts"):
+        LabelledTexts.from_lists([], [], names=[0, 1])
+
+
+# -- tables -----------------------------------------------------------------------------------------------
+def test_csv_with_quoted_comma_and_newline(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text('review,sentiment\n"Great, really great.",positive\n"Two\nlines",negative\nMeh,negative\n')
+    data = read_labelled(path)
+    assert data.texts == ["Great, really great.", "Two\nlines", "Meh"]
+    assert data.names == ["negative", "positive"] and data.labels.tolist() == [1, 0, 0]
+    assert data.source == str(path)
+
+
+def test_tsv_four_labels(tmp_path):
+    path = tmp_path / "stars.tsv"
+    rows = [("awful", "1-2"), ("poor", "3-4"), ("good", "7-8"), ('"best" ever', "9-10"), ("bad", "1-2")]
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{label}\n" for t, label in rows))
+    data = read_labelled(path)
+    assert data.names == ["1-2", "3-4", "7-8", "9-10"]
+    assert data.labels.tolist() == [0, 1, 2, 3, 0] and data.texts[3] == '"best" ever'
+
+
+def test_jsonl_int_labels_ascending(tmp_path):
+    path = tmp_path / "d.jsonl"
+    rows = [{"content": "a", "stars": 10}, {"content": "b", "stars": "2"}, {"content": "c", "stars": 1.0}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    data = read_labelled(path)
+    assert data.names == [1, 2, 10] and data.labels.tolist() == [2, 1, 0] and data.texts == ["a", "b", "c"]
+
+
+def test_headerless_text_tab_label_with_any_labels(tmp_path):
+    path = tmp_path / "topics.txt"
+    path.write_text("a goal\tsport\nan election\tpolitics\n\na match\tsport\n")
+    data = read_labelled(path)
+    assert data.names == ["politics", "sport"] and data.labels.tolist() == [1, 0, 1]
+    plain = tmp_path / "plain.txt"
+    plain.write_text("one review\nanother\n")
+    with pytest.raises(DataError, match="line 1 has no tab-separated label"):
+        read_labelled(plain)
+
+
+def test_parquet(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"Body": ["x", "y", "z"], "Category": ["b", "a", "c"]}), path)
+    data = read_labelled(path)
+    assert data.texts == ["x", "y", "z"] and data.names == ["a", "b", "c"] and data.labels.tolist() == [1, 0, 2]
+    pq.write_table(pa.table({"text": ["x", "y"], "label": [1, None]}), path)
+    with pytest.raises(DataError, match="row 2: the label"):
+        read_labelled(path)
+
+
+def test_parquet_without_pyarrow_says_how_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    path = tmp_path / "d.parquet"
+    path.write_bytes(b"PAR1")
+    with pytest.raises(DataError, match="pip install pyarrow"):
+        read_labelled(path)
+
+
+def test_columns_found_by_other_names_and_given(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("id,Comment,Rating,topic\n1,nice,5,x\n2,poor,1,y\n")
+    data = read_labelled(path)
+    assert data.texts == ["nice", "poor"] and data.names == [1, 5] and data.labels.tolist() == [1, 0]
+    explicit = read_labelled(path, text_column="Comment", label_column="topic")
+    assert explicit.names == ["x", "y"] and explicit.labels.tolist() == [0, 1]
+    with pytest.raises(DataError, match=r"no column 'review'; the columns are \['id', 'Comment', 'Rating', 'topic'\]"):
+        read_labelled(path, text_column="review")
+    path.write_text("id,words,score\n1,nice,5\n")
+    with pytest.raises(DataError, match=r"no text column found among \['id', 'words', 'score'\]"):
+        read_labelled(path)
+
+
+def test_names_given_rejects_unknown_label_with_line(tmp_path):
+    path = tmp_path / "test.csv"
+    path.write_text("text,label\ngood,positive\nok,neutral\n")
+    with pytest.raises(DataError, match=r"test.csv, line 3: unknown label 'neutral'.*\['negative', 'positive'\]"):
+        read_labelled(path, names=["negative", "positive"])
+    path.write_text("text,label\ngood,positive\n")
+    data = read_labelled(path, names=["negative", "positive"])  # one label is enough when the set is given
+    assert data.names == ["negative", "positive"] and data.labels.tolist() == [1]
+
+
+def test_empty_label_and_empty_file(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,pos\nb,  \nc,neg\n")
+    with pytest.raises(DataError, match=r"d.csv, line 3: the label \(column 'label'\) is empty"):
+        read_labelled(path)
+    path.write_text("text,label\n")
+    with pytest.raises(DataError, match="holds no rows"):
+        read_labelled(path)
+    path.write_text("text,label\na,pos\nb,pos\n")
+    with pytest.raises(DataError, match="needs at least two labels, found only 'pos'"):
+        read_labelled(path)
+
+
+def test_non_utf8_file_names_the_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("text,label\nfine,1\ncaf\u00e9,0\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.csv, line 3: not valid UTF-8"):
+        read_labelled(path)
+
+
+def test_unicode_round_trip(tmp_path):
+    path = tmp_path / "u.csv"
+    lines = "".join(f'"{t}",{label}\n' for t, label in zip(UNICODE, ["gut", "良い", "gut", "良い"]))
+    path.write_bytes(("\ufefftext,label\n" + lines).encode("utf-8"))
+    data = read_labelled(path)
+    assert data.texts == UNICODE and data.names == ["gut", "良い"] and data.labels.tolist() == [0, 1, 0, 1]
+    jsonl = tmp_path / "u.jsonl"
+    jsonl.write_text("".join(json.dumps({"text": t, "label": i % 2}) + "\n" for i, t in enumerate(UNICODE)))
+    assert read_labelled(jsonl).texts == UNICODE
+
+
+# -- label folders ----------------------------------------------------------------------------------------
+def write_folders(root, files):
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+
+
+def test_folder_layout_like_aclimdb(tmp_path):
+    write_folders(tmp_path, {
+        "pos/0_9.txt": "Loved it 😀", "pos/1_8.txt": "Great", "neg/0_2.txt": "Awful",
+        "unsup/0_0.txt": "unlabelled", "neg/.hidden.txt": "skip me", ".git/x.txt": "skip", "empty/notes.md": "x",
+    })
+    data = read_labelled(tmp_path)
+    assert data.names == ["neg", "pos"] and data.labels.tolist() == [0, 1, 1]
+    assert data.texts == ["Awful", "Loved it 😀", "Great"]
+
+
+def test_folder_with_four_labels_and_errors(tmp_path):
+    write_folders(tmp_path, {f"{label}/{i}.txt": f"{label} {i}" for label in ("1", "3", "7", "10") for i in range(2)})
+    data = read_labelled(tmp_path)
+    assert data.names == [1, 3, 7, 10] and data.labels.tolist() == [0, 0, 3, 3, 1, 1, 2, 2]  # folders by name
+    assert data.texts[2] == "10 0"
+    (tmp_path / "3" / "bad.txt").write_bytes(b"caf\xe9")
+    with pytest.raises(DataError, match=r"bad.txt: not valid UTF-8"):
+        read_labelled(tmp_path)
+    only = tmp_path / "only"
+    write_folders(only, {"pos/a.txt": "x", "unsup/b.txt": "y"})
+    with pytest.raises(DataError, match=r"at least two sub-folders .* found \['pos'\]"):
+        read_labelled(only)
+
+
+# -- splits -----------------------------------------------------------------------------------------------
+def test_stratified_indices_match_the_old_algorithm_and_keep_proportions():
+    labels = np.array([0] * 100 + [1] * 300)
+    np.random.default_rng(5).shuffle(labels)
+    rest, held = stratified_indices(labels, 0.1, seed=0)
+    old_rest, old_held = old_validation_split(labels, 0.1, seed=0)
+    assert np.array_equal(rest, old_rest) and np.array_equal(held, old_held)
+    assert (labels[held] == 0).sum() == 10 and (labels[held] == 1).sum() == 30
+    assert np.all(np.diff(held) > 0) and sorted(rest.tolist() + held.tolist()) == list(range(400))
+    unstratified = np.sort(np.random.default_rng(0).permutation(400)[:40])
+    assert (labels[unstratified] == 0).sum() != 10  # so the check above would catch an unstratified split
+    with pytest.raises(DataError, match="fraction"):
+        stratified_indices(labels, 1.0, seed=0)
+
+
+def test_split_labelled_keeps_names_and_labels():
+    data = LabelledTexts.from_lists([f"t{i}" for i in range(40)], ["a", "b", "c", "d"] * 10, source="x.csv")
+    rest, held = split_labelled(data, 0.2, seed=1)
+    assert len(rest) == 32 and len(held) == 8 and held.names == ["a", "b", "c", "d"] and held.source == "x.csv"
+    assert np.bincount(held.labels).tolist() == [2, 2, 2, 2]
+    assert all(data.texts[int(t[1:])] == t and data.labels[int(t[1:])] == y for t, y in zip(held.texts, held.labels))
+
+
+def test_review_set_labelled(tiny_archive):
+    from polarity.data import load_imdb
+
+    corpus = load_imdb(tiny_archive, strict=False)
+    data = corpus.test.labelled()
+    assert data.names == ["negative", "positive"] and data.source == "test" and data.labels.dtype == np.int64
+    assert data.texts == corpus.test.texts and data.labels.tolist() == corpus.test.labels.tolist()
+    with pytest.raises(DataError, match="unlabelled"):
+        corpus.unsup.labelled()

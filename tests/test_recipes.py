@@ -1,0 +1,207 @@
+"""Typed recipes: loading, defaults, overrides and one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from importlib import resources
+
+import pytest
+
+from polarity.errors import ConfigError
+from polarity.training.recipes import (
+    DataConfig,
+    Recipe,
+    TrainingConfig,
+    load_recipe,
+    parse_assignment,
+    recipe_names,
+)
+
+# The defaults of the dict-based recipes this module replaced, frozen here to check that every
+# built-in recipe still gives the same effective values.
+OLD_DEFAULTS = {
+    "data": {"num_words": 0, "skip_top": 0, "maxlen": 0, "truncating": "pre", "valid_fraction": 0.1,
+             "pretrained_vocabulary": False, "target": "sentiment"},
+    "model": {},
+    "training": {"optimizer": "adam", "lr": 0.001, "initial_accumulator": 0.1, "batch_size": 64, "epochs": 3,
+                 "batching": "bucketed", "precision": "float32", "shards": 1, "seed": 0, "early_stopping": 0,
+                 "restore_best": True, "eval_test_each_epoch": False},
+}
+
+
+def old_merge(name: str) -> dict:
+    """The old loader's result: defaults, then each layer from the root of ``extends`` down."""
+    folder = resources.files("polarity") / "recipes"
+    chain = [tomllib.loads((folder / f"{name}.toml").read_text(encoding="utf-8"))]
+    while "extends" in chain[-1]:
+        chain.append(tomllib.loads((folder / f"{chain[-1]['extends']}.toml").read_text(encoding="utf-8")))
+    merged = copy.deepcopy(OLD_DEFAULTS)
+    for layer in reversed(chain):
+        for key, value in layer.items():
+            if key in merged and isinstance(value, dict):
+                merged[key].update(value)
+            elif key != "extends":
+                merged[key] = value
+    if "extends" in chain[0]:
+        merged["extends"] = chain[0]["extends"]
+    return merged
+
+
+def error(name_or_path: str, overrides: dict | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_recipe(name_or_path, overrides)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def write(tmp_path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("name", recipe_names())
+def test_every_builtin_recipe_loads_with_its_old_values(name):
+    recipe = load_recipe(name)
+    assert isinstance(recipe.data, DataConfig) and isinstance(recipe.training, TrainingConfig)
+    assert recipe.name == name
+    assert recipe.to_dict() == old_merge(name)
+
+
+def test_builtin_values():
+    glove = load_recipe("glove-lstm")
+    assert glove.training.optimizer == "adagrad" and glove.training.initial_accumulator == 0.0
+    assert glove.model["pretrained"] == "glove-6b-50d" and glove.data.pretrained_vocabulary is True
+    default = load_recipe("default")
+    assert default.extends == "lstm-dropout" and default.training.epochs == 3 and default.model["units"] == 100
+    assert load_recipe("lstm-20k").reported_per_epoch == [85.13, 84.88, 82.54, 83.15, 82.93]
+
+
+def test_overrides():
+    recipe = load_recipe("default", {"epochs": 7, "model.units": 3, "layers": 2, "data.maxlen": 80})
+    assert recipe.training.epochs == 7 and recipe.data.maxlen == 80
+    assert recipe.model["units"] == 3 and recipe.model["layers"] == 2
+    assert parse_assignment("model.units=64") == ("model.units", 64)
+    assert parse_assignment("training.optimizer=adagrad") == ("training.optimizer", "adagrad")
+
+
+def test_ints_accepted_for_floats(tmp_path):
+    recipe = load_recipe("lstm-dropout", {"lr": 1, "model.input_dropout": 0})
+    assert recipe.training.lr == 1.0 and isinstance(recipe.training.lr, float)
+    assert isinstance(recipe.model["input_dropout"], float)
+    path = write(tmp_path, "ints.toml", 'extends = "mean-embedding"\n[training]\nlr = 2\n')
+    assert isinstance(load_recipe(path).training.lr, float)
+
+
+def test_typo_in_override_key_suggests_the_closest():
+    message = error("lstm-dropout", {"training.epoch": 5})
+    assert message == "unknown key 'epoch' in [training] (recipe lstm-dropout); did you mean 'epochs'?"
+    assert "did you mean 'training.epochs'" in error("lstm-dropout", {"epoch": 5})
+    assert "valid keys: optimizer, lr," in error("lstm-dropout", {"training.zzzzzz": 1})
+
+
+def test_bare_key_in_no_section_asks_for_section_key():
+    message = error("lstm-dropout", {"name": "x"})
+    assert "cannot place 'name'" in message and "section.key" in message
+
+
+def test_unknown_section():
+    assert "unknown section [trainig]" in error("default", {"trainig.epochs": 2})
+    assert "did you mean [training]?" in error("default", {"trainig.epochs": 2})
+
+
+def test_typos_in_a_toml_file(tmp_path):
+    top = write(tmp_path, "top.toml", 'extends = "lstm-dropout"\ntitel = "x"\n')
+    assert "unknown key 'titel' at the top level" in error(top) and "did you mean 'title'?" in error(top)
+    data = write(tmp_path, "data.toml", 'extends = "lstm-dropout"\n[data]\nmax_len = 100\n')
+    assert "unknown key 'max_len' in [data]" in error(data) and "did you mean 'maxlen'?" in error(data)
+    model = write(tmp_path, "model.toml", 'name = "mine"\n[model]\ntype = "rnn"\nunit = 64\n')
+    assert error(model) == "unknown key 'unit' in [model] of type 'rnn' (recipe mine); did you mean 'units'?"
+    section = write(tmp_path, "section.toml", 'extends = "lstm-dropout"\n[trainin]\nepochs = 2\n')
+    assert "unknown section [trainin]" in error(section) and "did you mean [training]?" in error(section)
+    assert "invalid TOML" in error(write(tmp_path, "bad.toml", "epochs 2\n"))
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"training.batch_size": "x"}, "training.batch_size must be a positive integer, got 'x'"),
+    ({"epochs": 2.5}, "training.epochs must be a positive integer, got 2.5"),
+    ({"epochs": 5.0}, "training.epochs must be a positive integer, got 5.0"),
+    ({"restore_best": "yes"}, "training.restore_best must be true or false, got 'yes'"),
+    ({"lr": 0}, "training.lr must be a positive number, got 0"),
+    ({"lr": "fast"}, "training.lr must be a positive number, got 'fast'"),
+    ({"valid_fraction": 1.0}, "data.valid_fraction must be a number in [0, 1), got 1.0"),
+    ({"epochs": 0}, "training.epochs must be a positive integer, got 0"),
+    ({"num_words": -1}, "data.num_words must be an integer >= 0 (0: no limit), got -1"),
+    ({"batching": "fast"}, "training.batching must be one of exact, bucketed, got 'fast'"),
+    ({"optimizer": "adamw"}, "training.optimizer must be one of adam, adagrad, rmsprop, sgd, got 'adamw'"),
+    ({"target": "stars"}, "data.target must be one of sentiment, rating-bands, got 'stars'"),
+    ({"pretrained_vocabulary": 1}, "data.pretrained_vocabulary must be false, true/\"train\""),
+])
+def test_wrong_types_ranges_and_choices(overrides, message):
+    assert error("lstm-dropout", overrides).startswith(message)
+
+
+def test_model_options():
+    assert error("lstm-dropout", {"units": "many"}) == "model.units must be an integer, got 'many'"
+    assert error("lstm-dropout", {"model.mask_padding": 1}) == "model.mask_padding must be true or false, got 1"
+    assert error("lstm-dropout", {"model.cell": 3}) == "model.cell must be a string, got 3"
+    assert error("lstm-dropout", {"model.type": "lstm"}) == "model.type must be one of mean-embedding, rnn, got 'lstm'"
+    assert "model.pretrained must name the vectors" in error("lstm-dropout", {"model.pretrained": True})
+    for key in ("vocab_size", "maxlen", "num_outputs"):
+        assert error("lstm-dropout", {f"model.{key}": 3}).startswith(f"model.{key} is supplied by the program")
+
+
+def test_model_needs_a_type(tmp_path):
+    path = write(tmp_path, "notype.toml", "[model]\nunits = 3\n")
+    assert error(path).startswith("[model] needs a type (recipe notype): one of")
+
+
+def test_extends_chain_and_names(tmp_path):
+    write(tmp_path, "base.toml", 'extends = "mean-embedding"\n[training]\nepochs = 1\nlr = 0.01\n')
+    child = write(tmp_path, "child.toml", 'extends = "base.toml"\n[training]\nepochs = 2\n')
+    recipe = load_recipe(child)
+    assert recipe.name == "child" and recipe.extends == "base.toml"
+    assert recipe.model["type"] == "mean-embedding" and recipe.data.maxlen == 100
+    assert recipe.training.epochs == 2 and recipe.training.lr == 0.01
+    assert recipe.title.startswith("Mean of word embeddings")  # top-level fields are inherited too
+
+
+def test_extends_cycle(tmp_path):
+    write(tmp_path, "a.toml", 'extends = "b.toml"\n')
+    write(tmp_path, "b.toml", 'extends = "a.toml"\n')
+    message = error(str(tmp_path / "a.toml"))
+    assert "goes round in circles" in message and "a.toml -> b.toml -> a.toml" in message
+
+
+def test_missing_recipes(tmp_path):
+    assert error("nope").startswith("unknown recipe 'nope'; available: default,")
+    assert error(str(tmp_path / "missing.toml")) == f"recipe file {tmp_path / 'missing.toml'} not found"
+
+
+def test_to_dict_from_dict_round_trip():
+    for name in recipe_names():
+        recipe = load_recipe(name, {"epochs": 2})
+        data = recipe.to_dict()
+        assert Recipe.from_dict(data) == recipe
+        assert None not in data.values() and data["training"]["epochs"] == 2
+
+
+def test_from_dict_validates():
+    with pytest.raises(ConfigError, match="unknown key 'epoch' in \\[training\\] \\(recipe x\\)"):
+        Recipe.from_dict({"name": "x", "model": {"type": "rnn"}, "training": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="recipe x has no \\[model\\] section"):
+        Recipe.from_dict({"name": "x"})
+    with pytest.raises(ConfigError, match="recipe name must be a non-empty string"):
+        Recipe.from_dict({"model": {"type": "rnn"}})
+
+
+def test_with_overrides_leaves_the_original_unchanged():
+    recipe = load_recipe("lstm-dropout")
+    before = recipe.to_dict()
+    changed = recipe.with_overrides({"epochs": 9, "model.units": 7})
+    assert changed.training.epochs == 9 and changed.model["units"] == 7
+    assert recipe.to_dict() == before and recipe.training.epochs == 3 and recipe.model["units"] == 100
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        recipe.with_overrides({"training.epoch": 1})
