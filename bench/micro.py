@@ -31,8 +31,10 @@ def mean_ms(function, repeats: int, warmup: int = 3) -> float:
 
 
 def bench_lstm(args) -> None:
-    from polarity.runtime import flush_denormals
+    from polarity.engine import bfloat16_supported, flush_denormals
 
+    if args.precision == "bfloat16" and not bfloat16_supported("cpu"):
+        raise SystemExit("this CPU has no bfloat16 LSTM kernels (they need AVX-512): nothing to measure")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.denormals == "flushed":
@@ -72,20 +74,20 @@ def bench_dropout(args) -> None:
 
 
 def bench_predict(args) -> None:
-    from polarity.data import Tokenizer, Vocabulary, load_imdb
-    from polarity.data.batching import truncate
+    from polarity.data import TextEncoder, load_imdb
+    from polarity.engine import EncodedSet, predict_logits
     from polarity.models.io import model_options
     from polarity.models.registry import build_model
     from polarity.training import load_recipe
-    from polarity.training.batches import EncodedSet
-    from polarity.training.loop import predict_logits
 
-    corpus, tokenize = load_imdb(), Tokenizer()
-    vocab = Vocabulary.build([tokenize(t) for t in corpus.train.texts[:5000]], num_words=5000)
-    test = EncodedSet(truncate([vocab.encode(tokenize(t)) for t in corpus.test.texts], 500), corpus.test.labels)
+    corpus = load_imdb()
+    encoder = TextEncoder.fit(corpus.train.texts[:5000], num_words=5000, maxlen=500)
+    test = EncodedSet(encoder.encode(corpus.test.texts), corpus.test.labels)
     torch.manual_seed(0)
-    model = build_model(model_options(load_recipe("lstm-dropout")["model"], 500), vocab_size=5000)
-    for precision in ("float32", "bfloat16"):
+    model = build_model(model_options(load_recipe("lstm-dropout").model, 500), vocab_size=5000)
+    from polarity.engine import bfloat16_supported
+
+    for precision in ("float32", "bfloat16") if bfloat16_supported("cpu") else ("float32",):
         rates, outputs = {}, {}
         for name, workers in (("one after another", 1), ("side by side", None)):
             started = time.perf_counter()

@@ -7,24 +7,21 @@ from pathlib import Path
 
 import numpy as np
 
-from polarity.data import Tokenizer, Vocabulary, load_imdb, pad_sequences
-from polarity.data.batching import truncate
+from polarity.data import TextEncoder, load_imdb, pad_sequences
 from polarity.training import load_recipe
 
 
 def prepare(recipe_name: str, folder: Path, data: str | None = None) -> Path:
     """Write ``folder/data.npz`` and ``folder/meta.json`` for the workers; returns the folder."""
     recipe = load_recipe(recipe_name)
-    d = recipe["data"]
+    d = recipe.data
     corpus = load_imdb(data)
     # the archive lists negatives first: shuffle once, so that the first N reviews (Keras's slice) are a random draw
     train = corpus.train.subset(np.random.default_rng(0).permutation(len(corpus.train)))
-    tokenize = Tokenizer()
-    train_tokens = [tokenize(t) for t in train.texts]
-    vocab = Vocabulary.build(train_tokens, num_words=d["num_words"] or None)
-    maxlen = d["maxlen"] or None
-    train_ids = truncate([vocab.encode(t) for t in train_tokens], maxlen)
-    test_ids = truncate([vocab.encode(tokenize(t)) for t in corpus.test.texts], maxlen)
+    maxlen = d.maxlen or None
+    encoder = TextEncoder.fit(train.texts, num_words=d.num_words or None, maxlen=maxlen)
+    train_ids, test_ids = encoder.encode(train.texts), encoder.encode(corpus.test.texts)
+    vocab = encoder.vocab
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(
         folder / "data.npz",
@@ -37,7 +34,7 @@ def prepare(recipe_name: str, folder: Path, data: str | None = None) -> Path:
     )
     vocab.save(folder / "vocab.json")
     (folder / "texts.json").write_text(json.dumps(corpus.test.texts[:1000]))
-    (folder / "meta.json").write_text(json.dumps({"recipe": recipe, "vocab_size": vocab.size, "maxlen": maxlen}))
+    (folder / "meta.json").write_text(json.dumps({"recipe": recipe.to_dict(), "vocab_size": vocab.size, "maxlen": maxlen}))
     return folder
 
 

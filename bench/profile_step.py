@@ -13,16 +13,15 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from polarity.data import Tokenizer, Vocabulary, load_imdb
-from polarity.data.batching import truncate
+from polarity.data import TextEncoder, load_imdb
+from polarity.engine import EncodedSet, autocast, make_batch, plan_batches
+from polarity.engine.predict import loss_and_correct
 from polarity.models.io import model_options
 from polarity.models.registry import build_model
 from polarity.training import load_recipe
+from polarity.training.loop import make_optimizer
 from polarity.training.recipes import parse_assignment
-from polarity.training.batches import EncodedSet, make_batch, plan_batches
-from polarity.training.loop import autocast, make_optimizer
 
 
 def main() -> None:
@@ -39,26 +38,24 @@ def main() -> None:
     if args.keep_denormals:
         torch.set_flush_denormal(False)  # before PyTorch starts its threads (importing polarity.models set it)
     recipe = load_recipe(args.recipe, dict(parse_assignment(item) for item in args.set))
-    recipe["model"].pop("pretrained", None)  # timing only: random vectors instead of GloVe
-    d, t = recipe["data"], recipe["training"]
+    model_section = {k: v for k, v in recipe.model.items() if k != "pretrained"}  # timing only: random vectors
+    d, t = recipe.data, recipe.training
     texts = load_imdb().train
-    tokenize = Tokenizer()
-    tokens = [tokenize(x) for x in texts.texts]
-    vocab = Vocabulary.build(tokens, num_words=d["num_words"] or None)
-    maxlen = d["maxlen"] or None
-    data = EncodedSet(truncate([vocab.encode(x) for x in tokens], maxlen), texts.labels.astype(np.int8))
+    maxlen = d.maxlen or None
+    encoder = TextEncoder.fit(texts.texts, num_words=d.num_words or None, maxlen=maxlen)
+    data = EncodedSet(encoder.encode(texts.texts), texts.labels.astype(np.int64))
     torch.manual_seed(0)
-    model = build_model(model_options(recipe["model"], maxlen), vocab_size=vocab.size).train()
-    optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
+    model = build_model(model_options(model_section, maxlen), vocab_size=encoder.vocab_size).train()
+    optimizer = make_optimizer(t.optimizer, model.parameters(), t.lr)
     width = maxlen if args.batching == "exact" else None
     times = {"collate": [], "forward": [], "backward": [], "optimizer": []}
-    batches = plan_batches(data, args.batching, t["batch_size"], seed=0)[: args.batches]
+    batches = plan_batches(data, args.batching, t.batch_size, seed=0)[: args.batches]
     for i, indices in enumerate(batches):
         t0 = time.perf_counter()
         ids, lengths, labels = make_batch(data, indices, width, torch.device("cpu"))
         t1 = time.perf_counter()
-        with autocast(torch.device("cpu"), t["precision"]):
-            loss = F.binary_cross_entropy_with_logits(model(ids, lengths), labels)
+        with autocast(torch.device("cpu"), t.precision):
+            loss, _ = loss_and_correct(model(ids, lengths), labels)
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -69,10 +66,10 @@ def main() -> None:
             for key, value in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 times[key].append(value)
     total = sum(statistics.fmean(v) for v in times.values())
-    steps = len(plan_batches(data, args.batching, t["batch_size"], seed=0))
+    steps = len(plan_batches(data, args.batching, t.batch_size, seed=0))
     widths = [width or int(data.lengths[b].max()) for b in batches]
     denormals = "kept" if args.keep_denormals else "flushed"
-    print(f"{args.recipe}, {args.batching}, threads {torch.get_num_threads()}, denormals {denormals}, {t['precision']}, "
+    print(f"{args.recipe}, {args.batching}, threads {torch.get_num_threads()}, denormals {denormals}, {t.precision}, "
           f"mean padded width {statistics.fmean(widths):.0f} (mean length {statistics.fmean(data.lengths):.0f})")
     for key, values in times.items():
         mean = statistics.fmean(values)

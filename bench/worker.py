@@ -89,19 +89,21 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
 
     from bench.prepare import sequences_from_padded
     from polarity import __version__
-    from polarity.data.vocab import Vocabulary
-    from polarity.data.tokenizer import Tokenizer
+    from polarity.data import TextEncoder, Vocabulary
+    from polarity.engine import EncodedSet, predict_logits
     from polarity.inference import Predictor
     from polarity.models.io import model_options
     from polarity.models.registry import build_model
-    from polarity.training.batches import EncodedSet
-    from polarity.training.loop import Trainer, make_optimizer, predict_logits
+    from polarity.training.loop import Trainer, make_optimizer
+    from polarity.training.recipes import Recipe
 
-    recipe = meta["recipe"]
-    t = dict(recipe["training"], batching=batching, batch_size=batch_size, precision=precision, shards=shards)
+    recipe = Recipe.from_dict(meta["recipe"]).with_overrides({
+        "training.batching": batching, "training.batch_size": batch_size, "training.precision": precision,
+        "training.shards": shards})
+    t = recipe.training
     torch.manual_seed(0)
-    model = build_model(model_options(recipe["model"], meta["maxlen"]), vocab_size=meta["vocab_size"])
-    optimizer = make_optimizer(t["optimizer"], model.parameters(), t["lr"])
+    model = build_model(model_options(recipe.model, meta["maxlen"]), vocab_size=meta["vocab_size"])
+    optimizer = make_optimizer(t.optimizer, model.parameters(), t.lr)
     train = EncodedSet(sequences_from_padded(data["x_train"], data["train_lengths"]), data["y_train"].astype(np.int8))
     test = EncodedSet(sequences_from_padded(data["x_test"], data["test_lengths"]), data["y_test"].astype(np.int8))
     trainer = Trainer(model, optimizer, train, None, training=t, maxlen=meta["maxlen"], device=torch.device("cpu"),
@@ -114,25 +116,24 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
     logits = predict_logits(model, test, batching=batching, maxlen=meta["maxlen"], device=torch.device("cpu"),
-                            precision=precision)
+                            precision=trainer.precision)
     infer_seconds = time.perf_counter() - started
 
-    config = {"recipe": recipe, "preprocessing": {"maxlen": meta["maxlen"], "truncating": "pre", "batching": batching,
-                                                  "tokenizer": Tokenizer().to_dict()}}
-    predictor = Predictor(model.eval(), config, Vocabulary.load(folder / "vocab.json"), Tokenizer(), torch.device("cpu"),
-                          precision)
+    encoder = TextEncoder(Vocabulary.load(folder / "vocab.json"), maxlen=meta["maxlen"])
+    config = {"recipe": recipe.to_dict(), "labels": ["negative", "positive"], "preprocessing": {"batching": batching}}
+    predictor = Predictor(model.eval(), config, encoder, torch.device("cpu"), trainer.precision)
     texts = json.loads((folder / "texts.json").read_text())
     started = time.perf_counter()
-    predictor.predict(texts)
+    predictor.predict_proba(texts)
     raw_per_s = len(texts) / (time.perf_counter() - started)
     return {
         "framework": f"polarity {__version__} (torch {torch.__version__}, {batching}"
-                     + (", bfloat16" if precision == "bfloat16" else "") + (f", {shards} shards)" if shards > 1 else ")"),
+                     + {"bfloat16": ", bfloat16"}.get(trainer.precision, ", float32: no bfloat16 kernels here" if precision == "bfloat16" else "") + (f", {shards} shards)" if shards > 1 else ")"),
         "train_seconds": train_seconds, "stamps": stamps,
         "test_accuracy": float(((logits > 0) == data["y_test"]).mean()),
         "infer_reviews_per_s": len(logits) / infer_seconds, "infer_note": "ids, as Keras",
         "infer_raw_text_reviews_per_s": raw_per_s,
-        "single": latency(lambda text: predictor.predict([text]), texts[:200]),
+        "single": latency(lambda text: predictor.predict_proba([text]), texts[:200]),
     }
 
 
@@ -144,7 +145,7 @@ def main() -> None:
     args = parser.parse_args()
     meta = json.loads((args.folder / "meta.json").read_text())
     data = dict(np.load(args.folder / "data.npz"))
-    batch_size = meta["recipe"]["training"]["batch_size"]
+    batch_size = meta["recipe"]["training"]["batch_size"]  # the recipe as JSON (Recipe.to_dict)
     batches = min(args.batches, -(-len(data["y_train"]) // batch_size))
     if args.framework == "keras":
         result = run_keras(args.folder, meta, data, batches, batch_size)

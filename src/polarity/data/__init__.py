@@ -6,6 +6,7 @@ from polarity.data.labelled import LabelledTexts, label_names, read_labelled, sp
 from polarity.data.sequence import pad_sequences
 from polarity.data.tables import TableDataset, read_table
 from polarity.data.tokenizer import Tokenizer
+from polarity.data.encoder import TextEncoder
 from polarity.data.vocab import Vocabulary
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "LabelledTexts",
     "ReviewSet",
     "TableDataset",
+    "TextEncoder",
     "Tokenizer",
     "Vocabulary",
     "collate",

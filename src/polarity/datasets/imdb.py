@@ -15,8 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from polarity.data.encoder import TextEncoder
 from polarity.data.imdb import load_imdb
-from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import Vocabulary
 
 __all__ = ["load_data", "get_word_index"]
@@ -25,12 +25,10 @@ __all__ = ["load_data", "get_word_index"]
 @lru_cache(maxsize=2)
 def _ranked(source: str | None) -> tuple[Vocabulary, tuple[list[list[int]], ...], tuple[np.ndarray, ...]]:
     corpus = load_imdb(source)
-    tokenize = Tokenizer()
-    train_tokens = [tokenize(t) for t in corpus.train.texts]
-    vocab = Vocabulary.build(train_tokens)
-    ranks = vocab.with_options(index_from=0, start_char=None, oov_char=-1)
-    x_train = [ranks.encode(t) for t in train_tokens]
-    x_test = [ranks.encode(tokenize(t)) for t in corpus.test.texts]
+    encoder = TextEncoder.fit(corpus.train.texts)  # every training word; load_data applies num_words itself
+    ranks = TextEncoder(encoder.vocab.with_options(index_from=0, start_char=None, oov_char=-1), encoder.tokenizer)
+    x_train, x_test = ranks.encode(corpus.train.texts), ranks.encode(corpus.test.texts)
+    vocab = encoder.vocab
     labels = (corpus.train.labels.astype(np.int64), corpus.test.labels.astype(np.int64))
     return vocab, (x_train, x_test), labels
 

@@ -472,8 +472,13 @@ def _chain(name_or_path: str) -> list[_Layer]:
     return chain
 
 
+# What a recipe file says about its own experiment (its notebook, reported figures): not inherited.
+DESCRIPTIVE_KEYS = ("notebook", "title", "description", "reported_accuracy", "reported_per_epoch", "reported_note")
+
+
 def _merge(chain: list[_Layer]) -> dict:
-    """One recipe dict: sections merged key by key, later layers winning; name from the top file."""
+    """One recipe dict: sections merged key by key, later layers winning; name and descriptive keys
+    from the top file."""
     merged: dict = {}
     for layer in reversed(chain):
         _check_top_keys(layer.raw, layer.label)
@@ -482,7 +487,7 @@ def _merge(chain: list[_Layer]) -> dict:
                 _check_keys(value, _field_names(SECTION_CLASSES[key]), key, layer.label)
             if key in SECTIONS:
                 merged.setdefault(key, {}).update(value)
-            elif key != "extends":
+            elif key != "extends" and (layer is chain[0] or key not in DESCRIPTIVE_KEYS):
                 merged[key] = value
     top = chain[0]
     merged["name"] = top.raw.get("name", top.stem)

@@ -1,0 +1,201 @@
+"""Training on the user's own files, any label set, and the outputs that name those labels."""
+
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+
+from polarity.cli import main
+from polarity.data import load_imdb
+from polarity.data.splits import fit_valid_split, imdb_labelled
+from polarity.errors import ConfigError, DataError
+from polarity.inference import Predictor
+from polarity.training import load_recipe, train_recipe
+
+from conftest import synthetic_reviews
+
+QUIET = dict(progress=False, log=lambda *a: None)
+TINY = {"data.num_words": 200, "data.maxlen": 60, "data.valid_fraction": 0.2, "model.embedding_dim": 16,
+        "model.units": 16, "model.embedding_dropout": 0.0, "model.output_dropout": 0.0, "training.batch_size": 16,
+        "training.epochs": 8, "training.lr": 0.03}
+TOPICS = {  # four labels, each with its own words
+    "books": ["novel", "chapter", "author", "pages"], "films": ["actors", "scene", "director", "cinema"],
+    "music": ["album", "song", "guitar", "singer"], "food": ["dish", "taste", "chef", "menu"],
+}
+
+
+def topic_reviews(n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        topic = list(TOPICS)[i % 4]
+        words = [rng.choice(["the", "a", "was", "and", "it", "very"]) for _ in range(rng.randint(6, 20))]
+        for _ in range(2):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(TOPICS[topic]))
+        rows.append((" ".join(words), topic))
+    return rows
+
+
+def write_csv(path, rows, header=("review", "sentiment")):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def sentiment_rows(n: int, seed: int) -> list[tuple[str, str]]:
+    pos, neg = synthetic_reviews(n, True, seed), synthetic_reviews(n, False, seed + 100)
+    return [row for pair in zip(((t, "positive") for t in pos), ((t, "negative") for t in neg)) for row in pair]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("own")
+    write_csv(root / "train.csv", sentiment_rows(100, 1))
+    write_csv(root / "test.csv", sentiment_rows(40, 2))
+    write_csv(root / "topics.csv", topic_reviews(320, 3), header=("text", "label"))
+    write_csv(root / "topics-test.csv", topic_reviews(80, 4), header=("text", "label"))
+    return root
+
+
+def test_csv_with_two_labels_trains_and_predicts(files, tmp_path):
+    recipe = load_recipe("lstm-dropout", TINY)
+    metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", test=files / "test.csv", **QUIET)
+    assert metrics["reported_on"] == "test" and metrics["test"]["reviews"] == 80 and metrics["test"]["accuracy"] >= 0.9
+    assert metrics["labels"] == ["negative", "positive"]
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["labels"] == ["negative", "positive"] and config["data"]["dataset"] == "files"
+    assert config["data"]["sizes"] == {"fit": 160, "valid": 40, "test": 80}  # a stratified 20 % of 200 rows
+    assert Predictor.load(tmp_path / "m").predict(["wonderful brilliant film", "awful boring film"]) == ["positive", "negative"]
+
+
+def test_four_labels_use_a_softmax_and_name_every_output(files, tmp_path, capsys):
+    out = tmp_path / "topics"
+    assert main(["train", "lstm-dropout", "--train", str(files / "topics.csv"), "--test", str(files / "topics-test.csv"),
+                 "--out", str(out), "--quiet", *[f"--set={k}={v}" for k, v in TINY.items()], "--epochs", "12"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    predictor = Predictor.load(out)
+    assert predictor.labels == ["books", "films", "food", "music"] and predictor.model.output.out_features == 4
+    probs = predictor.predict_proba(["the novel and its author", "a very good chef and menu"])
+    assert probs.shape == (2, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    assert predictor.predict(["the novel and its author", "a very good chef and menu"]) == ["books", "food"]
+    assert main(["predict", str(out), "--json", "an album with one song"]) == 0
+    printed = json.loads(capsys.readouterr().out)[0]
+    assert printed["label"] == "music" and set(printed["probabilities"]) == set(TOPICS)
+    assert main(["evaluate", str(out), "--json"]) == 0  # the model's own test file, on record in its folder
+    report = json.loads(capsys.readouterr().out)
+    assert report["reviews"] == 80 and report["accuracy"] > 0.9 and len(report["confusion_matrix"]) == 4
+    assert set(report["per_label"]) == set(TOPICS) and "roc_auc" not in report
+    assert main(["evaluate", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "books" in printed and "music" in printed and "macro F1" in printed
+    assert main(["predict", str(out), "--threshold", "0.3", "a song"]) == 1  # thresholds are for two labels
+    assert "two-label" in capsys.readouterr().err
+
+
+def test_jsonl_folder_and_in_memory_data_train(tmp_path):
+    rows = sentiment_rows(60, 5)
+    jsonl = tmp_path / "reviews.jsonl"
+    jsonl.write_text("".join(json.dumps({"body": t, "stars": 5 if y == "positive" else 1}) + "\n" for t, y in rows))
+    folder = tmp_path / "folder"
+    for i, (text, label) in enumerate(rows):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        (folder / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
+    by_file = train_recipe(recipe, tmp_path / "j", train=jsonl, text_column="body", label_column="stars", **QUIET)
+    assert by_file["labels"] == [1, 5] and by_file["reported_on"] == "valid" and "test" not in by_file
+    by_folder = train_recipe(recipe, tmp_path / "f", train=folder, **QUIET)
+    assert by_folder["labels"] == ["negative", "positive"]
+    texts, labels = zip(*rows)
+    in_memory = train_recipe(recipe, tmp_path / "mem", train=(list(texts), list(labels)), **QUIET)
+    assert in_memory["valid"]["accuracy"] == by_folder["valid"]["accuracy"]  # the same texts and labels, in order
+    assert json.loads((tmp_path / "mem" / "config.json").read_text())["data"]["train"] == "<memory>"
+
+
+def test_non_english_text_goes_through(tmp_path):
+    texts = ["très bon film, magnifique", "電影很好看 非常好", "great 😀 film", "film nul, très mauvais",
+             "電影很難看 太差了", "awful 😡 film"] * 10
+    labels = ["pos", "pos", "pos", "neg", "neg", "neg"] * 10
+    recipe = load_recipe("mean-embedding", {"training.epochs": 2})
+    metrics = train_recipe(recipe, tmp_path / "u", train=(texts, labels), **QUIET)
+    assert metrics["labels"] == ["neg", "pos"]
+    predictor = Predictor.load(tmp_path / "u")
+    assert predictor.encoder.tokenize("電影很好看 非常好") == ["電影很好看", "非常好"]  # no spaces, no split
+    assert len(predictor.classify(["très bon 😀", "電影"])) == 2
+
+
+def test_labels_of_valid_and_test_files_must_be_known(files, tmp_path):
+    odd = write_csv(tmp_path / "odd.csv", [("fine film", "positive"), ("a film", "neutral")])
+    with pytest.raises(DataError, match="neutral"):
+        train_recipe(load_recipe("mean-embedding"), tmp_path / "x", train=files / "train.csv", test=odd, **QUIET)
+
+
+def test_predict_output_never_overwrites_input_columns(files, tmp_path, capsys):
+    model = tmp_path / "m"
+    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), model,
+                 train=files / "train.csv", **QUIET)
+    table = write_csv(tmp_path / "in.csv", [("superb film", "my own label")], header=("review", "label"))
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(model), "--file", str(table), "--output", str(out)]) == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["label"] == "my own label" and row["review"] == "superb film"  # the input's columns, untouched
+    assert row["pred_label"] in ("negative", "positive") and {"prob_negative", "prob_positive", "pred_score"} <= set(row)
+    clash = write_csv(tmp_path / "clash.csv", [("superb film", "x")], header=("review", "pred_label"))
+    before = clash.read_bytes()
+    assert main(["predict", str(model), "--file", str(clash), "--output", str(tmp_path / "o.csv")]) == 1
+    assert "pred_label" in capsys.readouterr().err and not (tmp_path / "o.csv").exists()
+    assert main(["predict", str(model), "--file", str(clash), "--output", str(clash)]) == 1
+    assert "is the input file" in capsys.readouterr().err and clash.read_bytes() == before
+    assert main(["predict", str(model), "--file", str(table), "--output", str(tmp_path / "o.xlsx")]) == 1
+    assert ".csv, .tsv or .jsonl" in capsys.readouterr().err
+    assert main(["predict", str(model), "--file", str(table), "--output", str(out), "--json"]) == 1
+    assert "choose one" in capsys.readouterr().err
+
+
+def test_limit_never_evaluates_on_training_reviews(sentiment_archive, tmp_path):
+    """A --limit run's fit reviews and the reviews `evaluate --split valid` scores are disjoint."""
+    corpus = load_imdb(sentiment_archive, strict=False)
+    recipe = load_recipe("mean-embedding", {"training.epochs": 1})
+    train = imdb_labelled(corpus.train)
+    limited_fit, limited_valid = fit_valid_split(train, 0.1, 0, limit=50)
+    _, full_valid = fit_valid_split(train, 0.1, 0)
+    assert not set(limited_fit.texts) & set(full_valid.texts)
+    assert set(limited_valid.texts) <= set(full_valid.texts)
+    train_recipe(recipe, tmp_path / "lim", corpus=corpus, limit=50, **QUIET)
+    from polarity.inference.evaluation import model_split
+
+    config = json.loads((tmp_path / "lim" / "config.json").read_text())
+    texts, _, _ = model_split(config, "valid", lambda: corpus)
+    assert texts == full_valid.texts and not set(texts) & set(limited_fit.texts)
+
+
+def test_old_model_folders_without_labels_still_load(tmp_path):
+    train_recipe(load_recipe("mean-embedding", {"training.epochs": 1}), tmp_path / "m",
+                 train=(["good film", "bad film"] * 10, [1, 0] * 10), **QUIET)
+    path = tmp_path / "m" / "config.json"
+    config = json.loads(path.read_text())
+    del config["labels"]
+    path.write_text(json.dumps(config))
+    assert Predictor.load(tmp_path / "m").labels == ["negative", "positive"]
+
+
+def test_reproduce_checks_its_seeds(sentiment_archive, tmp_path, capsys):
+    args = ["reproduce", "mean-embedding", "--data", str(sentiment_archive), "--no-strict", "--out", str(tmp_path),
+            "--epochs", "1"]
+    assert main([*args, "--seeds", "0"]) == 1 and "--seeds must be at least 1" in capsys.readouterr().err
+    assert main([*args, "--seed", "5"]) == 0  # --seed is the first seed, not silently replaced by 0
+    written = json.loads((tmp_path / "mean-embedding-bucketed.json").read_text())
+    assert written["seed_values"] == [5] and written["runs"][0]["folder"].endswith("seed5")
+
+
+def test_recipe_typos_are_one_line_errors_in_the_cli(capsys):
+    assert main(["train", "--set", "training.epoch=5"]) == 1
+    message = capsys.readouterr().err.strip()
+    assert "\n" not in message and "'epoch'" in message and "did you mean 'epochs'" in message
+    with pytest.raises(ConfigError, match="rating-bands"):
+        train_recipe(load_recipe("imdb-ratings"), "unused", train=(["a", "b"], [0, 1]), **QUIET)
