@@ -199,3 +199,28 @@ def test_recipe_typos_are_one_line_errors_in_the_cli(capsys):
     assert "\n" not in message and "'epoch'" in message and "did you mean 'epochs'" in message
     with pytest.raises(ConfigError, match="rating-bands"):
         train_recipe(load_recipe("imdb-ratings"), "unused", train=(["a", "b"], [0, 1]), **QUIET)
+
+
+def test_polarity_spellings_match_across_files(files, tmp_path, capsys):
+    model = tmp_path / "m"
+    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), model,
+                 train=files / "train.csv", **QUIET)
+    numbers = write_csv(tmp_path / "numbers.csv", [(t, 1 if y == "positive" else 0) for t, y in sentiment_rows(10, 9)])
+    assert main(["evaluate", str(model), "--dataset", str(numbers), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["per_label"]["positive"]["support"] == 10
+
+
+def test_no_validation_and_no_test_is_refused(files, tmp_path):
+    with pytest.raises(ConfigError, match="no validation texts"):
+        train_recipe(load_recipe("mean-embedding", {"data.valid_fraction": 0.0}), tmp_path / "x",
+                     train=files / "train.csv", **QUIET)
+
+
+def test_a_clash_in_any_row_stops_predict(files, tmp_path, capsys):
+    model = tmp_path / "m"
+    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1}), model,
+                 train=files / "train.csv", **QUIET)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": "bad", "prob_positive": 3}) + "\n")
+    assert main(["predict", str(model), "--file", str(rows), "--output", str(tmp_path / "o.jsonl")]) == 1
+    assert "prob_positive" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()

@@ -190,7 +190,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise PolarityError(f"--seeds must be at least 1, got {args.seeds}")
     overrides = _overrides(args)
-    first_seed = overrides.pop("training.seed", 0)
+    first_seed = overrides.pop("training.seed", overrides.pop("seed", 0))
     report = reproduce(args.recipe, seeds=range(first_seed, first_seed + args.seeds), out=args.out, data=args.data,
                        strict=args.strict, device=args.device, limit=args.limit, overrides=overrides)
     if args.json:
@@ -279,7 +279,7 @@ def prediction_columns(labels: list) -> list[str]:
 
 def _prediction_rows(results, rows: list[dict], labels: list, text_column: str | None) -> list[dict]:
     added = prediction_columns(labels)
-    clash = sorted(set(added) & {key for row in rows[:1] for key in row})
+    clash = sorted(set(added) & {key for row in rows for key in row})
     if clash:
         raise PolarityError(f"the input already has column(s) {', '.join(clash)}: rename them; "
                             "predict adds " + ", ".join(added))
@@ -321,7 +321,7 @@ def _write_predictions(path: str, records: list[dict]) -> None:
     kind = OUTPUT_SUFFIXES[Path(path).suffix.lower()]
     with atomic_write(path, newline="" if kind != "jsonl" else None) as handle:
         if kind == "jsonl":
-            handle.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+            handle.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records)
             return
         fields = list(dict.fromkeys(k for record in records for k in record))
         writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t" if kind == "tsv" else ",")

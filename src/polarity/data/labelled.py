@@ -121,12 +121,27 @@ def _checked_names(names: Sequence, source: str) -> list:
     return checked
 
 
+def _polarity(name) -> int | None:
+    """0 for a negative polarity word or value, 1 for a positive one, None otherwise."""
+    key = name.lower() if isinstance(name, str) else name
+    return 0 if key in NEGATIVE_WORDS else 1 if key in POSITIVE_WORDS else None
+
+
 def encode_labels(values: Sequence, names: list, where: Callable[[int], str]) -> np.ndarray:
-    """The index in ``names`` of each raw value; an unknown value raises :class:`DataError` naming ``where(i)``."""
+    """The index in ``names`` of each raw value; an unknown value raises :class:`DataError` naming ``where(i)``.
+
+    When ``names`` is a negative/positive pair, any polarity spelling maps onto it (0/1, true/false,
+    neg/pos...), so a model trained on ``negative``/``positive`` reads a test file labelled 0/1.
+    """
     index_of = {name: index for index, name in enumerate(names)}
+    if len(names) == 2 and [_polarity(n) for n in names] == [0, 1]:
+        index_of.update({word: 0 for word in NEGATIVE_WORDS} | {word: 1 for word in POSITIVE_WORDS})
+        index_of.update({name: index for index, name in enumerate(names)})
     labels = np.empty(len(values), dtype=np.int64)
     for position, value in enumerate(values):
         name = normalise_label(value, where(position))
+        if isinstance(name, str) and name not in index_of and name.lower() in index_of:
+            name = name.lower()  # "Positive" for a polarity pair
         if name not in index_of:
             raise DataError(f"{where(position)}: unknown label {name!r}; the known labels are {names}")
         labels[position] = index_of[name]

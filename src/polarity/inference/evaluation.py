@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from polarity.errors import DataError
 from polarity.files import atomic_path
 
 LENGTH_BUCKETS = ((0, 100, "<100"), (100, 300, "100-300"), (300, 500, "300-500"), (500, None, ">500"))
@@ -51,6 +52,8 @@ def accuracy_by_length(correct: np.ndarray, lengths: np.ndarray) -> list[dict]:
 
 def evaluate_texts(predictor, texts: list[str], labels: np.ndarray, threshold: float | None = None) -> tuple[dict, np.ndarray]:
     """The report of ``predictor`` on ``texts`` with label indices ``labels``, and the probabilities."""
+    if not len(texts):
+        raise DataError("no texts to evaluate")
     started = time.perf_counter()
     encoder = predictor.encoder
     tokenized = [encoder.tokenize(t) for t in texts]  # once: for the model and for the length buckets
@@ -146,7 +149,6 @@ def model_split(config: dict, split: str, load_corpus) -> tuple[list[str], np.nd
     ``test``, ``valid`` (exactly the reviews it was validated on) or ``train`` (all of them).
     ``load_corpus`` is called for IMDB models."""
     from polarity.data.splits import as_labelled, fit_valid_split, imdb_splits
-    from polarity.errors import DataError
 
     origin, recipe = config.get("data", {}), config.get("recipe", {})
     fraction = origin.get("valid_fraction", recipe.get("data", {}).get("valid_fraction", 0.1))

@@ -86,6 +86,10 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         valid_set = sample(valid_set, max(1, int(round(limit * d.valid_fraction))), seed) if limit else valid_set
     if limit and test_set is not None:
         test_set = sample(test_set, limit, seed)
+    if not len(valid_set) and test_set is None:
+        raise ConfigError(f"no validation texts ({len(fit):,} training texts, data.valid_fraction = {d.valid_fraction}"
+                          f"{f', --limit {limit}' if limit else ''}) and no test set: nothing would measure the model; "
+                          "raise the fraction or the limit, or give --valid or --test")
     return Splits(fit, valid_set, test_set, origin)
 
 
@@ -93,8 +97,7 @@ def _describe(source: DataSource | None) -> str | None:
     """How ``config.json`` names a data source: its path, or ``<memory>`` for lists."""
     if source is None:
         return None
-    if isinstance(source, LabelledTexts):
-        return source.source
+    # a LabelledTexts may hold part of its source file: only a path names the data exactly
     return str(Path(source).resolve()) if isinstance(source, (str, Path)) else "<memory>"
 
 
