@@ -113,7 +113,7 @@ def cmd_recipes(args: argparse.Namespace) -> None:
     if args.json:
         _print_json([r.to_dict() for r in recipes])
         return
-    print(f"{'recipe':<26}{'nb':<5}{'words':>7}{'maxlen':>7}  {'model':<34}{'training':<26}reported")
+    print(f"{'recipe':<30}{'nb':<5}{'words':>7}{'maxlen':>7}  {'model':<34}{'training':<26}reported")
     for r in recipes:
         d, m, t = r.data, r.model, r.training
         words = "GloVe" if d.pretrained_vocabulary else f"{d.num_words:,}" if d.num_words else "all"
@@ -124,7 +124,7 @@ def cmd_recipes(args: argparse.Namespace) -> None:
         reported = f"{r.reported_accuracy:.2f} %" if r.reported_accuracy is not None else (
             "per epoch " + ", ".join(f"{x:.2f}" for x in r.reported_per_epoch) if r.reported_per_epoch else "none")
         label = r.name + (f" -> {r.extends}" if r.extends else "")
-        print(f"{label:<26}{r.notebook or '':<5}{words:>7}{d.maxlen or '-':>7}  {model:<34}{training:<26}{reported}")
+        print(f"{label:<30}{r.notebook or '':<5}{words:>7}{d.maxlen or '-':>7}  {model:<34}{training:<26}{reported}")
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -583,6 +583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("polarity: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `polarity ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
