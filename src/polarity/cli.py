@@ -168,14 +168,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise PolarityError("--resume continues a run with the recipe it started with; drop the recipe overrides")
     if (args.valid or args.test) and not args.train:
         raise PolarityError("--valid and --test go with --train FILE (without it, the IMDB splits are used)")
+    from polarity.engine import distributed
+
     recipe = load_recipe(args.recipe, _overrides(args))
     out = args.out or f"runs/{recipe.name}"
+    device = distributed.init_from_env(args.device)  # one process of a torchrun launch, or nothing
+    main_process = distributed.is_main()
     try:
-        metrics = train_recipe(recipe, out, data=args.data, strict=args.strict, device=args.device, limit=args.limit,
+        metrics = train_recipe(recipe, out, data=args.data, strict=args.strict, device=device, limit=args.limit,
                                resume=args.resume, progress=not args.quiet, **_data_sources(args))
     except TrainingInterrupted as exc:
-        print(f"polarity: {exc}", file=sys.stderr)
+        if main_process:
+            print(f"polarity: {exc}", file=sys.stderr)
         return 130
+    finally:
+        distributed.shutdown()
+    if not main_process:
+        return 0
     on = metrics["reported_on"]
     final = metrics[on]
     where = "test" if on == "test" else "validation (no --test file given)"

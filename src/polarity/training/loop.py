@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from polarity.engine import EncodedSet, autocast, evaluate_logits, flush_denormals, make_batch, plan_batches, predict_logits
+from polarity.engine import distributed
 from polarity.engine.device import resolve_precision
 from polarity.engine.predict import loss_and_correct
 from polarity.engine.workers import ShardPool
@@ -23,7 +24,7 @@ from polarity.models.classifiers import random_source
 from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
 from polarity.training.progress import ProgressLine
 from polarity.training.recipes import TrainingConfig
-from polarity.training.shards import shard_seed, split_batch
+from polarity.training.shards import rank_share, shard_seed, split_batch
 
 
 class TrainingInterrupted(Exception):
@@ -70,6 +71,11 @@ class FitState:
     done: bool = False
 
 
+def rng_key(rank: int) -> str:
+    """Checkpoint key of one process's random state (``rng.torch`` for the first, as before)."""
+    return "rng.torch" if rank == 0 else f"rng.torch.{rank}"
+
+
 class Trainer:
     """Fits ``model`` on ``train`` and picks the best epoch on ``valid`` (accuracy).
 
@@ -101,16 +107,27 @@ class Trainer:
         if self.shards > 1 and device.type != "cpu":
             raise ConfigError(f"training.shards = {self.shards} splits batches over CPU threads; use 1 on {device.type}")
         self._shard_pool: ShardPool | None = None
+        self.world, self.rank = distributed.world_size(), distributed.rank()
+        if self.world > 1 and self.shards > 1:
+            raise ConfigError("training.shards > 1 splits batches over threads of one process; with torchrun use 1")
+        self.network = self._data_parallel(model, device) if self.world > 1 else model
         self.batch_width = maxlen if training.batching == "exact" else None
         self.maxlen = maxlen
         self.device = device
         self.checkpoint = checkpoint
         self.callbacks = callbacks or []
-        self.progress = ProgressLine(training.epochs, enabled=progress)
+        self.progress = ProgressLine(training.epochs, enabled=progress and distributed.is_main())
         self.state = FitState()
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._stop = threading.Event()
         flush_denormals()
+
+    @staticmethod
+    def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+        """``model`` behind DistributedDataParallel: gradients averaged over the processes after backward."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     # -- control ------------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -120,26 +137,35 @@ class Trainer:
     def _on_sigint(self, signum, frame) -> None:
         if self._stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
-        print("\nstopping after this batch (Ctrl-C again to abort without a checkpoint)...", flush=True)
+        if distributed.is_main():
+            print("\nstopping after this batch (Ctrl-C again to abort without a checkpoint)...", flush=True)
         self._stop.set()
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def save(self) -> None:
+        """Write the checkpoint (the main process writes; every process's random state goes in it)."""
+        rng_states = distributed.gather_tensors(torch.get_rng_state(), self.device)
+        if not distributed.is_main():
+            return
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
         tensors.update(opt_tensors)
-        tensors["rng.torch"] = torch.get_rng_state()
+        tensors.update({rng_key(r): state for r, state in enumerate(rng_states)})
         if self.best_weights is not None:
             tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
-        state = dict(vars(self.state), optimizer=opt_meta)
+        state = dict(vars(self.state), optimizer=opt_meta, world_size=self.world)
         state["best_score"] = None if math.isinf(self.state.best_score) else self.state.best_score
         save_checkpoint(self.checkpoint, tensors, state)
 
     def restore(self) -> None:
         tensors, meta = load_checkpoint(self.checkpoint)
+        written_by = meta.pop("world_size", 1)
+        if written_by != self.world:
+            raise ConfigError(f"{self.checkpoint} was written by {written_by} process(es); resume it with as many "
+                              f"(now {self.world})")
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         restore_optimizer(self.optimizer, tensors, meta.pop("optimizer"))
-        torch.set_rng_state(tensors["rng.torch"])
+        torch.set_rng_state(tensors[rng_key(self.rank)])
         best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         self.best_weights = best or None
         if meta.get("best_score") is None:
@@ -148,21 +174,25 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------------------------
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """The batches of ``epoch``; with N processes, batches of N x ``batch_size`` reviews that
+        the processes share (the same seeded plan on every process)."""
         t = self.training
-        return plan_batches(self.train_set, t.batching, t.batch_size, seed=t.seed, epoch=epoch)
+        return plan_batches(self.train_set, t.batching, t.batch_size * self.world, seed=t.seed, epoch=epoch)
 
-    def _forward(self, indices: np.ndarray) -> tuple[torch.Tensor, int]:
+    def _forward(self, indices: np.ndarray, network: nn.Module | None = None) -> tuple[torch.Tensor, int]:
         """Mean loss over the reviews at ``indices`` and how many of them the model gets right."""
         ids, lengths, labels = make_batch(self.train_set, indices, self.batch_width, self.device)
         with autocast(self.device, self.precision):
-            logits = self.model(ids, lengths)
+            logits = (network or self.model)(ids, lengths)
             loss, correct = loss_and_correct(logits, labels)
         return loss, int(correct.item())
 
     def train_step(self, indices: np.ndarray) -> None:
         """One optimizer step on the reviews at ``indices``."""
         self.model.train()
-        if self.shards > 1:
+        if self.world > 1:
+            loss_sum, correct = self._distributed_step(indices)
+        elif self.shards > 1:
             loss_sum, correct = self._sharded_step(indices)
         else:
             loss, correct = self._forward(indices)
@@ -175,6 +205,18 @@ class Trainer:
         s.correct += correct
         s.seen += len(indices)
         s.steps += 1
+
+    def _distributed_step(self, indices: np.ndarray) -> tuple[float, int]:
+        """This process's share of the batch; DDP averages the gradients over the processes. Each
+        share's mean loss is weighted by its size, so the average is the whole batch's mean loss."""
+        part = rank_share(indices, self.train_set.lengths[indices], self.world, self.rank)
+        loss, correct = self._forward(part if len(part) else indices[:1], self.network)  # every process must step
+        weight = len(part) * self.world / len(indices)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss * weight).backward()
+        totals = torch.tensor([loss.item() * len(part), correct if len(part) else 0], dtype=torch.float64)
+        totals = distributed.sum_all(totals, self.device)
+        return float(totals[0]), int(totals[1])
 
     def _sharded_step(self, indices: np.ndarray) -> tuple[float, int]:
         """Gradients of the batch's mean loss, from its shards trained at once (see ``shards.py``)."""
@@ -197,10 +239,16 @@ class Trainer:
             param.grad = torch.stack(grads).sum(0) if grads else None
         return sum(r[1] for r in results), sum(r[2] for r in results)
 
+    def predict(self, data: EncodedSet) -> np.ndarray:
+        """Logits for ``data``; with N processes each predicts its share and all receive all."""
+        mine = distributed.share(len(data)) if self.world > 1 else None
+        part = EncodedSet([data.sequences[i] for i in mine], data.labels[mine]) if mine is not None else data
+        logits = predict_logits(self.model, part, batching=self.training.batching, maxlen=self.maxlen,
+                                device=self.device, precision=self.precision)
+        return distributed.gather_rows(logits, len(data), self.device) if mine is not None else logits
+
     def _evaluate(self, data: EncodedSet) -> dict:
-        logits = predict_logits(self.model, data, batching=self.training.batching, maxlen=self.maxlen, device=self.device,
-                                precision=self.precision)
-        return evaluate_logits(logits, data.labels)
+        return evaluate_logits(self.predict(data), data.labels)
 
     def _end_epoch(self, started: float) -> bool:
         """Validate, record, keep the best weights; True when early stopping says stop."""
@@ -254,7 +302,7 @@ class Trainer:
                 self.progress.update(s.batch, {"loss": s.loss_sum / s.seen, "accuracy": s.correct / s.seen})
                 for callback in self.callbacks:
                     callback(self, s)
-                if self._stop.is_set():
+                if distributed.any_rank(self._stop.is_set(), self.device):
                     self.save()
                     raise TrainingInterrupted(self.checkpoint)
             if self._end_epoch(started):

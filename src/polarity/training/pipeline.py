@@ -22,7 +22,7 @@ from polarity.data.labelled import LabelledTexts
 from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
 from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import Vocabulary
-from polarity.engine import EncodedSet, evaluate_logits, predict_logits, probabilities, resolve_device
+from polarity.engine import EncodedSet, distributed, evaluate_logits, probabilities, resolve_device
 from polarity.errors import ConfigError
 from polarity.files import atomic_write, write_json
 from polarity.models.io import model_options, num_outputs, save_model_folder
@@ -158,11 +158,10 @@ def best_threshold(probs_positive: np.ndarray, labels: np.ndarray) -> dict | Non
     return {"threshold": round(float(thresholds[best]), 4), "f1": round(float(f1[best]), 4)}
 
 
-def evaluate_split(model: nn.Module, data: EncodedSet, recipe: Recipe, device: torch.device) -> tuple[dict, np.ndarray]:
+def evaluate_split(trainer: Trainer, data: EncodedSet) -> tuple[dict, np.ndarray]:
     """Loss, accuracy and seconds on ``data``, and the probabilities."""
     started = time.perf_counter()
-    logits = predict_logits(model, data, batching=recipe.training.batching, maxlen=recipe.data.maxlen or None,
-                            device=device)
+    logits = trainer.predict(data)
     metrics = evaluate_logits(logits, data.labels)
     metrics.update(reviews=len(data), seconds=round(time.perf_counter() - started, 2))
     return metrics, probabilities(logits)
@@ -186,16 +185,14 @@ def versions() -> dict:
 def final_metrics(recipe: Recipe, trainer: Trainer, history: list[dict], splits: Splits, encoded: dict,
                   device: torch.device, limit: int | None) -> dict:
     """metrics.json: the test split (or, without one, the validation split), validation, epochs."""
-    model = trainer.model
     best = trainer.state.best_epoch
     metrics = {"recipe": recipe.name, "labels": splits.labels}
-    valid_probs = None
     if len(splits.valid):
-        metrics["valid"], valid_probs = evaluate_split(model, encoded["valid"], recipe, device)
+        metrics["valid"], valid_probs = evaluate_split(trainer, encoded["valid"])
         if len(splits.labels) == 2:
             metrics["valid"]["best_f1_threshold"] = best_threshold(valid_probs[:, 1], splits.valid.labels)
     if encoded.get("test") is not None:
-        metrics["test"], _ = evaluate_split(model, encoded["test"], recipe, device)
+        metrics["test"], _ = evaluate_split(trainer, encoded["test"])
         metrics["reported_on"] = "test"
     else:
         metrics["reported_on"] = "valid"
@@ -280,6 +277,8 @@ def train_recipe(
     ``train`` validates; without ``test``, the final figures are the validation split's.
     """
     out = Path(out_dir)
+    main_process = distributed.is_main()
+    log = log if main_process else (lambda *args: None)
     sources = {"train": train, "valid": valid, "test": test, "text_column": text_column, "label_column": label_column}
     if resume:
         run = _started_run(out)
@@ -306,17 +305,21 @@ def train_recipe(
     model = build_recipe_model(recipe, encoder, splits.labels, pretrained).to(dev)
     t = recipe.training
     optimizer = make_optimizer(t.optimizer, model.parameters(), t.lr, initial_accumulator=t.initial_accumulator)
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        write_json(out / RUN, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
+    if main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            write_json(out / RUN, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
     test_note = f"test {len(splits.test):,}" if splits.test is not None else "no test set: final report on validation"
+    processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
     log(f"training {recipe.name} on {len(splits.fit):,} texts (validation {len(splits.valid):,}, {test_note}), "
-        f"{len(splits.labels)} labels, {parameter_counts(model)['total']:,} parameters, device {dev}")
+        f"{len(splits.labels)} labels, {parameter_counts(model)['total']:,} parameters, device {dev}{processes}")
     trainer = Trainer(model, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=encoder.maxlen, device=dev,
                       checkpoint=out / CHECKPOINT, test=encoded["test"], callbacks=callbacks, progress=progress)
     history = trainer.fit(resume=resume)
 
     metrics = final_metrics(recipe, trainer, history, splits, encoded, dev, limit)
-    save_run(out, recipe, trainer, encoder, splits, metrics, history, pretrained, started)
-    (out / CHECKPOINT).unlink(missing_ok=True)
+    if main_process:
+        save_run(out, recipe, trainer, encoder, splits, metrics, history, pretrained, started)
+        (out / CHECKPOINT).unlink(missing_ok=True)
+    distributed.barrier()  # the folder is complete before any process returns
     return metrics

@@ -22,3 +22,10 @@ def split_batch(indices: np.ndarray, lengths: Sequence[int], shards: int) -> lis
 def shard_seed(seed: int, step: int, shard: int) -> int:
     """The seed of one shard's random generator at one optimizer step."""
     return int(np.random.SeedSequence([seed, step, shard]).generate_state(1)[0])
+
+
+def rank_share(indices: np.ndarray, lengths: Sequence[int], world: int, rank: int) -> np.ndarray:
+    """Process ``rank``'s part of a batch shared by ``world`` processes, dealt out by length as
+    :func:`split_batch` does (possibly empty when the batch has fewer reviews than processes)."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return indices[order[rank::world]]
