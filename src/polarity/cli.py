@@ -263,17 +263,16 @@ def _input_texts(args: argparse.Namespace) -> tuple[list[str], list[dict], str]:
     return list(args.texts), [{} for _ in args.texts], "text"
 
 
-OUTPUT_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-
-
 def _check_output(args: argparse.Namespace) -> None:
     """Refuse a bad --output before any work: unknown format, the input file itself, --json beside it."""
     from pathlib import Path
 
+    from polarity.inference.stream import OUTPUT_FORMATS
+
     if not args.output:
         return
     target = Path(args.output)
-    if target.suffix.lower() not in OUTPUT_SUFFIXES:
+    if target.suffix.lower() not in OUTPUT_FORMATS:
         raise PolarityError(f"--output must end in .csv, .tsv or .jsonl, got {target.name}")
     if args.json:
         raise PolarityError("--json prints to the terminal and --output writes a file: choose one")
@@ -281,37 +280,61 @@ def _check_output(args: argparse.Namespace) -> None:
         raise PolarityError(f"--output {args.output} is the input file: choose another name, the input is kept as it is")
 
 
-def prediction_columns(labels: list) -> list[str]:
-    """Names of the columns ``predict --output`` adds to the input's own."""
-    return ["pred_label", "pred_score", *(f"prob_{label}" for label in labels), "pred_warning"]
+class _Warnings:
+    """Prints the first warnings about rows, then only counts them."""
+
+    SHOWN = 20
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            print(f"polarity: warning: {message}", file=sys.stderr)
+
+    def summary(self) -> None:
+        if self.count > self.SHOWN:
+            print(f"polarity: warning: {self.count - self.SHOWN:,} more rows with warnings (see pred_warning)",
+                  file=sys.stderr)
 
 
-def _prediction_rows(results, rows: list[dict], labels: list, text_column: str | None) -> list[dict]:
-    added = prediction_columns(labels)
-    clash = sorted(set(added) & {key for row in rows for key in row})
-    if clash:
-        raise PolarityError(f"the input already has column(s) {', '.join(clash)}: rename them; "
-                            "predict adds " + ", ".join(added))
-    out = []
-    for result, row in zip(results, rows):
-        values = [result.label, round(result.score, 6), *(round(result.probabilities[str(k)], 6) for k in labels),
-                  result.warning or ""]
-        out.append({**(row or {"text": result.text}), **dict(zip(added, values))})
-    return out
+def _stream_predictions(args: argparse.Namespace, predictor) -> int:
+    """--output: read, predict and write a chunk of rows at a time."""
+    from polarity.inference.stream import predict_file, predict_rows
+
+    warn = _Warnings()
+    options = dict(threshold=args.threshold, batch_size=args.batch_size, progress=not args.quiet, warn=warn)
+    if args.file:
+        result = predict_file(predictor, args.file, args.output, text_column=args.text_column, **options)
+    else:
+        texts = _stdin_texts() if args.texts == ["-"] else list(args.texts)
+        if not texts:
+            raise PolarityError("give texts to classify, --file FILE, or - to read lines from standard input")
+        where = "stdin, line" if args.texts == ["-"] else "text"
+        result = predict_rows(predictor, ((i, {"text": t}) for i, t in enumerate(texts, 1)), args.output,
+                              where=where, text_column="text", **options)
+    warn.summary()
+    if result.interrupted:
+        print(f"polarity: interrupted: {args.output} holds the first {result.rows:,} rows, complete", file=sys.stderr)
+        return 130
+    print(f"wrote {result.rows:,} predictions to {args.output}", file=sys.stderr)
+    return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> None:
+def cmd_predict(args: argparse.Namespace) -> int:
     _check_output(args)
     predictor = _predictor(args)
+    if args.output:
+        return _stream_predictions(args, predictor)
     texts, rows, where = _input_texts(args)
     results = predictor.classify(texts, batch_size=args.batch_size, threshold=args.threshold)
+    warn = _Warnings()
     for number, result in enumerate(results, start=1):
         if result.warning:
-            print(f"polarity: warning: {where} {number}: {result.warning}", file=sys.stderr)
-    if args.output:
-        _write_predictions(args.output, _prediction_rows(results, rows, predictor.labels, args.text_column))
-        print(f"wrote {len(results):,} predictions to {args.output}", file=sys.stderr)
-    elif args.json:
+            warn(f"{where} {number}: {result.warning}")
+    warn.summary()
+    if args.json:
         _print_json([r.to_dict() for r in results])
     else:
         width = max(9, *(len(str(label)) + 2 for label in predictor.labels))
@@ -319,23 +342,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         for r in results:
             text = " ".join(r.text.split())
             print(f"{r.label!s:<{width}}{r.score:>7.3f}  {text[:70] + ('...' if len(text) > 70 else '')}")
-
-
-def _write_predictions(path: str, records: list[dict]) -> None:
-    import csv
-    from pathlib import Path
-
-    from polarity.files import atomic_write
-
-    kind = OUTPUT_SUFFIXES[Path(path).suffix.lower()]
-    with atomic_write(path, newline="" if kind != "jsonl" else None) as handle:
-        if kind == "jsonl":
-            handle.writelines(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records)
-            return
-        fields = list(dict.fromkeys(k for record in records for k in record))
-        writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t" if kind == "tsv" else ",")
-        writer.writeheader()
-        writer.writerows(records)
+    return 0
 
 
 def _labelled_texts(args: argparse.Namespace, predictor) -> tuple[list[str], "np.ndarray", str]:
@@ -523,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     _precision_option(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(handler=cmd_predict)
 
     for name, handler, help_text in (("evaluate", cmd_evaluate, "accuracy, precision, recall, F1, AUC, log loss, by length"),

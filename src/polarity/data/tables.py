@@ -110,27 +110,33 @@ def file_format(path: Path) -> str:
     raise DataError(f"{path}: unknown format {''.join(suffixes)!r}; use .csv, .tsv, .jsonl, .parquet or .txt")
 
 
+def iter_rows(path: str | os.PathLike, *, labelled: bool = False) -> tuple[str, str, Iterator[tuple[int, dict]]]:
+    """``(format, unit, rows)``: the rows of a file read lazily, as :func:`read_rows` lists them,
+    so that files of any size can be streamed."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist or is not a file")
+    fmt = file_format(path)
+    if fmt == "parquet":
+        return fmt, "row", _parquet_rows(path)
+    if fmt == "jsonl":
+        return fmt, "line", _iter_jsonl(path)
+    if fmt in ("csv", "tsv"):
+        return fmt, "line", _iter_delimited(path, "\t" if fmt == "tsv" else ",")
+    return _text_rows(path, labelled)
+
+
 def read_rows(path: str | os.PathLike, *, labelled: bool = False) -> Rows:
     """Every row of a CSV/TSV (header row), JSONL, Parquet, ``text<TAB>label`` or plain text file.
 
     A ``.txt`` file is ``text<TAB>label`` lines when each line ends in a tab and a label: with
     ``labelled`` any label, else only 0/1 or polarity words (so prediction input may hold tabs).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} does not exist or is not a file")
-    fmt = file_format(path)
-    if fmt == "parquet":
-        rows = Rows(path, fmt, _parquet_rows(path), unit="row")
-    elif fmt == "jsonl":
-        rows = Rows(path, fmt, list(_iter_jsonl(path)))
-    elif fmt in ("csv", "tsv"):
-        rows = Rows(path, fmt, list(_iter_delimited(path, "\t" if fmt == "tsv" else ",")))
-    else:
-        rows = _text_rows(path, labelled)
-    if not rows.rows:
+    fmt, unit, rows = iter_rows(path, labelled=labelled)
+    table = Rows(Path(path), fmt, list(rows), unit)
+    if not table.rows:
         raise DataError(f"{path} holds no rows")
-    return rows
+    return table
 
 
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], kind: str, path: Path) -> str:
@@ -204,18 +210,18 @@ def _binary_labels(table: Rows, column: str) -> np.ndarray:
 
 
 # -- the formats ------------------------------------------------------------------------------------------
-def _text_rows(path: Path, labelled: bool) -> Rows:
-    """A ``.txt`` file: ``text<TAB>label`` lines (empty lines skipped) or one text per line."""
-    lines = list(iter_lines(path))
-    nonempty = [(number, text) for number, text in lines if text]
-    if nonempty and all(_has_label(text, labelled) for _, text in nonempty):
-        pairs = ((number, text.rsplit("\t", 1)) for number, text in nonempty)
-        return Rows(path, "tsv-headerless", [(number, {"text": t, "label": label}) for number, (t, label) in pairs])
+def _text_rows(path: Path, labelled: bool) -> tuple[str, str, Iterator[tuple[int, dict]]]:
+    """A ``.txt`` file: ``text<TAB>label`` lines (empty lines skipped) or one text per line (one
+    pass to tell which, then the rows lazily)."""
+    unlabelled = next((number for number, text in iter_lines(path) if text and not _has_label(text, labelled)), None)
+    has_text = any(text for _, text in iter_lines(path))
+    if has_text and unlabelled is None:
+        pairs = ((number, text.rsplit("\t", 1)) for number, text in iter_lines(path) if text)
+        return "tsv-headerless", "line", ((number, {"text": t, "label": label}) for number, (t, label) in pairs)
     if labelled:
-        first = next((number for number, text in nonempty if not _has_label(text, True)), None)
-        hint = f"line {first} has no tab-separated label; " if first is not None else ""
+        hint = f"line {unlabelled} has no tab-separated label; " if unlabelled is not None else ""
         raise DataError(f"{path}: a plain text file has no labels ({hint}use text<TAB>label lines, CSV, TSV or JSONL)")
-    return Rows(path, "txt", [(number, {"text": text}) for number, text in lines])
+    return "txt", "line", ((number, {"text": text}) for number, text in iter_lines(path))
 
 
 def _has_label(text: str, any_label: bool) -> bool:
@@ -226,8 +232,12 @@ def _has_label(text: str, any_label: bool) -> bool:
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Lines of a UTF-8 text file, split on '\\n' only, with their line numbers."""
-    return split_lines(path.read_bytes(), str(path))
+    """Lines of a UTF-8 text file, split on '\\n' only, with their line numbers, read lazily."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            yield number, _decode_line(raw.removesuffix(b"\n").removesuffix(b"\r"), f"{path}, line {number}")
 
 
 def split_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
@@ -236,29 +246,28 @@ def split_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
     if lines and lines[-1] == b"":
         lines.pop()
     for number, line in enumerate(lines, start=1):
-        line = line.removesuffix(b"\r")
-        try:
-            yield number, line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            message = f"{source}, line {number}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
-            raise DataError(message) from exc
+        yield number, _decode_line(line.removesuffix(b"\r"), f"{source}, line {number}")
 
 
-def _decode_file(path: Path) -> str:
-    """The whole file as text; invalid UTF-8 raises :class:`DataError` naming the line."""
-    raw = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+def _decode_line(line: bytes, where: str) -> str:
     try:
-        return raw.decode("utf-8")
+        return line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"{path}, line {line}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
+        raise DataError(f"{where}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
+
+
+def _decoded_lines(path: Path) -> Iterator[str]:
+    """The lines of a UTF-8 file, line ends kept, for the csv module; read lazily."""
+    for number, text in iter_lines(path):
+        yield text + "\n"
 
 
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     """Rows of a CSV/TSV with a header, numbered by the line each row starts on."""
     kind = "TSV" if delimiter == "\t" else "CSV"
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV files rarely quote
-    reader = csv.reader(io.StringIO(_decode_file(path), newline=""), delimiter=delimiter, quoting=quoting)
+    csv.field_size_limit(2**31 - 1)  # reviews can be long; the default limit is 128 kB
+    reader = csv.reader(_decoded_lines(path), delimiter=delimiter, quoting=quoting)
     try:
         header = next(reader, None)
         if not header:
@@ -290,14 +299,18 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
         yield line, row
 
 
-def _parquet_rows(path: Path) -> list[tuple[int, dict]]:
-    """Rows of a Parquet file as dicts, numbered from 1 (needs pyarrow)."""
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """Rows of a Parquet file as dicts, numbered from 1, read a batch at a time (needs pyarrow)."""
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise DataError(f"{path}: reading Parquet files needs pyarrow: pip install pyarrow") from exc
     try:
-        rows = pq.read_table(path).to_pylist()
+        batches = pq.ParquetFile(path).iter_batches(batch_size=4096)
+        number = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row
     except Exception as exc:  # pyarrow reports corrupt files with several exception types
         raise DataError(f"{path}: not a readable Parquet file: {exc}") from exc
-    return list(enumerate(rows, start=1))
