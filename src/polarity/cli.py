@@ -468,6 +468,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polarity", description="LSTM-family sentiment classifiers for movie reviews.")
     parser.add_argument("--version", action="version", version=f"polarity {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of unexpected errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_opts = _data_options()
 
@@ -579,14 +580,24 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"polarity: warning: {message}", file=sys.stderr)
 
 
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Each subcommand's parser in its namespace, so that errors show that subcommand's usage."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(parser=sub)
+                _remember_parsers(sub)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _remember_parsers(parser)
     args, extra = parser.parse_known_args(argv)
     if extra:
         if isinstance(getattr(args, "texts", None), list) and not any(e.startswith("-") and e != "-" for e in extra):
             args.texts += extra  # texts after options: `polarity predict DIR --json "A fine film."`
         else:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
@@ -603,6 +614,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `polarity ... | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a bug, not a user mistake: one line unless --debug asks for the traceback
+        if args.debug:
+            raise
+        print(f"polarity: internal error: {type(exc).__name__}: {exc} (a bug in polarity: run again with --debug "
+              "for the traceback and report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

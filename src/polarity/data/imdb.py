@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tarfile
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 
 from polarity.data.labelled import LabelledTexts, stratified_indices
 from polarity.errors import DataError
+from polarity.files import atomic_write
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 OFFICIAL_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
@@ -151,8 +153,9 @@ def load_imdb(
     if cache_file is not None and cache_file.exists():
         try:
             return _read_cache(cache_file, source)
-        except (OSError, ValueError, KeyError, zlib.error):
-            pass  # unreadable cache: parse again and overwrite it
+        except (OSError, ValueError, KeyError, EOFError, zlib.error, UnicodeDecodeError, DataError) as exc:
+            warnings.warn(f"the parse cache {cache_file} is unreadable ({type(exc).__name__}); reading {source.name} "
+                          "again and rebuilding it", RuntimeWarning, stacklevel=2)
     records = list(_iter_source(source))
     corpus = _build_corpus(source, records, strict)
     if cache_file is not None:
@@ -285,9 +288,7 @@ def _write_cache(path: Path, records: list[Record]) -> None:
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
+        with atomic_write(path, text=False) as handle:
             np.savez(
                 handle,
                 text=np.frombuffer(b"".join(encoded), dtype=np.uint8),
@@ -296,7 +297,6 @@ def _write_cache(path: Path, records: list[Record]) -> None:
                 file_id=np.array([r[1] for r in records], dtype=np.int64),
                 rating=np.array([r[2] for r in records], dtype=np.int8),
             )
-        os.replace(tmp, path)
     except OSError:
         pass  # a read-only cache folder costs speed, not correctness
 

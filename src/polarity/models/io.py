@@ -63,10 +63,18 @@ def read_config(folder: str | os.PathLike) -> dict:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        found = config.get("format") if isinstance(config, dict) else None
-        raise ConfigError(f"{path}: unsupported model format {found!r} (expected {FORMAT})")
+    found = config.get("format") if isinstance(config, dict) else None
+    if isinstance(found, str) and found.startswith("polarity.model/") and found != FORMAT:
+        raise ConfigError(f"{path}: written in model format {found!r}, newer than this polarity reads ({FORMAT}): "
+                          "upgrade polarity")
+    if found != FORMAT:
+        raise ConfigError(f"{path}: not a polarity model config (format {found!r}, expected {FORMAT})")
     config.setdefault("labels", list(DEFAULT_LABELS))
+    labels = config["labels"]
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, (str, int)) for x in labels):
+        raise ConfigError(f"{path}: 'labels' must be a list of at least two label names, got {labels!r}")
+    if not isinstance(config.get("recipe"), dict) or not isinstance(config["recipe"].get("model"), dict):
+        raise ConfigError(f"{path} has no recipe.model section: the folder is incomplete; train it again")
     return config
 
 
@@ -75,10 +83,7 @@ def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "c
     folder = Path(folder)
     config = read_config(folder)
     encoder = TextEncoder.load(folder, config.get("preprocessing", {}))
-    try:
-        model_section = config["recipe"]["model"]
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{folder / CONFIG} has no recipe.model section") from exc
+    model_section = config["recipe"]["model"]
     model = build_model(model_options(model_section, encoder.maxlen), vocab_size=encoder.vocab_size,
                         num_outputs=num_outputs(config["labels"]))
     weights_path = folder / WEIGHTS

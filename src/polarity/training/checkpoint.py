@@ -46,11 +46,18 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], state: dict) -
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    start_over = f"delete it (or choose another --out) and train again without --resume"
     if not path.is_file():
         raise ConfigError(f"no checkpoint to resume from at {path}")
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as exc:  # safetensors reports truncated or foreign files with its own error type
+        raise ConfigError(f"{path} is damaged or not a checkpoint ({exc}); {start_over}") from exc
     if "polarity_state" not in meta:
-        raise ConfigError(f"{path} is not a polarity checkpoint")
-    return tensors, json.loads(meta["polarity_state"])
+        raise ConfigError(f"{path} is not a polarity checkpoint; {start_over}")
+    try:
+        return tensors, json.loads(meta["polarity_state"])
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} holds an unreadable training state; {start_over}") from exc

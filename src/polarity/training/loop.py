@@ -276,6 +276,8 @@ class Trainer:
     def fit(self, resume: bool = False) -> list[dict]:
         if resume:
             self.restore()
+        else:
+            self.save()  # from now on, a run killed at any moment can be resumed
         handler_installed = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._on_sigint) if handler_installed else None
         try:

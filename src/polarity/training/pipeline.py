@@ -232,7 +232,7 @@ def save_run(out: Path, recipe: Recipe, trainer: Trainer, encoder: TextEncoder, 
 # -- all steps ---------------------------------------------------------------------------------------------
 def _started_run(out: Path) -> dict:
     """``run.json`` of an interrupted run: the recipe, limit and data it started with."""
-    if not (out / CHECKPOINT).is_file():
+    if not (out / CHECKPOINT).is_file() and (not (out / RUN).is_file() or (out / "config.json").is_file()):
         raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run finished or never started)")
     try:
         run = json.loads((out / RUN).read_text(encoding="utf-8"))
@@ -283,6 +283,7 @@ def train_recipe(
     if resume:
         run = _started_run(out)
         recipe, limit, sources = run["recipe"], run["limit"], _resumed_sources(run["data"], sources)
+        resume = (out / CHECKPOINT).is_file()  # stopped before its first checkpoint: the same run from the start
     elif (out / CHECKPOINT).is_file():
         raise ConfigError(f"{out} holds an unfinished run: continue it with --resume, or choose another --out")
     started = time.perf_counter()

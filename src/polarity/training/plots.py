@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from polarity.files import atomic_path
+
 
 def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
     import matplotlib
@@ -25,5 +27,6 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
