@@ -211,14 +211,15 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--limit", type=int, metavar="N", help="train (and test) on N reviews for a quick look")
     group = parser.add_argument_group("recipe overrides")
-    group.add_argument("--epochs", type=int)
-    group.add_argument("--batch-size", type=int)
-    group.add_argument("--lr", type=float)
-    group.add_argument("--seed", type=int)
-    group.add_argument("--maxlen", type=int)
-    group.add_argument("--num-words", type=int)
-    group.add_argument("--valid-fraction", type=float)
-    group.add_argument("--batching", choices=["exact", "bucketed"])
+    group.add_argument("--epochs", type=int, help="training.epochs")
+    group.add_argument("--batch-size", type=int, help="training.batch_size (per process under torchrun)")
+    group.add_argument("--lr", type=float, help="training.lr, the learning rate")
+    group.add_argument("--seed", type=int, help="training.seed (split, initial weights, order, dropout)")
+    group.add_argument("--maxlen", type=int, help="data.maxlen, ids kept per review (0: all)")
+    group.add_argument("--num-words", type=int, help="data.num_words, vocabulary size (0: all)")
+    group.add_argument("--valid-fraction", type=float, help="data.valid_fraction, the validation part of the training data")
+    group.add_argument("--batching", choices=["exact", "bucketed"], help="training.batching: pad to maxlen (exact, as "
+                       "Keras) or to each batch's longest review (bucketed)")
     group.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without progress")
     group.add_argument("--set", action="append", metavar="KEY=VALUE", help="any recipe field, e.g. model.units=64")
 
@@ -479,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(handler=cmd_data_stats)
     show = data_commands.add_parser("show", parents=[data_opts], help="one review, its ids and their decoding")
     show.add_argument("index", type=int, metavar="N", help="position of the review in the split")
-    show.add_argument("--split", default="train", choices=["train", "test", "unsup", "valid"])
+    show.add_argument("--split", default="train", choices=["train", "test", "unsup", "valid"], help="which split (default train)")
     show.add_argument("--num-words", type=int, default=None, help="keep the N most frequent words (as Keras)")
     show.add_argument("--model", metavar="MODEL_DIR", help="also show this model's prediction")
     show.add_argument("--json", action="store_true", help="print JSON")
@@ -520,14 +521,14 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.set_defaults(handler=cmd_reproduce)
 
     predict = commands.add_parser("predict", help="classify raw text with a model folder")
-    predict.add_argument("model", metavar="MODEL_DIR")
+    predict.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify, or - to read lines from stdin")
     predict.add_argument("--file", help="one review per line (.txt), or a CSV/TSV/JSONL file")
     predict.add_argument("--text-column", help="column holding the text (CSV/TSV/JSONL)")
     predict.add_argument("--output", metavar="FILE", help="write CSV/TSV or JSONL: the input's columns, then "
                          "pred_label, pred_score, prob_<label> and pred_warning")
     _threshold_option(predict)
-    predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--batch-size", type=int, default=256, help="texts per model call (default 256)")
     predict.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     _precision_option(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
@@ -538,37 +539,39 @@ def build_parser() -> argparse.ArgumentParser:
                                      ("compare", cmd_compare, "compare models on the same reviews, with McNemar's test")):
         sub = commands.add_parser(name, parents=[data_opts], help=help_text)
         if name == "evaluate":
-            sub.add_argument("model", metavar="MODEL_DIR")
+            sub.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
             sub.add_argument("--plots", metavar="DIR", help="write roc.png and confusion.png there")
             _precision_option(sub)
             _threshold_option(sub)
         else:
-            sub.add_argument("models", nargs="+", metavar="MODEL_DIR")
-        sub.add_argument("--split", default="test", choices=["test", "valid", "train"])
+            sub.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model folders; the first is the reference")
+        sub.add_argument("--split", default="test", choices=["test", "valid", "train"],
+                         help="which split of the model's own data (default test; valid: the reviews it was validated on)")
         sub.add_argument("--dataset", metavar="FILE", help="a labelled file or folder instead of a split of the "
                          "model's own data")
-        sub.add_argument("--text-column")
-        sub.add_argument("--label-column")
+        sub.add_argument("--text-column", help="text column of --dataset (default: found by name)")
+        sub.add_argument("--label-column", help="label column of --dataset (default: found by name)")
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.set_defaults(handler=handler)
 
     neighbors = commands.add_parser("neighbors", help="nearest words in a model's learned embedding")
-    neighbors.add_argument("model", metavar="MODEL_DIR")
-    neighbors.add_argument("word")
+    neighbors.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+    neighbors.add_argument("word", help="a word of the model's vocabulary")
     neighbors.add_argument("-k", type=int, default=20, help="how many (default 20)")
-    neighbors.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean")
+    neighbors.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean",
+                           help="distance between word vectors (default euclidean)")
     neighbors.add_argument("--json", action="store_true", help="print JSON")
     neighbors.set_defaults(handler=cmd_neighbors)
 
     plot = commands.add_parser("embedding-plot", help="2-D map (PCA) of frequent words, coloured by sentiment")
-    plot.add_argument("model", metavar="MODEL_DIR")
-    plot.add_argument("--out", required=True, metavar="FILE.png")
+    plot.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+    plot.add_argument("--out", required=True, metavar="FILE.png", help="where to write the PNG")
     plot.add_argument("--top", type=int, default=500, help="how many of the most frequent words (default 500)")
     plot.set_defaults(handler=cmd_embedding_plot)
 
     explain = commands.add_parser("explain", help="each word's contribution to the prediction (occlusion)")
-    explain.add_argument("model", metavar="MODEL_DIR")
-    explain.add_argument("texts", nargs="+", metavar="TEXT")
+    explain.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+    explain.add_argument("texts", nargs="+", metavar="TEXT", help="texts to explain")
     explain.add_argument("--no-color", "--no-colour", dest="no_color", action="store_true",
                          help="no colours (also when NO_COLOR is set)")
     explain.add_argument("--json", action="store_true", help="print JSON")
@@ -580,12 +583,38 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"polarity: warning: {message}", file=sys.stderr)
 
 
+EXAMPLES = {
+    "data": "polarity data stats",
+    "stats": "polarity data stats --data aclImdb_v1.tar.gz",
+    "show": "polarity data show 12 --split test --model runs/default",
+    "recipes": "polarity recipes",
+    "summary": "polarity summary lstm-dropout",
+    "train": "polarity train lstm-dropout --epochs 3\n  polarity train --train reviews.csv --test test.csv --out runs/mine",
+    "reproduce": "polarity reproduce mean-embedding --seeds 3",
+    "predict": 'polarity predict runs/default "A wonderful film."\n'
+               "  polarity predict runs/default --file reviews.csv --output predictions.csv",
+    "evaluate": "polarity evaluate runs/default --plots runs/default/plots",
+    "compare": "polarity compare runs/default runs/mean-embedding",
+    "neighbors": "polarity neighbors runs/default great -k 10",
+    "embedding-plot": "polarity embedding-plot runs/default --out words.png",
+    "explain": 'polarity explain runs/default "The plot is thin but the cast is wonderful."',
+    "serve": "polarity serve runs/default --port 8000",
+    "export": "polarity export runs/default --format onnx --out model.onnx",
+}
+
+
 def _remember_parsers(parser: argparse.ArgumentParser) -> None:
-    """Each subcommand's parser in its namespace, so that errors show that subcommand's usage."""
+    """Each subcommand's parser in its namespace (errors show that subcommand's usage), with its
+    one-line description and an example in its --help."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
                 sub.set_defaults(parser=sub)
+                sub.description = sub.description or (helps.get(name, "").capitalize() + ".")
+                if name in EXAMPLES and not sub.epilog:
+                    sub.epilog = f"example:\n  {EXAMPLES[name]}"
+                    sub.formatter_class = argparse.RawDescriptionHelpFormatter
                 _remember_parsers(sub)
 
 

@@ -1,0 +1,53 @@
+"""The command line as a new user meets it: help with an example everywhere, usage of the right subcommand."""
+
+import argparse
+
+import pytest
+
+from polarity.cli import _remember_parsers, build_parser, main
+
+
+def subcommands(parser, prefix=()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from subcommands(sub, (*prefix, name))
+
+
+def test_every_subcommand_has_a_description_an_example_and_helped_options():
+    parser = build_parser()
+    _remember_parsers(parser)
+    found = list(subcommands(parser))
+    assert {"train", "predict", "evaluate", "explain"} <= {path[-1] for path, _ in found}
+    for path, sub in found:
+        assert sub.description and len(sub.description.splitlines()) == 1, path
+        assert "example:" in sub.format_help() and "polarity " in sub.epilog, path
+        for action in sub._actions:
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                assert action.help, f"{' '.join(path)} {action.option_strings or action.dest} has no help"
+
+
+@pytest.mark.parametrize("argv, usage", [(["predict", "m", "--bogus"], "polarity predict"),
+                                         (["train", "--nope"], "polarity train"),
+                                         (["data", "stats", "--what"], "polarity data stats")])
+def test_an_unknown_option_shows_the_subcommands_usage(argv, usage, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: {usage}") and "unrecognized arguments" in err
+
+
+def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
+    import polarity.cli as cli
+
+    def broken(args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cli, "cmd_recipes", broken)
+    assert main(["recipes"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: ZeroDivisionError: boom" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "recipes"])
