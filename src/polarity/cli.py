@@ -576,6 +576,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="no colours (also when NO_COLOR is set)")
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.set_defaults(handler=cmd_explain)
+
+    from polarity.export import add_export_parser
+
+    add_export_parser(commands)
     return parser
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# What ``bytes.split()`` without an argument splits on (``str.split()`` splits on more).
+_ASCII_WHITESPACE = b" \t\n\r\x0b\x0c"
+UTF8 = ("utf-8", "surrogatepass")  # any str encodes (lone surrogates too), and different words stay different
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Tokenizer:
         if not isinstance(self.split, str) or len(self.split) == 0:
             raise ValueError("Tokenizer.split must be a non-empty string, e.g. ' '")
         object.__setattr__(self, "_table", str.maketrans({c: self.split for c in self.filters}))
+        object.__setattr__(self, "_bytes_plan", _bytes_plan(self.filters, self.split))
 
     def __call__(self, text: str) -> list[str]:
         return self.tokenize(text)
@@ -41,6 +46,50 @@ class Tokenizer:
             text = text.lower()
         return [w for w in text.translate(self._table).split(self.split) if w]
 
+    @property
+    def works_on_bytes(self) -> bool:
+        """Whether :meth:`utf8_words` runs its fast path: ASCII ``filters`` and a one-character ASCII
+        ``split`` (the defaults). Otherwise it encodes the words of :meth:`tokenize`."""
+        return self._bytes_plan is not None
+
+    def utf8_words(self, texts: Iterable[str]) -> Iterator[list[bytes]]:
+        """For each text, the words of :meth:`tokenize`, each encoded as UTF-8 (``surrogatepass``).
+
+        The same words, found about 2x faster on IMDB reviews: after the two steps on ``str`` (the
+        ``<br />`` substitution and ``str.lower``, whose Unicode rules stay Python's), the filters
+        and the split run on the UTF-8 bytes, where ``bytes.translate`` is a 256-byte table. That is
+        exact because every filter character and the split character are ASCII: an ASCII byte
+        never occurs inside the encoding of another character, so replacing and splitting at ASCII
+        bytes cuts the bytes exactly where :meth:`tokenize` cuts the text. ``bytes.split()``
+        (runs of ASCII whitespace, no empty words) is used where the split character is the only
+        ASCII whitespace a text can hold after translating, else ``split(sep)`` and empty words dropped.
+        """
+        plan = self._bytes_plan
+        if plan is None:
+            for text in texts:
+                yield [w.encode(*UTF8) for w in self.tokenize(text)]
+            return
+        table, sep, other_whitespace = plan
+        sub = _BR_TAG.sub if self.strip_html_breaks else None
+        lower = self.lower
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"expected a str, got {type(text).__name__}")
+            if sub is not None:
+                text = sub(" ", text)
+            if lower:
+                text = text.lower()
+            data = text.encode(*UTF8).translate(table)
+            if other_whitespace is None:
+                yield [w for w in data.split(sep) if w]
+                continue
+            for c in other_whitespace:
+                if c in data:
+                    yield [w for w in data.split(sep) if w]
+                    break
+            else:
+                yield data.split()
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -48,3 +97,18 @@ class Tokenizer:
     def from_dict(cls, config: dict) -> "Tokenizer":
         known = {k: config[k] for k in ("filters", "lower", "split", "strip_html_breaks") if k in config}
         return cls(**known)
+
+
+def _bytes_plan(filters: str, split: str) -> tuple[bytes, bytes, tuple[bytes, ...] | None] | None:
+    """(translation table, split byte, whitespace bytes that force ``split(sep)``) for
+    :meth:`Tokenizer.utf8_words`; the third item is None when ``bytes.split()`` never applies
+    (a split byte that is not whitespace). None when ``filters`` or ``split`` is not ASCII."""
+    if len(split) != 1 or not split.isascii() or not filters.isascii():
+        return None
+    sep = split.encode("ascii")
+    table = bytes.maketrans(filters.encode("ascii"), sep * len(filters))
+    if sep not in _ASCII_WHITESPACE:
+        return table, sep, None
+    # whitespace bytes that survive translating and are not the split byte: bytes.split() would cut there
+    kept = tuple(bytes([c]) for c in _ASCII_WHITESPACE if table[c] == c and bytes([c]) != sep)
+    return table, sep, kept

@@ -12,6 +12,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
 
 from polarity.errors import ConfigError
@@ -54,6 +55,7 @@ class Vocabulary:
         if len(self._word_to_id) != len(self.words):
             raise ConfigError("the vocabulary lists a word twice")
         self._kept = {w: i for w, i in self._word_to_id.items() if self._keeps(i)}
+        self._kept_utf8: dict[bytes, int] | None = None
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -110,19 +112,31 @@ class Vocabulary:
         """The id ``word`` encodes to, or None when it is out of vocabulary."""
         return self._kept.get(word)
 
+    def start_ids(self) -> list[int]:
+        """What :meth:`encode` puts before the words: ``[start_char]``, ``[oov_char]`` when
+        ``skip_top`` drops the start id (as Keras does), or nothing."""
+        if self.start_char is None:
+            return []
+        start = self.start_char if self._keeps(self.start_char) else self.oov_char
+        return [] if start is None else [start]
+
+    def utf8_index(self) -> dict[bytes, int]:
+        """Word (UTF-8, ``surrogatepass``) to id, for the words that encode to their own id: the
+        lookup table of :meth:`TextEncoder.encode`'s fast path (built on first use)."""
+        index = getattr(self, "_kept_utf8", None)
+        if index is None:
+            index = self._kept_utf8 = {w.encode("utf-8", "surrogatepass"): i for w, i in self._kept.items()}
+        return index
+
     def encode(self, tokens: Sequence[str], *, add_start: bool = True) -> list[int]:
         """Ids of ``tokens``, out-of-vocabulary words as ``oov_char`` (or dropped if it is None)."""
-        kept = self._kept
+        get = self._kept.get
         oov = self.oov_char
         if oov is None:
-            ids = [kept[w] for w in tokens if w in kept]
+            ids = list(filter(None, map(get, tokens)))  # every kept id is >= 1; None marks the unknown
         else:
-            ids = [kept.get(w, oov) for w in tokens]
-        if add_start and self.start_char is not None:
-            start = self.start_char if self._keeps(self.start_char) else oov
-            if start is not None:
-                ids.insert(0, start)
-        return ids
+            ids = list(map(get, tokens, repeat(oov)))
+        return self.start_ids() + ids if add_start else ids
 
     def decode(self, ids: Iterable[int], *, skip_padding: bool = False) -> list[str]:
         """Words of ``ids``, with ``<PAD>``, ``<START>`` and ``<UNK>`` as in the Keras tutorials."""

@@ -1,0 +1,288 @@
+"""``polarity export``: the exported networks compute the models' probabilities, in ONNX Runtime and
+TorchScript, and the preprocessing file alone reproduces the ids."""
+
+import argparse
+import importlib
+import json
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from polarity.data import TextEncoder
+from polarity.engine import probabilities
+from polarity.errors import ConfigError
+from polarity.export import ExportModule, add_export_parser, export_model, read_preprocessing
+from polarity.inference import Predictor
+from polarity.models.io import load_model_folder, save_model_folder
+from polarity.models.registry import build_model
+
+
+def importable(*names: str) -> bool:
+    try:
+        for name in names:
+            importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
+HAS_ONNX = importable("onnxruntime", "onnx", "onnxscript")
+needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason="onnxruntime, onnx or onnxscript is not installed "
+                                "(pip install 'polarity[export]')")
+
+MAXLEN = 40
+WORDS = [f"w{i}" for i in range(150)] + ["film", "great", "dull", "très", "ΣΟΦΌΣ"]
+TRAIN = [" ".join(WORDS[i::k]) for k in (1, 2, 3, 5, 7) for i in range(k)]
+RNN = dict(type="rnn", units=12, embedding_dim=8)
+CASES = {  # name: (model options, labels)
+    "lstm": (RNN, ["negative", "positive"]),
+    "gru": (dict(RNN, cell="gru"), ["negative", "positive"]),
+    "bilstm-masked": (dict(RNN, bidirectional=True, mask_padding=True), ["negative", "positive"]),
+    "lstm-masked": (dict(RNN, mask_padding=True), ["negative", "positive"]),
+    "mean": (dict(type="mean-embedding", embedding_dim=8), ["negative", "positive"]),
+    "mean-masked": (dict(type="mean-embedding", embedding_dim=8, mask_padding=True), ["negative", "positive"]),
+    "bigru-2layers-masked-4labels": (dict(RNN, cell="gru", bidirectional=True, layers=2, mask_padding=True),
+                                     ["1-2 stars", "3-4 stars", "7-8 stars", "9-10 stars"]),
+}
+# unmasked RNNs read the padding: their output depends on how wide a batch is padded
+READS_PADDING = {"lstm", "gru"}
+
+
+def randomize_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Weights large enough that probabilities spread over (0, 1) and masking mistakes show."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * 0.5)
+    return model.eval()
+
+
+def make_folder(root, name: str, batching: str = "exact"):
+    options, labels = CASES[name]
+    encoder = TextEncoder.fit(TRAIN, maxlen=MAXLEN)
+    model = build_model(dict(options), vocab_size=encoder.vocab_size, num_outputs=1 if len(labels) == 2 else len(labels),
+                        maxlen=MAXLEN)
+    randomize_(model, seed=len(name))
+    folder = root / name
+    save_model_folder(folder, model, encoder, labels, {"recipe": {"name": name, "model": dict(options)},
+                                                       "preprocessing": {"batching": batching}})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {name: make_folder(root, name) for name in CASES}
+
+
+@pytest.fixture(scope="module")
+def exported(folders, tmp_path_factory):
+    """(name, format) -> export_model's result, made on first use."""
+    root = tmp_path_factory.mktemp("exported")
+    cache = {}
+
+    def get(name: str, format: str) -> dict:
+        if (name, format) not in cache:
+            cache[name, format] = export_model(folders[name], root / f"{name}.{'onnx' if format == 'onnx' else 'pt'}", format)
+        return cache[name, format]
+
+    return get
+
+
+def reviews(vocab_size: int, n: int = 1000, seed: int = 0) -> list[list[int]]:
+    """Random ids (start marker first, as encoded reviews have), lengths 1..MAXLEN."""
+    rng = np.random.default_rng(seed)
+    return [[1] + rng.integers(2, vocab_size, size=length - 1).tolist() for length in rng.integers(1, MAXLEN + 1, size=n)]
+
+
+BATCH_SIZES = [1, 2, 3, 5, 8, 13, 32, 64, 100, 127, 256]
+
+
+def batches(sequences: list[list[int]], width: int | None):
+    """Pre-padded (ids, lengths) batches of various sizes, to ``width`` or to each batch's longest."""
+    start, k = 0, 0
+    while start < len(sequences):
+        chunk = sequences[start : start + BATCH_SIZES[k % len(BATCH_SIZES)]]
+        w = width or max(map(len, chunk))
+        ids = np.array([[0] * (w - len(s)) + s for s in chunk], dtype=np.int64)
+        yield ids, np.array([len(s) for s in chunk], dtype=np.int64)
+        start, k = start + len(chunk), k + 1
+
+
+def runner(result: dict):
+    """A function (ids, lengths) -> probabilities that runs the exported file."""
+    if result["format"] == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(result["model"], providers=["CPUExecutionProvider"])
+        return lambda ids, lengths: session.run(None, {"ids": ids, "lengths": lengths})[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated in torch 2.10+
+        loaded = torch.jit.load(result["model"])
+    return lambda ids, lengths: loaded(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+
+
+def check_against_pytorch(folder, result: dict, name: str) -> None:
+    run = runner(result)
+    model, config, encoder = load_model_folder(folder)
+    sequences = reviews(encoder.vocab_size)
+    # 1. as polarity predicts (this folder pads every review to maxlen, "exact" batching)
+    expected = Predictor.load(folder).predict_proba_ids(sequences)
+    assert expected.shape == (1000, len(config["labels"]))
+    assert expected.std(axis=0).min() > 0.02  # the weights give probabilities that differ from review to review
+    got = np.concatenate([run(ids, lengths) for ids, lengths in batches(sequences, MAXLEN)])
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.abs(got - expected).max() < 1e-5
+    # 2. batches padded to their own longest review, against the model's forward on the same tensors
+    for ids, lengths in batches(sequences, None):
+        with torch.no_grad():
+            logits = model(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+        out = run(ids, lengths)
+        assert np.abs(out - probabilities(logits)).max() < 1e-5
+    if name not in READS_PADDING:  # masked and mean models do not depend on the padding width
+        got = np.concatenate([run(ids, lengths) for ids, lengths in batches(sequences, None)])
+        assert np.abs(got - expected).max() < 1e-5
+
+
+@needs_onnx
+@pytest.mark.parametrize("name", list(CASES))
+def test_onnx_runtime_gives_pytorchs_probabilities(name, folders, exported):
+    result = exported(name, "onnx")
+    assert result["check"]["runtime"] == "onnxruntime" and result["check"]["max_abs_diff"] < 1e-5
+    import onnx
+
+    graph = onnx.load(result["model"]).graph
+    shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(graph.input) + list(graph.output)}
+    assert shapes == {"ids": ["batch", "time"], "lengths": ["batch"], "probabilities": ["batch", len(CASES[name][1])]}
+    check_against_pytorch(folders[name], result, name)
+
+
+@pytest.mark.parametrize("name", ["lstm", "bilstm-masked", "lstm-masked", "mean", "bigru-2layers-masked-4labels"])
+def test_torchscript_round_trip(name, folders, exported):
+    result = exported(name, "torchscript")
+    assert result["check"] == {"runtime": "torch.jit", "rows": 5, "max_abs_diff": result["check"]["max_abs_diff"]}
+    check_against_pytorch(folders[name], result, name)
+
+
+# -- the export-friendly forward pass is the model's forward pass -------------------------------------------
+WRAPPED = [dict(RNN), dict(RNN, cell="gru"), dict(RNN, mask_padding=True), dict(RNN, cell="gru", mask_padding=True),
+           dict(RNN, bidirectional=True), dict(RNN, bidirectional=True, mask_padding=True),
+           dict(RNN, bidirectional=True, mask_padding=True, cell="gru"),
+           dict(RNN, bidirectional=True, mask_padding=True, layers=3),
+           dict(RNN, bidirectional=True, mask_padding=True, layers=2, cell="gru"),
+           dict(RNN, mask_padding=True, layers=2), dict(RNN, layers=2, bidirectional=True),
+           dict(type="mean-embedding", embedding_dim=8), dict(type="mean-embedding", embedding_dim=8, mask_padding=True)]
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("options", WRAPPED, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items() if k not in RNN))
+def test_export_module_equals_the_models_forward(options, outputs):
+    """Packing (bidirectional masked), the last-step gather (forward-only masked) and the rest, against
+    the wrapper's dense, packing-free version, on batches with every length 1..width, lengths of 0
+    and beyond the width (both clamped by the model) and a single row."""
+    torch.manual_seed(0)
+    model = randomize_(build_model(dict(options), vocab_size=60, num_outputs=outputs, maxlen=MAXLEN), seed=outputs)
+    module = ExportModule(model)
+    rng = np.random.default_rng(1)
+    for width, rows in ((MAXLEN, 64), (7, 9), (1, 3), (13, 1)):
+        lengths = rng.integers(1, width + 1, size=rows)
+        lengths[: min(rows, width)] = np.arange(1, min(rows, width) + 1)
+        ids = rng.integers(1, 60, size=(rows, width))
+        ids[np.arange(width)[None, :] < (width - lengths)[:, None]] = 0
+        given = lengths.copy()
+        if rows > 2:
+            given[0], given[1] = 0, width + 5  # the model clamps to 1..width
+        ids_t, lengths_t = torch.from_numpy(ids), torch.from_numpy(given)
+        with torch.no_grad():
+            expected = model(ids_t, lengths_t).reshape(rows, outputs)
+            got = module.logits(ids_t, lengths_t)
+            probs = module(ids_t, lengths_t)
+        assert got.shape == (rows, outputs)
+        assert (got - expected).abs().max().item() < 1e-6
+        assert np.abs(probs.numpy() - probabilities(expected.numpy().squeeze(-1) if outputs == 1 else expected.numpy())).max() < 1e-6
+
+
+def test_masking_matters_in_these_checks():
+    """The equality above is not vacuous: the masked bidirectional model's answer depends on lengths."""
+    model = randomize_(build_model(dict(RNN, bidirectional=True, mask_padding=True), vocab_size=60, num_outputs=1,
+                                   maxlen=MAXLEN), seed=3)
+    ids = torch.randint(1, 60, (4, 10))
+    with torch.no_grad():
+        full = ExportModule(model)(ids, torch.full((4,), 10))
+        shorter = ExportModule(model)(ids, torch.full((4,), 6))
+    assert (full - shorter).abs().max().item() > 1e-3
+
+
+# -- the preprocessing file -----------------------------------------------------------------------------------
+def ids_from_spec(spec: dict, text: str) -> list[int]:
+    """Another runtime's encoder, written from the preprocessing file alone (plain Python)."""
+    tok, conv = spec["tokenizer"], spec["ids"]
+    if tok["strip_html_breaks"]:
+        text = re.sub(tok["html_break_pattern"], " ", text, flags=re.IGNORECASE)
+    if tok["lower"]:
+        text = text.lower()
+    text = text.translate({ord(c): tok["split"] for c in tok["filters"]})
+    words = [w for w in text.split(tok["split"]) if w]
+    vocabulary, unknown = spec["vocabulary"], conv["unknown"]
+    ids = list(conv["start_ids"]) + [vocabulary.get(w, unknown) for w in words if unknown is not None or w in vocabulary]
+    if spec["maxlen"] is not None and len(ids) > spec["maxlen"]:
+        ids = ids[-spec["maxlen"]:] if spec["truncating"] == "pre" else ids[: spec["maxlen"]]
+    return ids
+
+
+def test_preprocessing_file_reproduces_the_ids(folders, exported):
+    result = exported("bilstm-masked", "torchscript")
+    spec = read_preprocessing(result["preprocessing"])
+    assert result["preprocessing"].endswith("bilstm-masked.preprocessing.json")
+    assert spec["labels"] == ["negative", "positive"] and spec["padding"] == "pre" and spec["maxlen"] == MAXLEN
+    assert {k: spec["ids"][k] for k in ("pad", "start", "unknown", "index_from")} == {"pad": 0, "start": 1, "unknown": 2,
+                                                                                        "index_from": 3}
+    assert spec["padding_changes_output"] is False and spec["model"]["file"] == "bilstm-masked.pt"
+    _, _, encoder = load_model_folder(folders["bilstm-masked"])
+    texts = ["W1 w2 FILM<br />great<BR/>Très ΣΟΦΌΣ, dull!", "", "unknown words only", " ".join(WORDS) * 2,
+             "w3\tw4\nw5\rw6\xa0w7 İ ß"]
+    assert [ids_from_spec(spec, t) for t in texts] == encoder.encode(texts)
+    run = runner(result)
+    for example in spec["examples"]:
+        assert example["ids"] == ids_from_spec(spec, example["text"])
+        ids = np.array([[0] * (example["padded_to"] - len(example["ids"])) + example["ids"]], dtype=np.int64)
+        got = run(ids, np.array([len(example["ids"])], dtype=np.int64))[0]
+        assert np.abs(got - np.array(example["probabilities"])).max() < 1e-5
+
+
+def test_preprocessing_says_when_padding_matters(exported):
+    spec = read_preprocessing(exported("lstm", "torchscript")["preprocessing"])
+    assert spec["padding_changes_output"] is True and spec["pad_to"] == "maxlen" and spec["batching"] == "exact"
+
+
+# -- command line and errors ------------------------------------------------------------------------------------
+def test_export_command(folders, tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="polarity")
+    add_export_parser(parser.add_subparsers())
+    out = tmp_path / "sub" / "mean.pt"
+    args = parser.parse_args(["export", str(folders["mean"]), "--format", "torchscript", "--out", str(out)])
+    args.handler(args)
+    printed = capsys.readouterr().out
+    assert f"wrote {out} (TorchScript" in printed and "[negative, positive]" in printed
+    assert "checked with torch.jit against PyTorch" in printed and "mean.preprocessing.json" in printed
+    assert out.is_file() and (tmp_path / "sub" / "mean.preprocessing.json").is_file()
+    args = parser.parse_args(["export", str(folders["mean"]), "--format", "torchscript", "--out", str(out), "--json"])
+    args.handler(args)
+    assert json.loads(capsys.readouterr().out)["labels"] == ["negative", "positive"]
+
+
+def test_export_errors(folders, tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="format"):
+        export_model(folders["mean"], tmp_path / "m.x", "tflite")
+    with pytest.raises(ConfigError, match="not a polarity model folder"):
+        export_model(tmp_path, tmp_path / "m.pt", "torchscript")
+    import polarity.export
+
+    monkeypatch.setattr(polarity.export, "_importable", lambda name: name != "onnxscript")
+    with pytest.raises(ConfigError, match=r"needs onnxscript: pip install 'polarity\[export\]'"):
+        export_model(folders["mean"], tmp_path / "m.onnx", "onnx")
+    assert not (tmp_path / "m.onnx").exists()
