@@ -286,3 +286,23 @@ def test_export_errors(folders, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"needs onnxscript: pip install 'polarity\[export\]'"):
         export_model(folders["mean"], tmp_path / "m.onnx", "onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_bucketed_models_export_the_each_text_alone_function(folders, tmp_path):
+    """A model trained with bucketed batches is predicted as if each review were alone: the export
+    computes that too, so a runtime may pad a batch to its longest review."""
+    import shutil
+
+    folder = tmp_path / "bucketed"
+    shutil.copytree(folders["lstm"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["preprocessing"]["batching"] = "bucketed"
+    (folder / "config.json").write_text(json.dumps(config))
+    result = export_model(folder, tmp_path / "bucketed.pt", "torchscript")
+    spec = read_preprocessing(result["preprocessing"])
+    assert spec["padding_changes_output"] is False and spec["pad_to"] == "any"
+    run = runner(result)
+    sequences = reviews(load_model_folder(folder)[2].vocab_size)[:300]
+    expected = Predictor.load(folder).predict_proba_ids(sequences)
+    got = np.concatenate([run(ids, lengths) for ids, lengths in batches(sequences, None)])
+    assert np.abs(got - expected).max() < 1e-5

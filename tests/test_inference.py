@@ -64,6 +64,9 @@ def test_batched_equals_one_by_one(models):
     alone = np.concatenate([predictor.predict_proba([t]) for t in texts])
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
     lstm, threads = Predictor.load(models / "lstm"), torch.get_num_threads()
+    assert not lstm.model.mask_padding  # it reads padding in training, yet a text's result ignores its batch
+    mixed = lstm.predict_proba(texts, batch_size=7)
+    np.testing.assert_allclose(mixed, np.concatenate([lstm.predict_proba([t]) for t in texts]), rtol=1e-5, atol=1e-6)
     side_by_side = lstm.predict_proba(texts, batch_size=3)  # batches on one worker thread per intra-op thread
     torch.set_num_threads(1)
     try:

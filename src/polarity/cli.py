@@ -578,8 +578,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(handler=cmd_explain)
 
     from polarity.export import add_export_parser
+    from polarity.server.cli import add_serve_parser
 
     add_export_parser(commands)
+    add_serve_parser(commands)
     return parser
 
 

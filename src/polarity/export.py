@@ -55,7 +55,9 @@ SAMPLE_TEXTS = ["One of the best films I have seen this year: moving, funny and 
 class ExportModule(nn.Module):
     """``(ids, lengths) -> probabilities`` for a ``rnn`` or ``mean-embedding`` classifier, export-friendly."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, alone: bool = False) -> None:
+        """``alone``: each row computed as if without padding (the masked computation), as polarity
+        predicts models trained with bucketed batches; otherwise an unmasked RNN reads the padding."""
         super().__init__()
         from polarity.models.classifiers import MeanEmbeddingClassifier, RecurrentClassifier
 
@@ -64,7 +66,7 @@ class ExportModule(nn.Module):
         if not isinstance(model, (MeanEmbeddingClassifier, RecurrentClassifier)):
             raise ConfigError(f"cannot export a {type(model).__name__}: only 'rnn' and 'mean-embedding' models")
         self.binary = model.output.out_features == 1
-        self.masked = bool(model.mask_padding)
+        self.masked = bool(model.mask_padding) or (alone and self.kind == "rnn")
         self.directions = nn.ModuleList()
         if self.kind == "rnn" and self.masked and model.rnn.bidirectional:
             self.directions = split_directions(model.rnn)
@@ -177,7 +179,8 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, format: s
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     model, config, encoder = load_model_folder(model_dir, "cpu")
     labels = list(config["labels"])
-    module = ExportModule(model).eval()
+    batching = config.get("preprocessing", {}).get("batching", "bucketed")
+    module = ExportModule(model, alone=batching != "exact").eval()  # the function Predictor computes
     out = Path(out)
     sample = example_inputs(encoder.vocab_size, encoder.maxlen)
     if format == "onnx":

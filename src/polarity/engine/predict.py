@@ -21,6 +21,11 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
                    workers: int | None = None) -> np.ndarray:
     """Logits for every review, in the order of ``data``: shape (n,) for two labels, (n, labels) else.
 
+    ``bucketed`` batches pad each batch to its longest review, and an RNN trained without masking
+    reads padding: each review is then computed as if alone (the masked computation), so its
+    result never depends on the reviews it shares a batch with. ``exact`` pads every review to
+    ``maxlen``, as in training, which is just as independent of the batch.
+
     On CPU the batches run side by side on single-threaded workers, by default one per intra-op
     thread (1.5x the reviews per second of one batch at a time on all threads in float32, 2x in
     bfloat16: docs/PERFORMANCE.md, experiment 13); ``workers=1`` runs them in turn on the calling thread.
@@ -35,7 +40,7 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
     def run(indices: np.ndarray) -> None:
         ids, lengths, _ = make_batch(data, indices, width, device)
         with autocast(device, precision):
-            logits = model(ids, lengths)
+            logits = model(ids, lengths, alone=width is None)
         out[indices] = logits.float().cpu().numpy()
 
     batches = plan_batches(data, batching, batch_size, seed=None)

@@ -9,6 +9,6 @@ from polarity.engine.device import flush_denormals
 flush_denormals()
 
 from polarity.models.classifiers import MeanEmbeddingClassifier, RecurrentClassifier
-from polarity.models.registry import build_model, model_types, register
+from polarity.models.registry import build_model, model_class, model_types, register
 
-__all__ = ["MeanEmbeddingClassifier", "RecurrentClassifier", "build_model", "model_types", "register"]
+__all__ = ["MeanEmbeddingClassifier", "RecurrentClassifier", "build_model", "model_class", "model_types", "register"]

@@ -123,7 +123,8 @@ class MeanEmbeddingClassifier(nn.Module):
         self.output = nn.Linear(embedding_dim, num_outputs)
         keras_dense_(self.output)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, alone: bool = False) -> torch.Tensor:
+        """``alone`` is accepted for symmetry: the mean already ignores how a batch is padded."""
         vectors = self.embedding(ids)
         real = (ids != 0).unsqueeze(-1).to(vectors.dtype)
         total = (vectors * real).sum(dim=1)
@@ -222,8 +223,10 @@ class RecurrentClassifier(nn.Module):
                 return functional_call(self.rnn, self._recurrent_weights(), (inputs,))
         return self.rnn(inputs)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        masked = self.mask_padding and lengths is not None
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, alone: bool = False) -> torch.Tensor:
+        """Logits for pre-padded ``ids``. ``alone`` gives each review the output it gets without
+        padding, whatever the batch (the masked computation), also for a model trained reading padding."""
+        masked = (self.mask_padding or alone) and lengths is not None
         if masked:
             lengths = lengths.clamp(min=1, max=ids.shape[1]).to(ids.device)
             ids = left_align(ids, lengths)

@@ -46,7 +46,7 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], state: dict) -
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    start_over = f"delete it (or choose another --out) and train again without --resume"
+    start_over = "delete it (or choose another --out) and train again without --resume"
     if not path.is_file():
         raise ConfigError(f"no checkpoint to resume from at {path}")
     try:

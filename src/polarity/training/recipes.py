@@ -207,14 +207,10 @@ _SIMPLE_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 
 
 def _model_class(type_name: str) -> type:
-    """The class registered as ``type_name`` (registry.model_class when there is one)."""
-    import polarity.models  # noqa: F401  (registers the model types)
-    from polarity.models import registry
+    """The class registered as ``type_name`` (importing polarity.models registers the model types)."""
+    from polarity.models import model_class
 
-    lookup = getattr(registry, "model_class", None)
-    if callable(lookup):
-        return lookup(type_name)
-    return registry._REGISTRY[type_name]
+    return model_class(type_name)
 
 
 def _type_names(annotation: object) -> set[str]:

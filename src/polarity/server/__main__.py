@@ -1,0 +1,7 @@
+"""``python -m polarity.server MODEL_DIR ...``: the same as ``polarity serve``."""
+
+import sys
+
+from polarity.server.cli import serve_main
+
+sys.exit(serve_main())

@@ -1,0 +1,158 @@
+"""``polarity serve MODEL_DIR [MODEL_DIR ...]``: the command line of the server.
+
+The main CLI calls :func:`add_serve_parser`; ``python -m polarity.server`` runs :func:`serve_main`.
+Nothing here imports FastAPI or uvicorn until the command runs, so ``polarity --help`` works without
+the ``serve`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from polarity.errors import ConfigError, PolarityError
+
+CONFIG_ENV = "POLARITY_SERVE_CONFIG"  # settings handed to uvicorn's worker processes
+API_KEY_ENV = "POLARITY_API_KEY"
+
+
+@dataclass
+class ServeSettings:
+    """What `polarity serve` runs: model folders (absolute paths) and server options."""
+
+    models: list[str]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    api_key: str | None = None
+    max_batch: int = 256
+    batch_window: float = 0.005
+    threads: int | None = None  # PyTorch threads per worker (None: PyTorch's default)
+    log_level: str = "info"
+    access_log: bool = True
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def worker_config(self) -> str:
+        """The JSON in $POLARITY_SERVE_CONFIG (no API key: that travels in $POLARITY_API_KEY)."""
+        keep = ("models", "max_batch", "batch_window", "threads")
+        return json.dumps({k: v for k, v in asdict(self).items() if k in keep})
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """The options of `polarity serve` (shared with ``python -m polarity.server``)."""
+    parser.add_argument("models", nargs="+", metavar="MODEL_DIR",
+                        help="model folders; each is served under its folder name, the first is the default")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes, each with its own copy of the models (default 1)")
+    parser.add_argument("--api-key", default=None, metavar="KEY",
+                        help=f"require Authorization: Bearer KEY under /v1/ (default: ${API_KEY_ENV}, else none)")
+    parser.add_argument("--max-batch", type=int, default=256, metavar="N",
+                        help="most texts in one model call (default 256)")
+    parser.add_argument("--batch-window-ms", type=float, default=5.0, metavar="MS",
+                        help="how long a request waits for others to share its model call (default 5)")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                        help="uvicorn's log level (default info)")
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="no line per request")
+
+
+def add_serve_parser(subcommands: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` subcommand (and its handler) to the main CLI's subcommands."""
+    serve = subcommands.add_parser("serve", help="serve models over HTTP: JSON API, a page to try them, /docs",
+                                   description="Serve model folders over HTTP (needs the serve extra: "
+                                   "pip install 'polarity[serve]'). SIGTERM or Ctrl-C finish the requests in "
+                                   "flight, then stop.")
+    configure_parser(serve)
+    serve.set_defaults(handler=cmd_serve)
+
+
+def settings_from_args(args: argparse.Namespace) -> ServeSettings:
+    """Checked settings: ports, workers and batching in range, model folders readable, the API key."""
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if not 1 <= args.max_batch <= 4096:
+        raise ConfigError(f"--max-batch must be between 1 and 4096, got {args.max_batch}")
+    if not 0 <= args.batch_window_ms <= 1000:
+        raise ConfigError(f"--batch-window-ms must be between 0 and 1000, got {args.batch_window_ms}")
+    from polarity.server.registry import read_entries  # checks every folder, and that names differ
+
+    entries = read_entries(args.models)
+    threads = max(1, _cores() // args.workers) if args.workers > 1 else None
+    return ServeSettings(models=[str(e.folder) for e in entries], host=args.host, port=args.port,
+                         workers=args.workers, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+                         max_batch=args.max_batch, batch_window=args.batch_window_ms / 1000, threads=threads,
+                         log_level=args.log_level, access_log=args.access_log)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _log_config(level: str) -> dict:
+    """uvicorn's logging, with polarity's server messages (model loading, errors) in the same stream."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["polarity.server"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM or Ctrl-C (requests in flight finish first)."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise PolarityError(f"polarity serve needs FastAPI and uvicorn ({exc.name} is missing): "
+                            "pip install 'polarity[serve]'") from None
+    settings = settings_from_args(args)
+    os.environ[CONFIG_ENV] = settings.worker_config()
+    if settings.api_key:
+        os.environ[API_KEY_ENV] = settings.api_key
+    else:
+        os.environ.pop(API_KEY_ENV, None)
+    names = ", ".join(os.path.basename(m) for m in settings.models)
+    auth = "API key required under /v1/" if settings.api_key else "no API key"
+    print(f"polarity: serving {names} at {settings.url} (page /, API /v1/, docs /docs; {auth})", flush=True)
+    if not _loopback(settings.host) and not settings.api_key:
+        print(f"polarity: warning: {settings.host} is reachable from other machines and no API key is set",
+              file=sys.stderr, flush=True)
+    uvicorn.run("polarity.server.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level=settings.log_level, access_log=settings.access_log,
+                log_config=_log_config(settings.log_level), timeout_graceful_shutdown=30)
+    return 0
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m polarity.server``: the serve command on its own."""
+    parser = argparse.ArgumentParser(prog="python -m polarity.server", description="Serve model folders over HTTP.")
+    configure_parser(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_serve(args)
+    except PolarityError as exc:
+        print(f"polarity: error: {exc}", file=sys.stderr)
+        return 1

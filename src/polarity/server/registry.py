@@ -1,0 +1,239 @@
+"""The models a server answers with: fixed at start, each under its folder's name, each with its own
+model thread and batcher."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from starlette.concurrency import run_in_threadpool
+
+from polarity.engine import EncodedSet, predict_logits, probabilities
+from polarity.errors import ConfigError
+from polarity.inference import Predictor
+from polarity.inference.explore import explain
+from polarity.inference.predictor import input_warning
+from polarity.models.io import read_config
+from polarity.server.batcher import Batcher
+from polarity.server.errors import ApiError
+from polarity.server.schemas import MAX_EXPLAIN_WORDS
+
+log = logging.getLogger("polarity.server")
+
+# Texts per part of a model call. Measured on 2 cores (lstm-dropout, IMDB test reviews, CPU time per
+# review): 2.5 ms one at a time, 1.2 ms in parts of 8, 0.9 ms in parts of 16 or 32; smaller parts
+# also waste less on padding to the longest text of the part and share out better between cores.
+PART = 16
+INLINE_CHARS = 20_000  # requests with fewer characters are encoded on the event loop (a thread hop costs more)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What a model folder says about itself, read once at start."""
+
+    name: str
+    folder: Path
+    recipe: str
+    labels: list
+    metrics_split: str | None
+    metrics: dict | None
+
+    def info(self, default: bool) -> dict:
+        return {"name": self.name, "recipe": self.recipe, "labels": self.labels, "default": default,
+                "metrics_split": self.metrics_split, "metrics": self.metrics}
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def read_entry(folder: str | os.PathLike) -> ModelEntry:
+    """A model folder's name, recipe, labels and reported metrics (a :class:`ConfigError` if it is none)."""
+    path = Path(folder).expanduser().resolve()
+    config = read_config(path)
+    metrics_file = path / "metrics.json"
+    split, metrics = None, None
+    if metrics_file.is_file():
+        try:
+            data = json.loads(metrics_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{metrics_file} is not valid JSON: {exc}") from exc
+        split = data.get("reported_on", "test" if "test" in data else None) if isinstance(data, dict) else None
+        metrics = _finite(data.get(split)) if split else None
+    recipe = config.get("recipe", {}).get("name", "model") if isinstance(config.get("recipe"), dict) else "model"
+    return ModelEntry(path.name, path, str(recipe), list(config["labels"]), split, metrics)
+
+
+def read_entries(folders: Sequence[str | os.PathLike]) -> list[ModelEntry]:
+    """Entries of all folders; names (folder names) must differ."""
+    if not folders:
+        raise ConfigError("no model folder given")
+    entries = [read_entry(folder) for folder in folders]
+    seen: dict[str, Path] = {}
+    for entry in entries:
+        if entry.name in seen:
+            raise ConfigError(f"two models named {entry.name!r} ({seen[entry.name]} and {entry.folder}): "
+                              "models are served under their folder names, rename one")
+        seen[entry.name] = entry.folder
+    return entries
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """PyTorch's thread count set to ``count`` for a block (it reaches every thread: keep blocks short)."""
+    before = torch.get_num_threads()
+    if count != before:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count != before:
+            torch.set_num_threads(before)
+
+
+class ServedModel:
+    """One loaded model: a single model thread (one call at a time) and a batcher feeding it."""
+
+    def __init__(self, entry: ModelEntry, predictor: Predictor, *, max_batch: int, window: float,
+                 cores: int | None = None) -> None:
+        self.entry, self.predictor = entry, predictor
+        self.cores = 1 if predictor.device.type != "cpu" else max(1, cores or torch.get_num_threads())
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"polarity-{entry.name}")
+        self.batcher: Batcher[list[int], np.ndarray] = Batcher(self._probabilities, self.executor,
+                                                               max_batch=max_batch, window=window)
+
+    # -- in the model thread ---------------------------------------------------------------------------
+    def _probabilities(self, ids: list[list[int]]) -> np.ndarray:
+        """One model call for a whole batch: ``Predictor.predict_proba_ids`` with the batch cut into parts
+        of similar lengths (at most ``PART`` texts), run side by side on one single-threaded worker per core."""
+        p = self.predictor
+        part = min(PART, math.ceil(len(ids) / self.cores))
+        # each text gets what it gets alone, whatever shares its batch (see predict_logits)
+        logits = predict_logits(p.model, EncodedSet.unlabelled(ids), batching=p.batching, maxlen=p.maxlen,
+                                device=p.device, batch_size=part, precision=p.precision, workers=self.cores)
+        return probabilities(logits)
+
+    def _explain(self, text: str) -> dict:
+        words = len(self.predictor.encoder.tokenize(text))
+        if words > MAX_EXPLAIN_WORDS:
+            raise ApiError(422, "text_too_long", f"/v1/explain takes texts of up to {MAX_EXPLAIN_WORDS:,} words; "
+                           f"this one has {words:,}")
+        with torch_threads(self.cores):  # its batches side by side on every core
+            return explain(self.predictor, text)
+
+    def warm_up(self) -> None:
+        """First calls build the kernels (one text alone, and parts side by side): pay before the first request."""
+        for texts in (["a warm up"], ["a warm up", "a warm up text, a little longer"]):
+            self.executor.submit(self._probabilities, self.predictor.encode(texts)).result()
+
+    # -- on the event loop -----------------------------------------------------------------------------
+    async def classify(self, texts: list[str], threshold: float | None) -> list[dict]:
+        """``Predictor.classify(texts, threshold=...)`` records without the text, the model call batched."""
+        if threshold is not None and not self.predictor.binary:
+            raise ApiError(422, "invalid_threshold", f"a threshold applies to two-label models; {self.entry.name!r} "
+                           f"has {len(self.predictor.labels)} labels")
+        if sum(map(len, texts)) <= INLINE_CHARS:
+            ids = self.predictor.encode(texts)
+        else:
+            ids = await run_in_threadpool(self.predictor.encode, texts)
+        probs = np.asarray(await self.batcher.submit(ids)).reshape(len(texts), len(self.predictor.labels))
+        return records(self.predictor, texts, ids, probs, threshold)
+
+    async def explain(self, text: str) -> dict:
+        result = await asyncio.get_running_loop().run_in_executor(self.executor, self._explain, text)
+        result.pop("text", None)
+        return result
+
+    async def close(self) -> None:
+        await self.batcher.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def records(predictor: Predictor, texts: list[str], ids: list[list[int]], probs: np.ndarray,
+            threshold: float | None) -> list[dict]:
+    """``Predictor.classify``'s records (``Prediction.to_dict()``) from the same probabilities, without the text."""
+    chosen = predictor.decide(probs, threshold)
+    names = [str(label) for label in predictor.labels]
+    start = predictor.encoder.vocab.start_char
+    out = []
+    for text, seq, p, k in zip(texts, ids, probs.tolist(), chosen.tolist()):
+        record = {"label": predictor.labels[k], "score": p[k], "probabilities": dict(zip(names, p))}
+        warning = input_warning(text, seq, start)
+        if warning is not None:
+            record["warning"] = warning
+        out.append(record)
+    return out
+
+
+class ModelSet:
+    """The served models by name: entries at once, loaded models once :meth:`load` has run."""
+
+    def __init__(self, entries: list[ModelEntry], *, max_batch: int = 256, window: float = 0.005,
+                 device: str = "cpu", cores: int | None = None) -> None:
+        self.entries = {entry.name: entry for entry in entries}
+        self.default = entries[0].name
+        self.max_batch, self.window, self.device, self.cores = max_batch, window, device, cores
+        self.loaded: dict[str, ServedModel] = {}
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return len(self.loaded) == len(self.entries)
+
+    def load(self) -> None:
+        """Load and warm up every model (in a worker thread; /readyz says 503 until it is done)."""
+        try:
+            for name, entry in self.entries.items():
+                started = time.perf_counter()
+                served = ServedModel(entry, Predictor.load(entry.folder, device=self.device),
+                                     max_batch=self.max_batch, window=self.window, cores=self.cores)
+                served.warm_up()
+                with self._lock:
+                    self.loaded[name] = served
+                log.info("model %s loaded from %s in %.1f s", name, entry.folder, time.perf_counter() - started)
+        except Exception as exc:  # a folder that passed the start-up check but does not load
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("loading the models failed: %s", self.error)
+
+    def get(self, name: str | None) -> ServedModel:
+        """The model ``name`` (default: the first), or the API error saying why not."""
+        name = self.default if name is None else name
+        if name not in self.entries:
+            raise ApiError(404, "model_not_found", f"no model named {name!r}; models: {', '.join(self.entries)}")
+        served = self.loaded.get(name)
+        if served is None:
+            raise ApiError(503, "not_ready", self.not_ready_message(), {"Retry-After": "1"})
+        return served
+
+    def not_ready_message(self) -> str:
+        if self.error:
+            return f"the models failed to load: {self.error}"
+        return f"loading models: {len(self.loaded)} of {len(self.entries)} ready"
+
+    async def close(self) -> None:
+        """Stop every model's batcher and thread; a later start loads them again."""
+        with self._lock:
+            closing, self.loaded, self.error = list(self.loaded.values()), {}, None
+        for served in closing:
+            await served.close()

@@ -1,0 +1,360 @@
+"""The HTTP server: every endpoint, batching, limits and their JSON errors, the API key, readiness,
+and a graceful stop on SIGTERM (a real uvicorn process)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra (FastAPI, uvicorn, httpx) is not installed")
+httpx = pytest.importorskip("httpx")
+with warnings.catch_warnings():  # Starlette's TestClient now prefers httpx2; httpx still works
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from polarity.data import load_imdb  # noqa: E402
+from polarity.errors import PolarityError  # noqa: E402
+from polarity.inference import Predictor  # noqa: E402
+from polarity.inference.explore import explain  # noqa: E402
+from polarity.server import create_app  # noqa: E402
+from polarity.server.batcher import Batcher, BatchStats  # noqa: E402
+from polarity.server.cli import add_serve_parser, settings_from_args  # noqa: E402
+from polarity.server.process import ServerProcess  # noqa: E402
+from polarity.training import load_recipe, train_recipe  # noqa: E402
+
+QUIET = dict(progress=False, log=lambda *a: None)
+TEXTS = ["A wonderful film, the actors were brilliant.", "An awful film, the plot was boring.", "great",
+         "the story of a man and his dog, with some wonderful scenes and an awful ending that was too long", "",
+         "qqq zzz", "superb and beautiful, loved it", "the worst, stupid and dull"]
+
+
+@pytest.fixture(scope="module")
+def models(sentiment_archive, tmp_path_factory) -> Path:
+    """``sentiment/``: an LSTM without padding masks (its batches depend on padding); ``topics/``: 3 labels."""
+    root = tmp_path_factory.mktemp("served")
+    small = {"data.num_words": 100, "data.maxlen": 60, "data.valid_fraction": 0.2, "model.embedding_dim": 16,
+             "training.batch_size": 16, "training.epochs": 8, "training.lr": 0.03}
+    lstm = load_recipe("lstm-dropout", {**small, "model.units": 16, "model.embedding_dropout": 0.0,
+                                        "model.output_dropout": 0.0})
+    train_recipe(lstm, root / "sentiment", corpus=load_imdb(sentiment_archive, strict=False), **QUIET)
+    texts = ["the novel and its author", "a chapter too long", "great actors, fine director", "a dull scene",
+             "the album's best song", "the singer and her guitar"] * 20
+    labels = ["books", "books", "films", "films", "music", "music"] * 20
+    topics = load_recipe("mean-embedding", {"model.mask_padding": True, "training.epochs": 5, "training.lr": 0.05})
+    train_recipe(topics, root / "topics", train=(texts, labels), **QUIET)
+    return root
+
+
+def wait_ready(client: TestClient, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/readyz").json()
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def client(models):
+    with TestClient(create_app([models / "sentiment", models / "topics"])) as client:
+        wait_ready(client)
+        yield client
+
+
+def alone(predictor: Predictor, text: str, threshold: float | None = None) -> dict:
+    """The unbatched reference: the text classified on its own, without its text field."""
+    record = predictor.classify([text], threshold=threshold)[0].to_dict()
+    del record["text"]
+    return record
+
+
+def assert_same(served: dict, reference: dict) -> None:
+    assert served.keys() == reference.keys()
+    assert served["label"] == reference["label"] and served.get("warning") == reference.get("warning")
+    assert served["score"] == pytest.approx(reference["score"], abs=1e-6)
+    assert served["probabilities"] == pytest.approx(reference["probabilities"], abs=1e-6)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code and body["error"]["message"], body
+    return body["error"]
+
+
+# -- endpoints --------------------------------------------------------------------------------------------
+def test_probes(client, models):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready", "models": ["sentiment", "topics"]}
+
+
+def test_readyz_is_503_until_the_models_are_loaded(models):
+    app = create_app([models / "sentiment"])
+    client = TestClient(app)  # no `with`: the app never starts, so nothing loads
+    assert client.get("/healthz").status_code == 200
+    assert_error(client.get("/readyz"), 503, "not_ready")
+    error = assert_error(client.post("/v1/predict", json={"texts": ["great"]}), 503, "not_ready")
+    assert "loading" in error["message"]
+    assert client.get("/v1/models").status_code == 200  # what the folders say is known before loading
+
+
+def test_models_lists_names_recipes_labels_and_test_metrics(client, models):
+    listed = client.get("/v1/models").json()["models"]
+    assert [m["name"] for m in listed] == ["sentiment", "topics"]
+    sentiment, topics = listed
+    metrics = json.loads((models / "sentiment" / "metrics.json").read_text())
+    assert sentiment == {"name": "sentiment", "recipe": "lstm-dropout", "labels": ["negative", "positive"],
+                         "default": True, "metrics_split": "test", "metrics": metrics["test"]}
+    assert topics["labels"] == ["books", "films", "music"] and topics["recipe"] == "mean-embedding"
+    assert topics["default"] is False and topics["metrics_split"] == "valid"
+
+
+def test_predict_gives_what_the_predictor_gives(client, models):
+    predictor = Predictor.load(models / "sentiment")
+    body = client.post("/v1/predict", json={"texts": TEXTS}).json()
+    assert body["model"] == "sentiment" and len(body["results"]) == len(TEXTS)
+    for served, text in zip(body["results"], TEXTS):
+        assert_same(served, alone(predictor, text))
+    assert body["results"][4]["warning"].startswith("empty") and body["results"][5]["warning"].startswith("no known")
+    assert "warning" not in body["results"][0]
+    assert client.post("/v1/predict", json={"texts": []}).json() == {"model": "sentiment", "results": []}
+
+
+def test_predict_with_threshold_and_another_model(client, models):
+    text = "a film with some wonderful and some awful moments"
+    p = Predictor.load(models / "sentiment").predict_proba([text])[0, 1]
+    for threshold, label in ((max(p - 0.01, 0.0), "positive"), (min(p + 0.01, 1.0), "negative")):
+        result = client.post("/v1/predict", json={"texts": [text], "threshold": threshold}).json()["results"][0]
+        assert result["label"] == label
+    topics = Predictor.load(models / "topics")
+    body = client.post("/v1/predict", json={"texts": ["a song on the guitar", "the author"], "model": "topics"}).json()
+    assert body["model"] == "topics" and set(body["results"][0]["probabilities"]) == {"books", "films", "music"}
+    assert_same(body["results"][0], alone(topics, "a song on the guitar"))
+
+
+def test_explain_gives_what_explain_gives(client, models):
+    text = "A wonderful film, but the plot was boring."
+    body = client.post("/v1/explain", json={"text": text}).json()
+    reference = explain(Predictor.load(models / "sentiment"), text)
+    assert body.pop("model") == "sentiment"
+    del reference["text"]
+    assert body.keys() == reference.keys() and body["label"] == reference["label"]
+    assert [w["word"] for w in body["words"]] == [w["word"] for w in reference["words"]]
+    assert [w["contribution"] for w in body["words"]] == pytest.approx([w["contribution"] for w in reference["words"]], abs=1e-6)
+    assert client.post("/v1/explain", json={"text": "the author", "model": "topics"}).json()["model"] == "topics"
+
+
+def test_page_and_openapi(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assets = [page.text, client.get("/static/app.js").text, client.get("/static/style.css").text]
+    assert 'href="/docs"' in page.text and "/v1/explain" in assets[1]
+    for asset in assets:  # self-contained: nothing fetched from elsewhere
+        assert "http://" not in asset and "https://" not in asset and "@import" not in asset
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/predict", "/v1/explain", "/v1/models", "/healthz", "/readyz"} <= set(schema["paths"])
+    request = schema["components"]["schemas"]["PredictRequest"]["properties"]
+    assert request["texts"]["maxItems"] == 256 and request["texts"]["items"]["maxLength"] == 100_000
+    assert "ErrorResponse" in schema["components"]["schemas"]
+    assert client.get("/docs").status_code == 200
+
+
+# -- batching ---------------------------------------------------------------------------------------------
+def test_concurrent_requests_share_model_calls_and_match_the_predictor(models):
+    """Requests in flight together are one model call; each text still gets what it gets alone,
+    although this LSTM reads padding (a naive batch would shift short texts' probabilities)."""
+    app = create_app([models / "sentiment"], batch_window=0.1)
+    requests = [{"texts": [text]} for text in TEXTS] + [{"texts": TEXTS[:3], "threshold": 0.9}, {"texts": TEXTS[3:]}]
+
+    async def scenario() -> tuple[list[httpx.Response], BatchStats]:
+        async with app.router.lifespan_context(app):
+            while not app.state.models.ready:
+                await asyncio.sleep(0.01)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://server") as client:
+                responses = await asyncio.gather(*(client.post("/v1/predict", json=r) for r in requests))
+            return responses, app.state.models.loaded["sentiment"].batcher.stats
+
+    responses, stats = asyncio.run(scenario())
+    assert stats.requests == len(requests) and stats.items == 2 * len(TEXTS)
+    assert stats.calls < len(requests) and stats.largest > 1
+    predictor = Predictor.load(models / "sentiment")
+    for request, response in zip(requests, responses):
+        assert response.status_code == 200
+        for served, text in zip(response.json()["results"], request["texts"]):
+            assert_same(served, alone(predictor, text, request.get("threshold")))
+
+
+def test_batcher_splits_by_max_batch_and_returns_each_its_own():
+    calls: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        calls.append(items)
+        time.sleep(0.01)
+        return [10 * x for x in items]
+
+    async def scenario() -> list:
+        batcher = Batcher(run, ThreadPoolExecutor(1), max_batch=8, window=0.05)
+        requests = [[3 * i, 3 * i + 1, 3 * i + 2] for i in range(10)]
+        results = await asyncio.gather(*(batcher.submit(r) for r in requests))
+        await batcher.stop()
+        return list(zip(requests, results))
+
+    for request, result in asyncio.run(scenario()):
+        assert list(result) == [10 * x for x in request]
+    assert all(len(call) <= 8 for call in calls) and len(calls) < 10
+    assert sorted(x for call in calls for x in call) == list(range(30))
+
+
+def test_batcher_gives_a_failed_call_to_every_request_in_it():
+    def run(items):
+        raise RuntimeError("boom")
+
+    async def scenario() -> list:
+        batcher = Batcher(run, ThreadPoolExecutor(1), window=0.05)
+        results = await asyncio.gather(batcher.submit([1]), batcher.submit([2]), return_exceptions=True)
+        again = await asyncio.gather(batcher.submit([3]), return_exceptions=True)  # the batcher lives on
+        await batcher.stop()
+        return results + again
+
+    assert all(isinstance(r, RuntimeError) and str(r) == "boom" for r in asyncio.run(scenario()))
+
+
+# -- limits and errors ------------------------------------------------------------------------------------
+def test_limits(client):
+    assert_error(client.post("/v1/predict", json={"texts": ["a"] * 257}), 422, "too_many_texts")
+    assert client.post("/v1/predict", json={"texts": ["a"] * 256}).status_code == 200
+    assert_error(client.post("/v1/predict", json={"texts": ["a" * 100_001]}), 422, "text_too_long")
+    assert client.post("/v1/predict", json={"texts": ["a " * 50_000]}).status_code == 200
+    assert_error(client.post("/v1/explain", json={"text": "b" * 100_001}), 422, "text_too_long")
+    assert_error(client.post("/v1/explain", json={"text": "word " * 1001}), 422, "text_too_long")
+    huge = json.dumps({"texts": ["x" * 90_000] * 94}).encode()  # 8.07 MiB of valid JSON
+    assert_error(client.post("/v1/predict", content=huge, headers={"content-type": "application/json"}),
+                 413, "payload_too_large")
+
+
+def test_body_limit_also_applies_to_chunked_bodies(models):
+    app = create_app([models / "sentiment"], max_body_bytes=1000)
+    with TestClient(app) as client:
+        chunks = (b'{"texts": ["' + b"a" * 600, b"a" * 600 + b'"]}')
+        response = client.post("/v1/predict", content=iter(chunks), headers={"content-type": "application/json"})
+        assert_error(response, 413, "payload_too_large")
+        assert_error(client.post("/v1/predict", json={"texts": ["a" * 2000]}), 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    (b'{"texts": ["a"', 400, "invalid_json"),
+    (b'{"texts": ["caf\xe9"]}', 400, "invalid_json"),  # Latin-1, not UTF-8
+    (b'{"texts": "one string"}', 422, "invalid_request"),
+    (b'{"texts": [1, 2]}', 422, "invalid_request"),
+    (b'{"texts": [null]}', 422, "invalid_request"),
+    (b'{}', 422, "invalid_request"),
+    (b'[]', 422, "invalid_request"),
+    (b'{"texts": ["a"], "txt": 1}', 422, "invalid_request"),
+    (b'{"texts": ["a"], "threshold": 1.5}', 422, "invalid_request"),
+    (b'{"texts": ["a"], "threshold": NaN}', 422, "invalid_request"),
+    (b'{"texts": ["a"], "threshold": "high"}', 422, "invalid_request"),
+    (b'{"texts": ["a"], "model": 3}', 422, "invalid_request"),
+    (b'{"texts": ["\\ud800"]}', 422, "invalid_request"),  # a lone surrogate is no Unicode text
+    (b'{"texts": ["a"], "model": "nope"}', 404, "model_not_found"),
+    (b'{"texts": ["a"], "model": "../sentiment"}', 404, "model_not_found"),
+    (b'{"texts": ["a"], "model": "topics", "threshold": 0.5}', 422, "invalid_threshold"),
+])
+def test_bad_requests_get_json_errors(client, body, status, code):
+    response = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert_error(response, status, code)
+
+
+def test_other_errors_are_json_too(client):
+    assert_error(client.post("/v1/predict", content=b'{"texts": ["a"]}'), 422, "invalid_request")  # no Content-Type
+    assert_error(client.post("/v1/explain", json={"text": "!!! ..."}), 422, "invalid_input")  # a PolarityError
+    assert_error(client.post("/v1/explain", json={"text": "a", "model": "nope"}), 404, "model_not_found")
+    assert_error(client.post("/v1/explain", json={"texts": ["a"]}), 422, "invalid_request")
+    assert_error(client.get("/v1/nothing"), 404, "not_found")
+    assert_error(client.get("/v1/predict"), 405, "method_not_allowed")
+
+
+# -- API key ----------------------------------------------------------------------------------------------
+def test_api_key_protects_the_api_only(models):
+    with TestClient(create_app([models / "sentiment"], api_key="s3cret")) as client:
+        wait_ready(client)
+        for method, path, body in (("POST", "/v1/predict", {"texts": ["great"]}), ("POST", "/v1/explain", {"text": "great"}),
+                                   ("GET", "/v1/models", None)):
+            response = client.request(method, path, json=body)
+            assert_error(response, 401, "unauthorized")
+            assert response.headers["www-authenticate"] == "Bearer"
+            wrong = client.request(method, path, json=body, headers={"Authorization": "Bearer s3cre"})
+            assert_error(wrong, 401, "unauthorized")
+            right = client.request(method, path, json=body, headers={"Authorization": "Bearer s3cret"})
+            assert right.status_code == 200, right.text
+        assert_error(client.post("/v1/predict", content=b"{", headers={"content-type": "application/json"}), 401,
+                     "unauthorized")  # before the body is even read
+        for path in ("/healthz", "/readyz", "/", "/static/app.js", "/openapi.json"):
+            assert client.get(path).status_code == 200, path
+        assert "HTTPBearer" in client.get("/openapi.json").json()["components"]["securitySchemes"]
+
+
+# -- command line -----------------------------------------------------------------------------------------
+def serve_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="polarity")
+    add_serve_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["serve", *argv])
+
+
+def test_serve_command_line(models, monkeypatch):
+    monkeypatch.delenv("POLARITY_API_KEY", raising=False)
+    args = serve_args(str(models / "sentiment"), str(models / "topics"))
+    settings = settings_from_args(args)
+    assert (settings.host, settings.port, settings.workers, settings.api_key) == ("127.0.0.1", 8000, 1, None)
+    assert settings.url == "http://127.0.0.1:8000/" and args.handler.__name__ == "cmd_serve"
+    assert settings.models == [str((models / "sentiment").resolve()), str((models / "topics").resolve())]
+    monkeypatch.setenv("POLARITY_API_KEY", "from-env")
+    assert settings_from_args(args).api_key == "from-env"
+    assert settings_from_args(serve_args(str(models / "topics"), "--api-key", "flag")).api_key == "flag"
+    with pytest.raises(PolarityError, match="not a polarity model folder"):
+        settings_from_args(serve_args(str(models / "missing")))
+    with pytest.raises(PolarityError, match="two models named 'sentiment'"):
+        settings_from_args(serve_args(str(models / "sentiment"), str(models / "sentiment")))
+    with pytest.raises(PolarityError, match="--workers"):
+        settings_from_args(serve_args(str(models / "topics"), "--workers", "0"))
+
+
+# -- a real server ----------------------------------------------------------------------------------------
+def test_sigterm_finishes_the_request_in_flight(models, tmp_path):
+    """SIGTERM while a request's body is still arriving: the server waits, answers it in full, then exits."""
+    release = threading.Event()
+    outcome: dict = {}
+
+    def slow_body():
+        yield b'{"texts": ["A wonderful film, the actors were brilliant.", '
+        release.wait(20)
+        yield b'"An awful film, the plot was boring."]}'
+
+    with ServerProcess([models / "sentiment"], args=["--log-level", "info"], log=tmp_path / "server.log") as server:
+        def send() -> None:
+            with httpx.Client(timeout=30) as client:
+                outcome["response"] = client.post(server.url + "v1/predict", content=slow_body(),
+                                                  headers={"content-type": "application/json"})
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)  # the request has started: headers and the first chunk are in
+        server.terminate()
+        time.sleep(0.5)
+        assert server.process.poll() is None, "the server quit with a request in flight"
+        release.set()
+        sender.join(30)
+        assert server.process.wait(30) in (0, -15)  # uvicorn re-raises SIGTERM once it has shut down
+    response = outcome["response"]
+    assert response.status_code == 200
+    assert [r["label"] for r in response.json()["results"]] == ["positive", "negative"]
+    log = (tmp_path / "server.log").read_text()
+    assert "serving sentiment at http://127.0.0.1:" in log and "Shutting down" in log
