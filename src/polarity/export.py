@@ -82,15 +82,7 @@ class ExportModule(nn.Module):
         """``(batch, outputs)`` logits: the model's own output, with the one-logit axis kept."""
         model = self.model
         if self.kind == "mean":
-            vectors = model.embedding(ids)
-            real = (ids != 0).unsqueeze(-1).to(vectors.dtype)
-            total = (vectors * real).sum(dim=1)
-            count = real.sum(dim=1)
-            if self.masked:
-                pooled = total / count.clamp(min=1.0)
-            else:
-                pooled = (total + (model.maxlen - count).clamp(min=0.0) * model.embedding.weight[0]) / model.maxlen
-            return model.output(pooled)
+            return model.output(model.pool(ids))
         if not self.masked:
             _, state = model.rnn(model.embedding(ids))
             return model.output(final_hidden(state, model.cell, model.rnn.bidirectional))

@@ -123,18 +123,20 @@ class MeanEmbeddingClassifier(nn.Module):
         self.output = nn.Linear(embedding_dim, num_outputs)
         keras_dense_(self.output)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, alone: bool = False) -> torch.Tensor:
-        """``alone`` is accepted for symmetry: the mean already ignores how a batch is padded."""
+    def pool(self, ids: torch.Tensor) -> torch.Tensor:
+        """The mean embedding of each row of ``ids`` (batch, embedding_dim)."""
         vectors = self.embedding(ids)
         real = (ids != 0).unsqueeze(-1).to(vectors.dtype)
         total = (vectors * real).sum(dim=1)
         count = real.sum(dim=1)
         if self.mask_padding:
-            pooled = total / count.clamp(min=1.0)
-        else:
-            pads = (self.maxlen - count).clamp(min=0.0)
-            pooled = (total + pads * self.embedding.weight[0]) / self.maxlen
-        return squeeze_binary(self.output(pooled))
+            return total / count.clamp(min=1.0)
+        pads = (self.maxlen - count).clamp(min=0.0)
+        return (total + pads * self.embedding.weight[0]) / self.maxlen
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, alone: bool = False) -> torch.Tensor:
+        """``alone`` is accepted for symmetry: the mean already ignores how a batch is padded."""
+        return squeeze_binary(self.output(self.pool(ids)))
 
     def summary(self, maxlen: int | None) -> list[dict]:
         dim = self.embedding.embedding_dim
