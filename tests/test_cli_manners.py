@@ -51,3 +51,15 @@ def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
     assert err.count("\n") == 1 and "internal error: ZeroDivisionError: boom" in err and "--debug" in err
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "recipes"])
+
+
+def test_threads_option_sets_torchs_threads(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["--threads", "1", "recipes"]) == 0 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit):
+        main(["--threads", "0", "recipes"])

@@ -470,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polarity", description="LSTM-family sentiment classifiers for movie reviews.")
     parser.add_argument("--version", action="version", version=f"polarity {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of unexpected errors")
+    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads (default: one per core); "
+                        "1 when other work shares the cores")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_opts = _data_options()
 
@@ -638,6 +640,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     warnings.showwarning = _one_line_warning
+    if args.threads is not None:
+        if args.threads < 1:
+            getattr(args, "parser", parser).error(f"--threads must be at least 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         return int(handler(args) or 0)
     except PolarityError as exc:
