@@ -109,5 +109,9 @@ def barrier() -> None:
 
 
 def shutdown() -> None:
+    """Leave the process group, together: no process tears it down while another still uses it."""
     if dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()

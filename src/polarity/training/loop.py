@@ -145,8 +145,11 @@ class Trainer:
     def save(self) -> None:
         """Write the checkpoint (the main process writes; every process's random state goes in it)."""
         rng_states = distributed.gather_tensors(torch.get_rng_state(), self.device)
-        if not distributed.is_main():
-            return
+        if distributed.is_main():
+            self._write_checkpoint(rng_states)
+        distributed.barrier()  # no process goes on (or exits) before the checkpoint is on disk
+
+    def _write_checkpoint(self, rng_states: list[torch.Tensor]) -> None:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
         tensors.update(opt_tensors)
