@@ -465,6 +465,13 @@ def cmd_explain(args: argparse.Namespace) -> None:
         print("  strongest: " + ", ".join(f"{w['word']} {w['contribution']:+.4f}" for w in ranked))
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polarity", description="LSTM-family sentiment classifiers for movie reviews.")
@@ -530,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", metavar="FILE", help="write CSV/TSV or JSONL: the input's columns, then "
                          "pred_label, pred_score, prob_<label> and pred_warning")
     _threshold_option(predict)
-    predict.add_argument("--batch-size", type=int, default=256, help="texts per model call (default 256)")
+    predict.add_argument("--batch-size", type=_positive_int, default=256, help="texts per model call (default 256)")
     predict.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     _precision_option(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
@@ -587,8 +594,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: line breaks (from a quoted path, say) shown as \\n and \\r."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"polarity: warning: {message}", file=sys.stderr)
+    print(f"polarity: warning: {one_line(str(message))}", file=sys.stderr)
 
 
 EXAMPLES = {
@@ -649,7 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except PolarityError as exc:
-        print(f"polarity: error: {exc}", file=sys.stderr)
+        print(f"polarity: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("polarity: interrupted", file=sys.stderr)
@@ -660,7 +672,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not a user mistake: one line unless --debug asks for the traceback
         if args.debug:
             raise
-        print(f"polarity: internal error: {type(exc).__name__}: {exc} (a bug in polarity: run again with --debug "
+        print(f"polarity: internal error: {type(exc).__name__}: {one_line(str(exc))} (a bug in polarity: run again with --debug "
               "for the traceback and report it)", file=sys.stderr)
         return 1
 

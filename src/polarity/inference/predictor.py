@@ -89,6 +89,8 @@ class Predictor:
 
     def predict_proba_ids(self, ids: list[list[int]], batch_size: int = 256) -> np.ndarray:
         """(texts, labels) probabilities for texts already encoded by :meth:`encode`."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not ids:
             return np.zeros((0, len(self.labels)))
         logits = predict_logits(self.model, EncodedSet.unlabelled(ids), batching=self.batching, maxlen=self.maxlen,
@@ -105,6 +107,8 @@ class Predictor:
         probability is at least ``threshold`` (default 0.5)."""
         if threshold is None:
             threshold = 0.5
+        elif isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+            raise DataError(f"threshold must be a number between 0 and 1, got {threshold!r}")
         elif not self.binary:
             raise DataError(f"a threshold applies to two-label models; this one has {len(self.labels)} labels")
         elif not 0.0 <= threshold <= 1.0:
