@@ -20,16 +20,19 @@ from datetime import date
 from pathlib import Path
 
 from bench.prepare import prepare
+from polarity.files import write_json
 from bench.worker import FRAMEWORKS
 
 DEFAULT = ["keras", "polarity-bucketed", "polarity-exact"]
 
 
-def run_worker(framework: str, folder: Path, batches: int) -> dict:
+def run_worker(framework: str, folder: Path, batches: int) -> dict | None:
+    """One measurement in a fresh process; None (and the reason on stderr) when it failed."""
     command = [sys.executable, "-m", "bench.worker", framework, str(folder), "--batches", str(batches)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     if done.returncode != 0:
-        raise SystemExit(f"{framework} failed:\n{done.stderr[-3000:]}")
+        print(f"{framework} failed; the other measurements go on:\n{done.stderr[-3000:]}", file=sys.stderr, flush=True)
+        return None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -93,23 +96,33 @@ def main() -> None:
     parser.add_argument("--also", action="append", default=[], choices=[f for f in FRAMEWORKS if f not in DEFAULT],
                         help="another polarity setting to measure (repeatable): bfloat16, shards, or both")
     parser.add_argument("--data", help="the aclImdb archive or folder (default: as polarity finds it)")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--json", type=Path, help="also write the raw results here, after every measurement")
     args = parser.parse_args()
     frameworks = [f for f in DEFAULT if f != "keras" or not args.skip_keras] + args.also
     batches = args.batches or 10**9
     results: dict[str, list[dict]] = {}
+    failed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = prepare(args.recipe, Path(tmp), args.data)
         for round_ in range(args.rounds):
             for framework in frameworks:
                 print(f"round {round_ + 1}: {framework} ...", file=sys.stderr, flush=True)
-                results.setdefault(framework, []).append(run_worker(framework, folder, batches))
+                result = run_worker(framework, folder, batches)
+                if result is None:
+                    failed.append(f"{framework} (round {round_ + 1})")
+                    continue
+                results.setdefault(framework, []).append(result)
+                print(f"  {json.dumps(result)}", file=sys.stderr, flush=True)  # kept even if a later run fails
+                if args.json:
+                    write_json(args.json, {"raw": results, "failed": failed})
     rows = summarise(results)
     versions = {"machine": f"{os.cpu_count()} CPU cores ({cpu_name()}, {platform.machine()})",
                 "python": f"Python {platform.python_version()}"}
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "raw": results}, indent=2))
+        write_json(args.json, {"rows": rows, "raw": results, "failed": failed})
     print(markdown(rows, args, versions))
+    if failed:
+        print(f"\nfailed: {', '.join(failed)} (see the messages above)")
 
 
 if __name__ == "__main__":

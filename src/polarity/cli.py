@@ -176,7 +176,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     main_process = distributed.is_main()
     try:
         metrics = train_recipe(recipe, out, data=args.data, strict=args.strict, device=device, limit=args.limit,
-                               resume=args.resume, progress=not args.quiet, **_data_sources(args))
+                               resume=args.resume, progress=not args.quiet,
+                               log=(lambda *_: None) if args.quiet else print, **_data_sources(args))
     except TrainingInterrupted as exc:
         if main_process:
             print(f"polarity: {exc}", file=sys.stderr)
@@ -517,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--label-column", help="column holding the label (default: label, sentiment, rating, ...)")
     train.add_argument("--out", metavar="DIR", help="model folder (default: runs/RECIPE)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    train.add_argument("--quiet", action="store_true", help="no progress lines")
+    train.add_argument("--quiet", action="store_true", help="print only the final result line")
     train.set_defaults(handler=cmd_train)
 
     reproduce = commands.add_parser("reproduce", parents=[data_opts],
