@@ -63,3 +63,24 @@ def test_threads_option_sets_torchs_threads(capsys):
         torch.set_num_threads(before)
     with pytest.raises(SystemExit):
         main(["--threads", "0", "recipes"])
+
+
+def test_threads_wait_without_spinning_when_other_processes_use_the_cpu():
+    import os
+    import subprocess
+    import sys
+
+    probe = "import sys; from polarity.cli import choose_wait_policy; print(choose_wait_policy(), 'torch' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.5)
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env).stdout.split()
+        assert out == ["PASSIVE", "False"]  # decided before PyTorch is imported
+        mine = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              env={**env, "OMP_WAIT_POLICY": "ACTIVE"}).stdout.split()
+        assert mine == ["None", "False"]  # the user's setting wins
+    finally:
+        busy.kill()
