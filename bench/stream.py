@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="polarity-stream-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"| rows | file MB | seconds | reviews/s | peak RSS MB |\n|---|---|---|---|---|")
+    print("| rows | file MB | seconds | reviews/s | peak RSS MB |\n|---|---|---|---|---|")
     for rows in args.rows:
         source, target = folder / f"reviews-{rows}.csv", folder / f"predictions-{rows}.csv"
         if not source.exists():

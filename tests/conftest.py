@@ -121,3 +121,15 @@ def sentiment_archive(tmp_path_factory) -> Path:
     test_files = layout(pos=synthetic_reviews(120, True, seed=3), neg=synthetic_reviews(120, False, seed=4))
     files.update({k: v for k, v in test_files.items() if "/test/" in k})
     return write_archive(tmp_path_factory.mktemp("synthetic") / "synthetic.tar.gz", files)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A mean-embedding model (labels negative/positive) trained in about a second on synthetic reviews."""
+    from polarity.training import load_recipe, train_recipe
+
+    folder = tmp_path_factory.mktemp("tiny-model") / "tiny"
+    texts = synthetic_reviews(60, True, 1) + synthetic_reviews(60, False, 2)
+    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), folder,
+                 train=(texts, ["positive"] * 60 + ["negative"] * 60), progress=False, log=lambda *a: None)
+    return folder

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_reviews
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +36,7 @@ from polarity.errors import ConfigError, PolarityError
 from polarity.inference import Predictor
 from polarity.inference.explore import explain
 from polarity.inference.predictor import Prediction
-from polarity.training import load_recipe, train_recipe
+from polarity.training import load_recipe
 from polarity.training.recipes import Recipe
 
 COUNTS: Counter = Counter()  # surface -> generated inputs run
@@ -85,13 +84,9 @@ def check_probabilities(probs, n: int, labels: int) -> None:
 
 # -- a tiny model, trained once ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("properties") / "tiny"
-    texts = synthetic_reviews(60, True, 1) + synthetic_reviews(60, False, 2)
-    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), folder,
-                 train=(texts, ["positive"] * 60 + ["negative"] * 60), progress=False, log=lambda *a: None)
+def model_dir(tiny_model) -> Path:
     subnormals_back()
-    return folder
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ pytest.importorskip("fastapi", reason="the serve extra (FastAPI, uvicorn, httpx)
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install -e '.[test]')")
 
 import torch
-from conftest import synthetic_reviews
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
@@ -33,19 +32,14 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from polarity.server import create_app
-from polarity.training import load_recipe, train_recipe
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("schemathesis") / "tiny"
-    texts = synthetic_reviews(60, True, 1) + synthetic_reviews(60, False, 2)
-    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), folder,
-                 train=(texts, ["positive"] * 60 + ["negative"] * 60), progress=False, log=lambda *a: None)
+def model_dir(tiny_model):
     subnormals_back()
-    return folder
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

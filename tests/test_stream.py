@@ -10,18 +10,13 @@ import pytest
 from polarity.cli import main
 from polarity.inference import Predictor
 from polarity.inference.stream import predict_file
-from polarity.training import load_recipe, train_recipe
 
 from conftest import synthetic_reviews
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("stream") / "m"
-    texts = synthetic_reviews(60, True, 1) + synthetic_reviews(60, False, 2)
-    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), folder,
-                 train=(texts, ["positive"] * 60 + ["negative"] * 60), progress=False, log=lambda *a: None)
-    return folder
+def model(tiny_model):
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -348,7 +348,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _labelled_texts(args: argparse.Namespace, predictor) -> tuple[list[str], "np.ndarray", str]:
+def _labelled_texts(args: argparse.Namespace, predictor) -> tuple[list[str], "numpy.ndarray", str]:
     """Texts and label indices to evaluate on: --dataset FILE, or a split of the model's own data."""
     if args.dataset:
         from polarity.data.labelled import read_labelled
