@@ -13,7 +13,7 @@ import re
 import tarfile
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,7 +141,8 @@ def validation_split(reviews: ReviewSet, fraction: float, seed: int) -> tuple[Re
 
 
 def load_imdb(
-    path: str | os.PathLike | None = None, *, strict: bool = True, download: bool = True, use_cache: bool = True
+    path: str | os.PathLike | None = None, *, strict: bool = True, download: bool = True, use_cache: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> ImdbCorpus:
     """Load every review of the dataset (see :func:`locate_dataset` for where it is looked for).
 
@@ -156,6 +157,8 @@ def load_imdb(
         except (OSError, ValueError, KeyError, EOFError, zlib.error, UnicodeDecodeError, DataError) as exc:
             warnings.warn(f"the parse cache {cache_file} is unreadable ({type(exc).__name__}); reading {source.name} "
                           "again and rebuilding it", RuntimeWarning, stacklevel=2)
+    if log is not None:
+        log(f"reading all 100,000 reviews of {source.name} (the first time only: a cache makes later reads fast)")
     records = list(_iter_source(source))
     corpus = _build_corpus(source, records, strict)
     if cache_file is not None:

@@ -61,14 +61,14 @@ class Pretrained:
 def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: DataSource | None = None,
                  test: DataSource | None = None, corpus: ImdbCorpus | None = None, data: str | None = None,
                  strict: bool = True, limit: int | None = None, text_column: str | None = None,
-                 label_column: str | None = None) -> Splits:
+                 label_column: str | None = None, log=None) -> Splits:
     """Fit, validation and test texts: IMDB's (``train`` None) or the user's files or lists."""
     d, seed = recipe.data, recipe.training.seed
     columns = {"text_column": text_column, "label_column": label_column}
     if train is None:
         if valid is not None or test is not None:
             raise ConfigError("--valid and --test go with --train FILE (without it, the IMDB splits are used)")
-        corpus = corpus or load_imdb(data, strict=strict)
+        corpus = corpus or load_imdb(data, strict=strict, log=log)
         train_set, test_set = imdb_splits(corpus, d.target)
         origin = {"dataset": "imdb", "source": corpus.source, "target": d.target}
     else:
@@ -288,7 +288,7 @@ def train_recipe(
         raise ConfigError(f"{out} holds an unfinished run: continue it with --resume, or choose another --out")
     started = time.perf_counter()
     dev = resolve_device(device)
-    splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, **sources)
+    splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, log=log, **sources)
 
     tokenizer = Tokenizer()
     fit_tokens = [tokenizer(x) for x in splits.fit.texts]
