@@ -19,6 +19,7 @@ from polarity.data.vocab import Vocabulary
 from polarity.errors import ConfigError
 
 VOCAB_FILE = "vocab.json"
+LONG_TEXT = 1 << 20  # characters: longer texts are split only as far back as the model reads
 TRUNCATING = ("pre", "post")
 
 
@@ -83,12 +84,28 @@ class TextEncoder:
         # one id per word: keep the last maxlen words (the start marker goes first when it is cut)
         width = maxlen - len(prefix)
         oovs = repeat(oov)
-        for words in tokenizer.utf8_words(texts):
+        for words in tokenizer.utf8_words(map(self._tail, texts)):
             if len(words) > width:
                 append(list(map(get, words[-maxlen:], oovs)))
             else:
                 append([*prefix, *map(get, words, oovs)])
         return out
+
+    def _tail(self, text: str) -> str:
+        """The end of a very long ``text`` (over :data:`LONG_TEXT` characters) that holds more than
+        ``maxlen`` words, cut at a split character, so that a text of a gigabyte costs what its end
+        costs. Exact for ``truncating="pre"``: every word after a split character is a word of the
+        whole text (a ``<br />`` cut at its space leaves only filtered characters), and only the
+        last ``maxlen`` are kept."""
+        if not isinstance(text, str) or len(text) <= LONG_TEXT:
+            return text
+        size = 64 * self.maxlen + 4096
+        while size < len(text):
+            cut = text.find(self.tokenizer.split, len(text) - size)
+            if cut != -1 and len(self.tokenizer(text[cut:])) > self.maxlen:
+                return text[cut:]
+            size *= 4
+        return text
 
     def encode_tokens(self, tokenized: Iterable[Sequence[str]]) -> list[list[int]]:
         """Like :meth:`encode`, for texts already split into words by :attr:`tokenizer`."""
