@@ -212,8 +212,13 @@ def _binary_labels(table: Rows, column: str) -> np.ndarray:
 def _text_rows(path: Path, labelled: bool) -> tuple[str, str, Iterator[tuple[int, dict]]]:
     """A ``.txt`` file: ``text<TAB>label`` lines (empty lines skipped) or one text per line (one
     pass to tell which, then the rows lazily)."""
-    unlabelled = next((number for number, text in iter_lines(path) if text and not _has_label(text, labelled)), None)
-    has_text = any(text for _, text in iter_lines(path))
+    unlabelled, has_text = None, False
+    for number, text in iter_lines(path):
+        if text:
+            has_text = True
+            if not _has_label(text, labelled):
+                unlabelled = number
+                break
     if has_text and unlabelled is None:
         pairs = ((number, text.rsplit("\t", 1)) for number, text in iter_lines(path) if text)
         return "tsv-headerless", "line", ((number, {"text": t, "label": label}) for number, (t, label) in pairs)

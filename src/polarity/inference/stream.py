@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -111,7 +112,8 @@ def predict_file(predictor, source: str | os.PathLike, output: str | os.PathLike
     source = Path(source)
     fmt, unit, rows = iter_rows(source)
     plain = fmt in ("txt", "tsv-headerless")
-    total = count_lines(source) if fmt != "parquet" else None
+    shown = options.get("progress", True) and sys.stderr.isatty()  # only a visible bar needs the count
+    total = count_lines(source) if shown and fmt != "parquet" else None
     return predict_rows(predictor, rows, output, where=f"{source}, {unit}", name=source.name, total=total,
                         text_column="text" if plain else text_column, keep_input=fmt != "txt", **options)
 
