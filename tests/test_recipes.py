@@ -22,7 +22,7 @@ from polarity.training.recipes import (
 # built-in recipe still gives the same effective values.
 OLD_DEFAULTS = {
     "data": {"num_words": 0, "skip_top": 0, "maxlen": 0, "truncating": "pre", "valid_fraction": 0.1,
-             "pretrained_vocabulary": False, "target": "sentiment"},
+             "pretrained_vocabulary": False, "target": "sentiment", "remove_characters": "", "stop_words": []},
     "model": {},
     "training": {"optimizer": "adam", "lr": 0.001, "initial_accumulator": 0.1, "batch_size": 64, "epochs": 3,
                  "batching": "bucketed", "precision": "float32", "shards": 1, "seed": 0, "early_stopping": 0,
@@ -81,7 +81,8 @@ def test_builtin_values():
     assert glove.training.optimizer == "adagrad" and glove.training.initial_accumulator == 0.0
     assert glove.model["pretrained"] == "glove-6b-50d" and glove.data.pretrained_vocabulary is True
     default = load_recipe("default")
-    assert default.extends == "lstm-dropout" and default.training.epochs == 3 and default.model["units"] == 100
+    assert default.extends == "bilstm-hybrid" and default.training.epochs == 2 and default.model["units"] == 64
+    assert default.model["type"] == "hybrid" and default.model["bidirectional"] is True
     assert load_recipe("lstm-20k").reported_per_epoch == [85.13, 84.88, 82.54, 83.15, 82.93]
 
 
@@ -153,7 +154,8 @@ def test_model_options():
     assert error("lstm-dropout", {"units": "many"}) == "model.units must be an integer, got 'many'"
     assert error("lstm-dropout", {"model.mask_padding": 1}) == "model.mask_padding must be true or false, got 1"
     assert error("lstm-dropout", {"model.cell": 3}) == "model.cell must be a string, got 3"
-    assert error("lstm-dropout", {"model.type": "lstm"}) == "model.type must be one of mean-embedding, rnn, got 'lstm'"
+    assert error("lstm-dropout", {"model.type": "lstm"}) == ("model.type must be one of hybrid, mean-embedding, nbsvm, rnn, "
+                                                                "tfidf-lr, got 'lstm'")
     assert "model.pretrained must name the vectors" in error("lstm-dropout", {"model.pretrained": True})
     for key in ("vocab_size", "maxlen", "num_outputs"):
         assert error("lstm-dropout", {f"model.{key}": 3}).startswith(f"model.{key} is supplied by the program")
@@ -182,7 +184,7 @@ def test_extends_cycle(tmp_path):
 
 
 def test_missing_recipes(tmp_path):
-    assert error("nope").startswith("unknown recipe 'nope'; available: default,")
+    assert error("nope").startswith("unknown recipe 'nope'; available: bilstm-hybrid, default,")
     assert error(str(tmp_path / "missing.toml")) == f"recipe file {tmp_path / 'missing.toml'} not found"
 
 

@@ -96,7 +96,7 @@ def test_early_stopping_and_limit(tmp_path, corpus):
 
 def test_recipes_overrides_and_errors(tmp_path):
     recipe = load_recipe("default", {"epochs": 7, "model.units": 3})
-    assert recipe.training.epochs == 7 and recipe.model["units"] == 3 and recipe.extends == "lstm-dropout"
+    assert recipe.training.epochs == 7 and recipe.model["units"] == 3 and recipe.extends == "bilstm-hybrid"
     assert parse_assignment("model.units=64") == ("model.units", 64)
     assert parse_assignment("training.optimizer=adagrad") == ("training.optimizer", "adagrad")
     with pytest.raises(ConfigError, match="unknown recipe"):

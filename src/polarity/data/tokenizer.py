@@ -26,12 +26,22 @@ class Tokenizer:
     lower: bool = True
     split: str = " "
     strip_html_breaks: bool = True
+    remove: str = ""  # a regular expression: what it matches is deleted (after lower-casing), e.g. "[^a-z0-9 ]"
+    stop_words: tuple[str, ...] = ()  # words dropped from every text
 
     def __post_init__(self) -> None:
         if not isinstance(self.split, str) or len(self.split) == 0:
             raise ValueError("Tokenizer.split must be a non-empty string, e.g. ' '")
+        try:
+            removed = re.compile(self.remove) if self.remove else None
+        except re.error as exc:
+            raise ValueError(f"Tokenizer.remove is not a regular expression: {exc}") from exc
+        object.__setattr__(self, "stop_words", tuple(self.stop_words))
+        object.__setattr__(self, "_removed", removed)
+        object.__setattr__(self, "_stops", frozenset(self.stop_words))
         object.__setattr__(self, "_table", str.maketrans({c: self.split for c in self.filters}))
-        object.__setattr__(self, "_bytes_plan", _bytes_plan(self.filters, self.split))
+        plain = removed is None and not self.stop_words
+        object.__setattr__(self, "_bytes_plan", _bytes_plan(self.filters, self.split) if plain else None)
 
     def __call__(self, text: str) -> list[str]:
         return self.tokenize(text)
@@ -44,12 +54,15 @@ class Tokenizer:
             text = _BR_TAG.sub(" ", text)
         if self.lower:
             text = text.lower()
-        return [w for w in text.translate(self._table).split(self.split) if w]
+        if self._removed is not None:
+            text = self._removed.sub("", text)
+        stops = self._stops
+        return [w for w in text.translate(self._table).split(self.split) if w and w not in stops]
 
     @property
     def works_on_bytes(self) -> bool:
-        """Whether :meth:`utf8_words` runs its fast path: ASCII ``filters`` and a one-character ASCII
-        ``split`` (the defaults). Otherwise it encodes the words of :meth:`tokenize`."""
+        """Whether :meth:`utf8_words` runs its fast path: ASCII ``filters``, a one-character ASCII
+        ``split``, nothing removed, no stop words (the defaults). Otherwise it encodes the words of :meth:`tokenize`."""
         return self._bytes_plan is not None
 
     def utf8_words(self, texts: Iterable[str]) -> Iterator[list[bytes]]:
@@ -95,7 +108,8 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, config: dict) -> "Tokenizer":
-        known = {k: config[k] for k in ("filters", "lower", "split", "strip_html_breaks") if k in config}
+        known = {k: config[k] for k in ("filters", "lower", "split", "strip_html_breaks", "remove", "stop_words")
+                 if k in config}
         return cls(**known)
 
 

@@ -12,7 +12,11 @@ from polarity.files import atomic_path
 
 
 def embedding_matrix(predictor) -> np.ndarray:
-    return predictor.model.embedding.weight.detach().cpu().numpy()
+    embedding = getattr(predictor.model, "embedding", None)
+    if embedding is None:
+        raise PolarityError(f"a {predictor.config['recipe']['model'].get('type', 'model')} model has no word "
+                            "embedding: nearest words and embedding plots need an rnn, hybrid or mean-embedding model")
+    return embedding.weight.detach().cpu().numpy()
 
 
 def nearest_words(predictor, word: str, k: int = 20, metric: str = "euclidean") -> list[dict]:

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 from torch.func import functional_call
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from polarity.errors import ConfigError
 from polarity.models.init import keras_dense_, keras_embedding_, keras_recurrent_, use_single_bias
@@ -60,6 +59,7 @@ def output_row(output: nn.Linear) -> dict:
     return summary_row("dense", kind, (None, output.out_features), output)
 
 
+POOLINGS = ("last", "max", "mean", "max-mean")
 _random = threading.local()
 # functional_call swaps the module's weights while it runs: threads sharing a model take turns.
 _weight_swap = threading.Lock()
@@ -158,7 +158,7 @@ class RecurrentClassifier(nn.Module):
     (weight-drop), once per batch rather than once per sequence, so the fused cuDNN/oneDNN kernels
     still run. ``mask_padding`` ignores padded steps (Keras's ``mask_zero=True``): a forward-only
     RNN reads post-padded batches and returns its output at each review's last word; a
-    bidirectional one packs the sequences.
+    bidirectional one runs its backward direction on each review reversed within its length.
     """
 
     def __init__(
@@ -177,6 +177,8 @@ class RecurrentClassifier(nn.Module):
         pretrained: np.ndarray | None = None,
         freeze_embedding: bool = False,
         keras_init: bool = True,
+        pooling: str = "last",
+        recurrent_activation: str = "sigmoid",
         maxlen: int | None = None,
         num_outputs: int = 1,
     ) -> None:
@@ -184,6 +186,13 @@ class RecurrentClassifier(nn.Module):
         self.num_outputs = num_outputs
         if cell not in ("lstm", "gru"):
             raise ConfigError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        self.pooling = pooling
+        if recurrent_activation not in ("sigmoid", "hard_sigmoid"):
+            raise ConfigError(f"recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got {recurrent_activation!r}")
+        if recurrent_activation == "hard_sigmoid" and (cell != "lstm" or bidirectional or layers != 1):
+            raise ConfigError("recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer")
         for name, p in (("embedding_dropout", embedding_dropout), ("input_dropout", input_dropout),
                         ("recurrent_dropout", recurrent_dropout), ("output_dropout", output_dropout)):
             if not 0.0 <= p < 1.0:
@@ -195,13 +204,16 @@ class RecurrentClassifier(nn.Module):
         self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding, keras_init)
         self.embedding_dropout = Dropout(embedding_dropout)
         rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
+        if recurrent_activation == "hard_sigmoid":
+            rnn_class = HardSigmoidLSTM
         self.rnn = rnn_class(embedding_dim, units, num_layers=layers, batch_first=True, bidirectional=bidirectional)
         if keras_init:
             keras_recurrent_(self.rnn)
         if cell == "lstm":
             use_single_bias(self.rnn)  # Keras's GRU (reset_after=True) has two biases, like PyTorch's
         self.output_dropout = Dropout(output_dropout)
-        self.output = nn.Linear(units * (2 if bidirectional else 1), num_outputs)
+        width = units * (2 if bidirectional else 1) * (2 if pooling == "max-mean" else 1)
+        self.output = nn.Linear(width, num_outputs)
         if keras_init:
             keras_dense_(self.output)
         else:
@@ -217,13 +229,39 @@ class RecurrentClassifier(nn.Module):
                 dropped[name] = weight * (mask / keep)
         return dropped
 
-    def _run_rnn(self, inputs, *, packed_lengths: torch.Tensor | None = None):
-        if packed_lengths is not None:
-            inputs = pack_padded_sequence(inputs, packed_lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+    def _run_rnn(self, inputs: torch.Tensor):
         if self.training and self.recurrent_dropout > 0:
             with _weight_swap:  # named_parameters() would see another thread's swapped-in weights
                 return functional_call(self.rnn, self._recurrent_weights(), (inputs,))
         return self.rnn(inputs)
+
+    def _bidirectional(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(batch, time, 2 * units)`` of the bidirectional RNN on post-padded ``x``, exactly
+        masked: each direction runs on the fused dense kernel, the backward one on every row reversed
+        within its length (packed sequences measured 5-10x slower on CPU)."""
+        rnn = self.rnn
+        weights = {name: getattr(rnn, name) for name in rnn._flat_weights_names}
+        if self.training and self.recurrent_dropout > 0:
+            with _weight_swap:
+                weights.update(self._recurrent_weights())
+        positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+        ends = lengths.unsqueeze(1)
+        reverse = torch.where(positions < ends, ends - 1 - positions, positions).unsqueeze(-1)
+        for layer in range(rnn.num_layers):
+            template = self._direction_template(layer, x.shape[-1])
+            forward_out, _ = functional_call(template, _direction_weights(weights, layer, ""), (x,))
+            backward_in = x.gather(1, reverse.expand(-1, -1, x.shape[-1]))
+            backward_out, _ = functional_call(template, _direction_weights(weights, layer, "_reverse"), (backward_in,))
+            backward_out = backward_out.gather(1, reverse.expand(-1, -1, backward_out.shape[-1]))
+            x = torch.cat([forward_out, backward_out], dim=-1)
+        return x
+
+    def _direction_template(self, layer: int, inputs: int) -> nn.RNNBase:
+        """A one-layer, one-direction RNN whose weights :meth:`_bidirectional` supplies (not a submodule)."""
+        templates = self.__dict__.setdefault("_templates", {})
+        if layer not in templates:
+            templates[layer] = type(self.rnn)(inputs, self.rnn.hidden_size, batch_first=True)
+        return templates[layer]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, alone: bool = False) -> torch.Tensor:
         """Logits for pre-padded ``ids``. ``alone`` gives each review the output it gets without
@@ -238,16 +276,39 @@ class RecurrentClassifier(nn.Module):
             mask = torch.bernoulli(torch.full((x.shape[0], 1, x.shape[2]), keep, device=x.device, dtype=x.dtype),
                                    generator=_generator())
             x = x * (mask / keep)
-        if masked and not self.rnn.bidirectional:
+        if self.pooling != "last":
+            last = self._pool(x, lengths if masked else None)
+        elif masked and self.rnn.bidirectional:
+            outputs = self._bidirectional(x, lengths)
+            half = self.rnn.hidden_size
+            last = torch.cat([outputs[torch.arange(len(lengths), device=ids.device), lengths - 1, :half],
+                              outputs[:, 0, half:]], dim=-1)
+        elif masked:
             # Post-padded, a forward-only RNN's output at each review's last word has not seen the
             # padding: exact masking with the fused dense kernel (packing measured 5x slower on CPU).
             outputs, _ = self._run_rnn(x)
             last = outputs[torch.arange(len(lengths), device=ids.device), lengths - 1]
         else:
-            _, state = self._run_rnn(x, packed_lengths=lengths if masked else None)
+            _, state = self._run_rnn(x)
             hidden = state[0] if self.cell == "lstm" else state
             last = torch.cat([hidden[-2], hidden[-1]], dim=-1) if self.rnn.bidirectional else hidden[-1]
         return squeeze_binary(self.output(self.output_dropout(last)))
+
+    def _pool(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """Max and/or mean of the RNN's outputs over each review's steps (all steps without ``lengths``)."""
+        if lengths is not None and self.rnn.bidirectional:
+            outputs = self._bidirectional(x, lengths)
+        else:
+            outputs, _ = self._run_rnn(x)  # forward-only on post-padded input: steps before the padding are exact
+        if lengths is None:
+            lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
+        real = (torch.arange(x.shape[1], device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        pooled = []
+        if self.pooling in ("max", "max-mean"):
+            pooled.append(outputs.masked_fill(~real, float("-inf")).amax(dim=1))
+        if self.pooling in ("mean", "max-mean"):
+            pooled.append((outputs * real).sum(dim=1) / lengths.unsqueeze(1).to(outputs.dtype))
+        return torch.cat(pooled, dim=-1)
 
     def summary(self, maxlen: int | None) -> list[dict]:
         dim = self.embedding.embedding_dim
@@ -256,11 +317,43 @@ class RecurrentClassifier(nn.Module):
         rows = [summary_row("embedding", "Embedding", (None, maxlen, dim), self.embedding)]
         if self.embedding_dropout.p > 0:
             rows.append(summary_row("dropout", "Dropout", (None, maxlen, dim), None))
-        rows.append(summary_row(self.cell, name + (f" x{self.rnn.num_layers}" if self.rnn.num_layers > 1 else ""), (None, width), self.rnn))
+        rnn_width = width // 2 if self.pooling == "max-mean" else width
+        rows.append(summary_row(self.cell, name + (f" x{self.rnn.num_layers}" if self.rnn.num_layers > 1 else ""),
+                                (None, maxlen, rnn_width) if self.pooling != "last" else (None, rnn_width), self.rnn))
+        if self.pooling != "last":
+            rows.append(summary_row("pooling", f"{self.pooling.capitalize()} over time", (None, width), None))
         if self.output_dropout.p > 0:
             rows.append(summary_row("dropout_1", "Dropout", (None, width), None))
         rows.append(output_row(self.output))
         return rows
+
+
+def _direction_weights(weights: dict[str, torch.Tensor], layer: int, suffix: str) -> dict[str, torch.Tensor]:
+    """One layer and direction's tensors of a bidirectional RNN, named as in a one-layer RNN."""
+    return {f"{name}_l0": weights[f"{name}_l{layer}{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+
+
+def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """Keras 2's ``hard_sigmoid``: clip(0.2 x + 0.5, 0, 1)."""
+    return (0.2 * x + 0.5).clamp(0.0, 1.0)
+
+
+class HardSigmoidLSTM(nn.LSTM):
+    """Keras 2.2's LSTM default, ``recurrent_activation='hard_sigmoid'``, for one forward layer on
+    dense (post-padded) input: a step loop over the same parameters as ``nn.LSTM`` (no fused kernel)."""
+
+    def forward(self, x, hx=None):
+        if not isinstance(x, torch.Tensor) or hx is not None:
+            raise ConfigError("a hard_sigmoid LSTM reads dense batches only (no packed sequences)")
+        projected = x @ self.weight_ih_l0.T + self.bias_ih_l0 + self.bias_hh_l0
+        h = c = x.new_zeros(x.shape[0], self.hidden_size)
+        outputs = []
+        for step in range(x.shape[1]):
+            i, f, g, o = (projected[:, step] + h @ self.weight_hh_l0.T).chunk(4, dim=1)
+            c = hard_sigmoid(f) * c + hard_sigmoid(i) * torch.tanh(g)
+            h = hard_sigmoid(o) * torch.tanh(c)
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), (h.unsqueeze(0), c.unsqueeze(0))
 
 
 def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

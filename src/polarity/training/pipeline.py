@@ -8,6 +8,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,16 +23,20 @@ from polarity.data.labelled import LabelledTexts
 from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
 from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import Vocabulary
-from polarity.engine import EncodedSet, distributed, evaluate_logits, probabilities, resolve_device
+from polarity.engine import EncodedSet, distributed, evaluate_logits, predict_logits, probabilities, resolve_device
 from polarity.errors import ConfigError
 from polarity.files import atomic_write, write_json
 from polarity.models.io import model_options, num_outputs, save_model_folder
+from polarity.models.hybrid import HybridClassifier
+from polarity.models.ngrams import BagOfNgrams
 from polarity.models.registry import build_model
+from polarity.training.linear import fit_bag_of_ngrams, fit_mix, part_logits
 from polarity.training.loop import Trainer, make_optimizer
 from polarity.training.plots import plot_curves
 from polarity.training.recipes import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
+Predict = Callable[[EncodedSet], np.ndarray]
 RUN = "run.json"
 
 
@@ -47,6 +52,14 @@ class Splits:
     @property
     def labels(self) -> list:
         return list(self.fit.names)
+
+
+@dataclass
+class Fitted:
+    """A fitted model's predictions (logits of an encoded split) and its best epoch (0-based)."""
+
+    predict: Predict
+    best_epoch: int = 0
 
 
 @dataclass
@@ -145,6 +158,60 @@ def parameter_counts(model: nn.Module) -> dict:
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
 
 
+def fit_closed_form(recipe: Recipe, model: BagOfNgrams, encoded: dict, splits: Splits, device: torch.device,
+                    log) -> tuple[list[dict], Fitted]:
+    """A linear model fitted by scikit-learn (no epochs, no checkpoint: it takes seconds)."""
+    row = fit_bag_of_ngrams(model, encoded["fit"], encoded["valid"], len(splits.labels), recipe.training.seed)
+    model.to(device)
+    log(f"{row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
+
+    def predict(data: EncodedSet) -> np.ndarray:
+        return predict_logits(model, data, batching="bucketed", maxlen=None, device=device)
+
+    if encoded["valid"] is not None:
+        valid = evaluate_logits(predict(encoded["valid"]), encoded["valid"].labels)
+        row.update(val_loss=valid["loss"], val_accuracy=valid["accuracy"])
+    return [row], Fitted(predict)
+
+
+def fit_hybrid_ngrams(recipe: Recipe, model: HybridClassifier, encoded: dict, splits: Splits, log) -> None:
+    """The hybrid's NBSVM, fitted before its RNN trains (again on resume: it is deterministic)."""
+    if encoded["valid"] is None:
+        raise ConfigError("a hybrid model fits its mix of the RNN and NBSVM on the validation split: "
+                          "set data.valid_fraction > 0 or give --valid")
+    row = fit_bag_of_ngrams(model.ngrams, encoded["fit"], encoded["valid"], len(splits.labels), recipe.training.seed)
+    log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
+
+
+class PartLogits:
+    """A hybrid's two logits per text of each split, computed once for the mix, the metrics and the parts."""
+
+    def __init__(self, model: HybridClassifier, device: torch.device) -> None:
+        self.model, self.device, self.cache = model, device, {}
+
+    def __call__(self, data: EncodedSet) -> np.ndarray:
+        if id(data) not in self.cache:
+            self.cache[id(data)] = (data, part_logits(self.model, data, self.device))
+        return self.cache[id(data)][1]
+
+    def mixed(self, data: EncodedSet) -> np.ndarray:
+        """The hybrid's logits: its fitted mix of the two parts."""
+        weight, bias = (t.detach().cpu().numpy() for t in (self.model.mix.weight, self.model.mix.bias))
+        return (self(data) @ weight.T + bias).ravel().astype(np.float32)
+
+
+def hybrid_parts(model: HybridClassifier, encoded: dict, parts: PartLogits) -> dict:
+    """Accuracy of each part alone and the mixing weights: what each part contributes."""
+    weight = model.mix.weight.detach()
+    report = {"mix_weights": {"rnn": round(weight[0, 0].item(), 4), "ngrams": round(weight[0, 1].item(), 4)}}
+    for split in ("valid", "test"):
+        if encoded.get(split) is not None:
+            logits = parts(encoded[split])
+            report[split] = {name: evaluate_logits(logits[:, k], encoded[split].labels)["accuracy"]
+                             for k, name in enumerate(("rnn", "ngrams"))}
+    return report
+
+
 # -- step 4: evaluation and the model folder ---------------------------------------------------------------
 def best_threshold(probs_positive: np.ndarray, labels: np.ndarray) -> dict | None:
     """The decision threshold on P(second label) that maximises F1 on these (validation) texts."""
@@ -158,10 +225,10 @@ def best_threshold(probs_positive: np.ndarray, labels: np.ndarray) -> dict | Non
     return {"threshold": round(float(thresholds[best]), 4), "f1": round(float(f1[best]), 4)}
 
 
-def evaluate_split(trainer: Trainer, data: EncodedSet) -> tuple[dict, np.ndarray]:
+def evaluate_split(predict: Predict, data: EncodedSet) -> tuple[dict, np.ndarray]:
     """Loss, accuracy and seconds on ``data``, and the probabilities."""
     started = time.perf_counter()
-    logits = trainer.predict(data)
+    logits = predict(data)
     metrics = evaluate_logits(logits, data.labels)
     metrics.update(reviews=len(data), seconds=round(time.perf_counter() - started, 2))
     return metrics, probabilities(logits)
@@ -182,17 +249,17 @@ def versions() -> dict:
             "python": platform.python_version()}
 
 
-def final_metrics(recipe: Recipe, trainer: Trainer, history: list[dict], splits: Splits, encoded: dict,
+def final_metrics(recipe: Recipe, fitted: Fitted, history: list[dict], splits: Splits, encoded: dict,
                   device: torch.device, limit: int | None) -> dict:
     """metrics.json: the test split (or, without one, the validation split), validation, epochs."""
-    best = trainer.state.best_epoch
+    best = fitted.best_epoch
     metrics = {"recipe": recipe.name, "labels": splits.labels}
     if len(splits.valid):
-        metrics["valid"], valid_probs = evaluate_split(trainer, encoded["valid"])
+        metrics["valid"], valid_probs = evaluate_split(fitted.predict, encoded["valid"])
         if len(splits.labels) == 2:
             metrics["valid"]["best_f1_threshold"] = best_threshold(valid_probs[:, 1], splits.valid.labels)
     if encoded.get("test") is not None:
-        metrics["test"], _ = evaluate_split(trainer, encoded["test"])
+        metrics["test"], _ = evaluate_split(fitted.predict, encoded["test"])
         metrics["reported_on"] = "test"
     else:
         metrics["reported_on"] = "valid"
@@ -206,9 +273,8 @@ def final_metrics(recipe: Recipe, trainer: Trainer, history: list[dict], splits:
     return metrics
 
 
-def save_run(out: Path, recipe: Recipe, trainer: Trainer, encoder: TextEncoder, splits: Splits, metrics: dict,
+def save_run(out: Path, recipe: Recipe, model: nn.Module, encoder: TextEncoder, splits: Splits, metrics: dict,
              history: list[dict], pretrained: Pretrained | None, started: float) -> None:
-    model = trainer.model
     config = {
         "recipe": recipe.to_dict(),
         "preprocessing": {"batching": recipe.training.batching},
@@ -290,7 +356,7 @@ def train_recipe(
     dev = resolve_device(device)
     splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, log=log, **sources)
 
-    tokenizer = Tokenizer()
+    tokenizer = Tokenizer(remove=recipe.data.remove_characters, stop_words=tuple(recipe.data.stop_words))
     fit_tokens = [tokenizer(x) for x in splits.fit.texts]
     encoder, pretrained = fit_encoder(recipe, fit_tokens, tokenizer)
     encoded = {"fit": encode(encoder, splits.fit, fit_tokens)}
@@ -304,23 +370,39 @@ def train_recipe(
             f"{c['model_vocabulary']['word_coverage']:.1%} of the model's vocabulary has a vector")
 
     model = build_recipe_model(recipe, encoder, splits.labels, pretrained).to(dev)
-    t = recipe.training
-    optimizer = make_optimizer(t.optimizer, model.parameters(), t.lr, initial_accumulator=t.initial_accumulator)
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
             write_json(out / RUN, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
     test_note = f"test {len(splits.test):,}" if splits.test is not None else "no test set: final report on validation"
     processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
-    log(f"training {recipe.name} on {len(splits.fit):,} texts (validation {len(splits.valid):,}, {test_note}), "
+    what = "fitting" if isinstance(model, BagOfNgrams) else "training"
+    log(f"{what} {recipe.name} on {len(splits.fit):,} texts (validation {len(splits.valid):,}, {test_note}), "
         f"{len(splits.labels)} labels, {parameter_counts(model)['total']:,} parameters, device {dev}{processes}")
-    trainer = Trainer(model, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=encoder.maxlen, device=dev,
-                      checkpoint=out / CHECKPOINT, test=encoded["test"], callbacks=callbacks, progress=progress)
-    history = trainer.fit(resume=resume)
+    if isinstance(model, BagOfNgrams):
+        history, fitted = fit_closed_form(recipe, model, encoded, splits, dev, log)
+    else:
+        hybrid = isinstance(model, HybridClassifier)
+        if hybrid:
+            fit_hybrid_ngrams(recipe, model, encoded, splits, log)
+        trained = model.recurrent if hybrid else model
+        t = recipe.training
+        optimizer = make_optimizer(t.optimizer, trained.parameters(), t.lr, initial_accumulator=t.initial_accumulator)
+        trainer = Trainer(trained, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=encoder.maxlen,
+                          device=dev, checkpoint=out / CHECKPOINT, test=encoded["test"], callbacks=callbacks,
+                          progress=progress)
+        history = trainer.fit(resume=resume)
+        fitted = Fitted(trainer.predict, trainer.state.best_epoch)
+        if hybrid:
+            parts = PartLogits(model, dev)
+            fit_mix(model, encoded["valid"], parts(encoded["valid"]))
+            fitted = Fitted(parts.mixed, trainer.state.best_epoch)
 
-    metrics = final_metrics(recipe, trainer, history, splits, encoded, dev, limit)
+    metrics = final_metrics(recipe, fitted, history, splits, encoded, dev, limit)
+    if isinstance(model, HybridClassifier):
+        metrics["parts"] = hybrid_parts(model, encoded, parts)
     if main_process:
-        save_run(out, recipe, trainer, encoder, splits, metrics, history, pretrained, started)
+        save_run(out, recipe, model, encoder, splits, metrics, history, pretrained, started)
         (out / CHECKPOINT).unlink(missing_ok=True)
     distributed.barrier()  # the folder is complete before any process returns
     return metrics

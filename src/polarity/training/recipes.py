@@ -100,6 +100,23 @@ def _accuracies(where: str, value: object) -> list[float]:
     return [_number("a list of numbers", lambda v: True)(where, item) for item in value]
 
 
+def _regex(where: str, value: object) -> str:
+    import re
+
+    value = _string(where, value)
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ConfigError(f"{where} must be a regular expression, got {value!r} ({exc})") from exc
+    return value
+
+
+def _words(where: str, value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
+        raise ConfigError(f"{where} must be a list of words, got {value!r}")
+    return list(value)
+
+
 _positive_int = _integer(1, "a positive integer")
 _count = _integer(0, "an integer >= 0")
 _limit = _integer(0, "an integer >= 0 (0: no limit)")
@@ -133,6 +150,8 @@ class DataConfig:
     valid_fraction: float = _rule(0.1, _number("a number in [0, 1)", lambda v: 0 <= v < 1))
     pretrained_vocabulary: bool | str = _rule(False, _pretrained_vocabulary)
     target: str = _rule("sentiment", _choice("sentiment", "rating-bands"))
+    remove_characters: str = _rule("", _regex)
+    stop_words: list = field(default_factory=list, metadata={"check": _words})
 
     def __post_init__(self) -> None:
         _check_fields(self, "data.")
@@ -246,7 +265,13 @@ def _pretrained_source(where: str, value: object) -> str:
 
 def _model_options(type_name: str) -> tuple[dict[str, Check | None], bool]:
     """({recipe key: its check or None}, whether the constructor takes ``**kwargs``) for a model type."""
-    params = inspect.signature(_model_class(type_name)).parameters.values()
+    cls = _model_class(type_name)
+    params = list(inspect.signature(cls).parameters.values())
+    passed_on = getattr(cls, "options_from", None)  # a class whose options this one takes as **kwargs
+    if passed_on is not None:
+        params = [p for p in params if p.kind != p.VAR_KEYWORD]
+        params += [p for p in inspect.signature(passed_on).parameters.values()
+                   if p.name not in {q.name for q in params} and p.kind != p.VAR_KEYWORD]
     options: dict[str, Check | None] = {}
     for param in params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in PROGRAM_KEYS:

@@ -34,10 +34,11 @@ def reproduce(
     overrides: dict | None = None,
     log=print,
 ) -> dict:
-    """Train ``name`` once per seed and report the test accuracy after the notebook's last epoch
-    (``restore_best`` off, as the notebooks evaluate their final weights)."""
+    """Train ``name`` once per seed and report the test accuracy: for a notebook's recipe after the
+    notebook's last epoch (``restore_best`` off, as the notebooks evaluate their final weights)."""
     overrides = dict(overrides or {})
-    overrides.setdefault("training.restore_best", False)
+    if load_recipe(name, overrides).notebook:
+        overrides.setdefault("training.restore_best", False)
     seeds = list(seeds)
     corpus = load_imdb(data, strict=strict)
     runs = []
@@ -46,8 +47,9 @@ def reproduce(
         folder = Path(out) / f"{recipe.name}-{recipe.training.batching}-seed{seed}"
         metrics = train_recipe(recipe, folder, corpus=corpus, device=device, limit=limit, log=log)
         history = json.loads((folder / "history.json").read_text())
+        seconds = json.loads((folder / "config.json").read_text())["training"]["seconds"]
         runs.append({"seed": seed, "folder": str(folder), "test_accuracy": metrics["test"]["accuracy"],
-                     "seconds_per_epoch": metrics["seconds_per_epoch"],
+                     "seconds_per_epoch": metrics["seconds_per_epoch"], "training_seconds": seconds,
                      "test_per_epoch": [row.get("test_accuracy") for row in history]})
     report = {
         "recipe": recipe.name,
@@ -58,6 +60,8 @@ def reproduce(
         "reported_note": recipe.reported_note,
         "measured": _spread([r["test_accuracy"] for r in runs]),
         "seconds_per_epoch": round(statistics.fmean(r["seconds_per_epoch"] for r in runs), 1),
+        "training_seconds": {"mean": round(statistics.fmean(r["training_seconds"] for r in runs), 1),
+                             "values": [r["training_seconds"] for r in runs]},
         "device": metrics["device"],
         "seeds": len(seeds),
         "seed_values": seeds,
@@ -75,10 +79,17 @@ def reproduce(
 def format_report(report: dict) -> str:
     m = report["measured"]
     spread = f" ± {m['std']:.2f}" if m["std"] is not None else ""
-    lines = [f"{report['recipe']} (notebook {report['notebook']}, {report['batching']} batching, "
-             f"{report['seeds']} seed(s), {report['seconds_per_epoch']} s/epoch on {report['device']})"]
-    reported = f"{report['reported']:.2f} %" if report["reported"] is not None else "none"
-    lines.append(f"  notebook: {reported:>10}   measured: {m['mean']:.2f} %{spread}   ({report['reported_note']})")
+    notebook = f"notebook {report['notebook']}, " if report["notebook"] else ""
+    seconds = report.get("training_seconds")
+    whole = f", {seconds['mean']:.0f} s per run" if seconds else ""
+    lines = [f"{report['recipe']} ({notebook}{report['batching']} batching, "
+             f"{report['seeds']} seed(s), {report['seconds_per_epoch']} s/epoch{whole} on {report['device']})"]
+    if report["notebook"]:
+        reported = f"{report['reported']:.2f} %" if report["reported"] is not None else "none"
+        lines.append(f"  notebook: {reported:>10}   measured: {m['mean']:.2f} %{spread}   ({report['reported_note']})")
+    else:
+        per_seed = ", ".join(f"{v:.2f}" for v in m["values"])
+        lines.append(f"  measured: {m['mean']:.2f} %{spread}   (test accuracy per seed: {per_seed})")
     if report.get("reported_per_epoch") and report.get("measured_per_epoch"):
         lines.append("  per epoch   notebook   measured")
         for i, (ref, got) in enumerate(zip(report["reported_per_epoch"], report["measured_per_epoch"]), start=1):

@@ -1,0 +1,187 @@
+"""The accuracy recipes' pieces on tiny data: bag-of-n-gram models against scikit-learn, pooling,
+the hybrid, and every one of them through the model folder."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from polarity.data import TextEncoder
+from polarity.engine import EncodedSet, predict_logits
+from polarity.errors import ConfigError
+from polarity.inference import Predictor
+from polarity.models import NBSVM, RecurrentClassifier, TfidfLogisticRegression, build_model
+from polarity.models.ngrams import FIRST_WORD
+from polarity.training import load_recipe, train_recipe
+from polarity.training.linear import fit_bag_of_ngrams, naive_bayes_ratio
+
+from conftest import synthetic_reviews
+
+QUIET = dict(progress=False, log=lambda *a: None)
+
+
+def corpus(n: int = 80, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    pos, neg = synthetic_reviews(n, True, seed), synthetic_reviews(n, False, seed + 1)
+    return pos + neg, np.array([1] * n + [0] * n)
+
+
+def encoded(encoder: TextEncoder, texts: list[str], labels: np.ndarray) -> EncodedSet:
+    return EncodedSet(encoder.encode(texts), labels)
+
+
+def ngram_strings(encoder: TextEncoder, text: str, n: int) -> list[str]:
+    """The n-grams scikit-learn should see: runs of known words (unknown words break them)."""
+    ids = encoder.encode([text])[0]
+    words = [encoder.vocab.decode([i])[0] if i >= FIRST_WORD else None for i in ids]
+    grams = []
+    for k in range(1, n + 1):
+        for i in range(len(words) - k + 1):
+            if all(w is not None for w in words[i:i + k]):
+                grams.append(" ".join(words[i:i + k]))
+    return grams
+
+
+def test_tfidf_lr_computes_what_scikit_learn_computes():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = corpus()
+    encoder = TextEncoder.fit(texts)
+    model = TfidfLogisticRegression(encoder.vocab_size, ngrams=2, c=3.0)
+    fit_bag_of_ngrams(model, encoded(encoder, texts, labels), None, classes=2)
+
+    vectorizer = TfidfVectorizer(analyzer=lambda t: ngram_strings(encoder, t, 2), sublinear_tf=True)
+    x = vectorizer.fit_transform(texts)
+    reference = LogisticRegression(C=3.0, solver="liblinear").fit(x, labels)
+    unseen = synthetic_reviews(20, True, 7) + synthetic_reviews(20, False, 8) + ["zzz unseen words only", ""]
+    expected = reference.decision_function(vectorizer.transform(unseen))
+    got = predict_logits(model, EncodedSet.unlabelled(encoder.encode(unseen)), batching="bucketed", maxlen=None,
+                         device=torch.device("cpu"))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_texts_features_do_not_depend_on_its_batch_or_padding():
+    texts, labels = corpus()
+    encoder = TextEncoder.fit(texts)
+    model = NBSVM(encoder.vocab_size)
+    fit_bag_of_ngrams(model, encoded(encoder, texts, labels), None, classes=2)
+    ids = encoder.encode(texts[:5])
+    alone = torch.stack([model(torch.tensor([seq])) for seq in ids]).ravel()
+    width = max(map(len, ids)) + 7
+    padded = torch.tensor([[0] * (width - len(s)) + s for s in ids])
+    torch.testing.assert_close(model(padded), alone)
+
+
+def test_naive_bayes_ratio_is_wang_and_mannings():
+    counts = np.array([[3, 0, 1], [0, 2, 1]])  # texts of the first / second label holding each n-gram
+    p, q = np.array([1, 3, 2]), np.array([4, 1, 2])  # alpha = 1 added
+    np.testing.assert_allclose(naive_bayes_ratio(counts, 1.0), np.log(p / p.sum()) - np.log(q / q.sum()))
+
+
+def test_nbsvm_is_for_two_labels():
+    with pytest.raises(ConfigError, match="two labels"):
+        build_model({"type": "nbsvm"}, vocab_size=50, num_outputs=3)
+
+
+@pytest.mark.parametrize("recipe", ["tfidf-lr", "nbsvm"])
+def test_linear_recipes_round_trip_through_the_model_folder(recipe, tmp_path):
+    texts, labels = corpus(60)
+    test_texts, test_labels = corpus(30, seed=5)
+    names = ["negative", "positive"]
+    metrics = train_recipe(load_recipe(recipe), tmp_path / recipe, train=(texts, [names[y] for y in labels]),
+                           test=(test_texts, [names[y] for y in test_labels]), **QUIET)
+    assert metrics["test"]["accuracy"] > 0.9
+    weights = load_file(str(tmp_path / recipe / "model.safetensors"))
+    assert {"keys", "scale", "weight", "bias"} <= set(weights)
+    assert weights["keys"].dtype == torch.int64 and weights["weight"].shape[0] == len(weights["keys"]) > 0
+    predictor = Predictor.load(tmp_path / recipe)
+    probs = predictor.predict_proba(test_texts)
+    accuracy = float(((probs[:, 1] >= 0.5) == test_labels).mean())
+    assert accuracy == pytest.approx(metrics["test"]["accuracy"])
+    assert predictor.predict(["a wonderful , brilliant film", "an awful , boring waste"]) == ["positive", "negative"]
+
+
+def test_tfidf_lr_separates_more_than_two_labels(tmp_path):
+    rng = random.Random(0)
+    topics = {"books": "novel author pages", "films": "actors cinema scene", "music": "album song guitar"}
+    rows = [(f"{rng.choice(['the', 'a', 'it'])} {rng.choice(words.split())} was {rng.choice(words.split())}", topic)
+            for topic, words in topics.items() for _ in range(40)]
+    metrics = train_recipe(load_recipe("tfidf-lr"), tmp_path / "m", train=([t for t, _ in rows], [y for _, y in rows]),
+                           **QUIET)
+    assert metrics["valid"]["accuracy"] > 0.9
+    assert Predictor.load(tmp_path / "m").predict(["the guitar song", "a novel by the author"]) == ["music", "books"]
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean", "max-mean"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_pooling_reads_only_each_reviews_words(pooling, bidirectional):
+    torch.manual_seed(0)
+    model = RecurrentClassifier(30, embedding_dim=8, units=6, bidirectional=bidirectional, pooling=pooling,
+                                mask_padding=True).eval()
+    reviews = [[5, 9, 12], [7, 8, 9, 10, 11, 3, 4]]
+    alone = [model(torch.tensor([r]), torch.tensor([len(r)])) for r in reviews]
+    batch = torch.tensor([[0] * 4 + reviews[0], reviews[1]])
+    torch.testing.assert_close(model(batch, torch.tensor([3, 7])), torch.cat(alone))
+
+    outputs, _ = model.rnn(model.embedding(torch.tensor([reviews[0]])))
+    pooled = {"max": outputs.amax(1), "mean": outputs.mean(1), "max-mean": torch.cat([outputs.amax(1), outputs.mean(1)], 1)}
+    torch.testing.assert_close(model(torch.tensor([reviews[0]]), torch.tensor([3])), model.output(pooled[pooling]).squeeze(-1))
+
+
+def test_pooling_must_be_known():
+    with pytest.raises(ConfigError, match="pooling must be one of"):
+        build_model({"type": "rnn", "pooling": "attention"}, vocab_size=10)
+
+
+def test_hybrid_trains_both_parts_and_mixes_them_on_validation(tmp_path):
+    texts, labels = corpus(100)
+    test_texts, test_labels = corpus(40, seed=5)
+    names = ["negative", "positive"]
+    recipe = load_recipe("lstm-hybrid", {"model.words": 30, "model.window": 12, "model.units": 8, "model.embedding_dim": 8,
+                                    "training.epochs": 2, "data.valid_fraction": 0.3})
+    metrics = train_recipe(recipe, tmp_path / "h", train=(texts, [names[y] for y in labels]),
+                           test=(test_texts, [names[y] for y in test_labels]), **QUIET)
+    parts = metrics["parts"]
+    assert set(parts["test"]) == {"rnn", "ngrams"} and set(parts["mix_weights"]) == {"rnn", "ngrams"}
+    assert parts["mix_weights"]["ngrams"] != 0.0  # the mix was fitted (it starts at the RNN alone)
+    predictor = Predictor.load(tmp_path / "h")
+    probs = predictor.predict_proba(test_texts)
+    assert float(((probs[:, 1] >= 0.5) == test_labels).mean()) == pytest.approx(metrics["test"]["accuracy"])
+    rnn = predictor.model.recurrent
+    assert rnn.rnn.embedding.num_embeddings == 30 and rnn.window == 12
+    config = json.loads((tmp_path / "h" / "config.json").read_text())
+    assert config["preprocessing"]["maxlen"] is None  # the n-gram part reads whole texts
+
+
+def test_hybrid_needs_a_validation_split(tmp_path):
+    texts, labels = corpus(20)
+    with pytest.raises(ConfigError, match="validation split"):
+        train_recipe(load_recipe("lstm-hybrid", {"data.valid_fraction": 0.0}), tmp_path / "h",
+                     train=(texts, labels.tolist()), test=(texts, labels.tolist()), **QUIET)
+
+
+def test_hard_sigmoid_lstm_is_an_lstm_with_keras_gates(monkeypatch):
+    from polarity.models import classifiers
+
+    torch.manual_seed(0)
+    model = classifiers.HardSigmoidLSTM(5, 4, batch_first=True)
+    x = torch.randn(3, 7, 5)
+    assert classifiers.hard_sigmoid(torch.tensor([-3.0, 0.0, 1.0, 3.0])).tolist() == pytest.approx([0.0, 0.5, 0.7, 1.0])
+    monkeypatch.setattr(classifiers, "hard_sigmoid", torch.sigmoid)  # the same loop with PyTorch's gates
+    outputs, (h, c) = model(x)
+    expected, (h_ref, c_ref) = torch.nn.LSTM.forward(model, x)
+    torch.testing.assert_close(outputs, expected)
+    torch.testing.assert_close(c, c_ref)
+
+
+def test_recipe_tokenisation_settings_travel_in_the_model_folder(tmp_path):
+    texts, labels = corpus(30)
+    texts = [t.replace("film", "film's") for t in texts]
+    recipe = load_recipe("tfidf-lr", {"data.remove_characters": "[^a-z0-9 ]", "data.stop_words": ["the"]})
+    train_recipe(recipe, tmp_path / "m", train=(texts, labels.tolist()), **QUIET)
+    encoder = Predictor.load(tmp_path / "m").encoder
+    assert encoder.tokenize("The film's end.") == ["films", "end"]
+    assert "the" not in encoder.vocab and "films" in encoder.vocab
