@@ -81,6 +81,35 @@ def test_naive_bayes_ratio_is_wang_and_mannings():
     np.testing.assert_allclose(naive_bayes_ratio(counts, 1.0), np.log(p / p.sum()) - np.log(q / q.sum()))
 
 
+def test_nbsvm_computes_wang_and_mannings_svm():
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.svm import LinearSVC
+
+    texts, labels = corpus()
+    encoder = TextEncoder.fit(texts)
+    model = NBSVM(encoder.vocab_size, c=0.5, beta=0.25)
+    fit_bag_of_ngrams(model, encoded(encoder, texts, labels), None, classes=2)  # no validation: no Platt scaling
+
+    counts = CountVectorizer(analyzer=lambda t: ngram_strings(encoder, t, 2), binary=True)
+    x = counts.fit_transform(texts)
+    positive, negative = x[labels == 1].sum(axis=0).A1 + 1.0, x[labels == 0].sum(axis=0).A1 + 1.0
+    r = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    svm = LinearSVC(C=0.5, max_iter=10000).fit(x.multiply(r).tocsr(), labels)
+    w = 0.75 * np.abs(svm.coef_.ravel()).mean() + 0.25 * svm.coef_.ravel()
+    unseen = synthetic_reviews(20, True, 7) + synthetic_reviews(20, False, 8)
+    expected = counts.transform(unseen).multiply(r).tocsr() @ w + svm.intercept_[0]
+    got = predict_logits(model, EncodedSet.unlabelled(encoder.encode(unseen)), batching="bucketed", maxlen=None,
+                         device=torch.device("cpu"))
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_a_damaged_ngram_table_is_refused():
+    model = NBSVM(50)
+    state = {"keys": torch.tensor([5, 4, 9]), "scale": torch.ones(3), "weight": torch.zeros(3, 1), "bias": torch.zeros(1)}
+    with pytest.raises(ConfigError, match="does not fit together"):
+        model.load_state_dict(state)
+
+
 def test_nbsvm_is_for_two_labels():
     with pytest.raises(ConfigError, match="two labels"):
         build_model({"type": "nbsvm"}, vocab_size=50, num_outputs=3)
@@ -150,6 +179,13 @@ def test_hybrid_trains_both_parts_and_mixes_them_on_validation(tmp_path):
     predictor = Predictor.load(tmp_path / "h")
     probs = predictor.predict_proba(test_texts)
     assert float(((probs[:, 1] >= 0.5) == test_labels).mean()) == pytest.approx(metrics["test"]["accuracy"])
+    model = predictor.model
+    ids = torch.tensor([predictor.encode(test_texts[:1])[0]])
+    with torch.no_grad():
+        parts = model.parts(ids, torch.tensor([ids.shape[1]]), alone=True)
+        mixed = parts @ model.mix.weight.T + model.mix.bias
+        torch.testing.assert_close(model(ids, torch.tensor([ids.shape[1]]), alone=True), mixed.squeeze(-1))
+    assert {t.device for t in [*model.parameters(), *model.buffers()]} == {torch.device("cpu")}
     rnn = predictor.model.recurrent
     assert rnn.rnn.embedding.num_embeddings == 30 and rnn.window == 12
     config = json.loads((tmp_path / "h" / "config.json").read_text())
@@ -185,3 +221,26 @@ def test_recipe_tokenisation_settings_travel_in_the_model_folder(tmp_path):
     encoder = Predictor.load(tmp_path / "m").encoder
     assert encoder.tokenize("The film's end.") == ["films", "end"]
     assert "the" not in encoder.vocab and "films" in encoder.vocab
+
+
+def test_masked_bilstm_predictions_are_the_same_from_parallel_threads():
+    torch.manual_seed(0)
+    model = RecurrentClassifier(40, embedding_dim=8, units=6, bidirectional=True, pooling="max", mask_padding=True)
+    rng = random.Random(0)
+    data = EncodedSet.unlabelled([[rng.randrange(4, 40) for _ in range(rng.randint(1, 30))] for _ in range(400)])
+    cpu = torch.device("cpu")
+    alone = predict_logits(model, data, batching="bucketed", maxlen=None, device=cpu, batch_size=8, workers=1)
+    for _ in range(3):
+        threaded = predict_logits(model, data, batching="bucketed", maxlen=None, device=cpu, batch_size=8, workers=4)
+        np.testing.assert_array_equal(threaded, alone)
+
+
+def test_removing_characters_and_stop_words_gives_the_same_ids_on_every_path():
+    from polarity.data.tokenizer import Tokenizer
+
+    texts, _ = corpus(20)
+    texts = [t.replace("film", "Film's") for t in texts]
+    tokenizer = Tokenizer(remove="[^a-z0-9 ]", stop_words=("The", "a"))
+    encoder = TextEncoder.fit(texts, tokenizer=tokenizer, maxlen=10)
+    assert tokenizer("The film's a bore") == ["films", "bore"]
+    assert encoder.encode(texts) == encoder.encode_tokens([tokenizer(t) for t in texts])

@@ -36,7 +36,8 @@ class Tokenizer:
             removed = re.compile(self.remove) if self.remove else None
         except re.error as exc:
             raise ValueError(f"Tokenizer.remove is not a regular expression: {exc}") from exc
-        object.__setattr__(self, "stop_words", tuple(self.stop_words))
+        stop_words = tuple(w.lower() for w in self.stop_words) if self.lower else tuple(self.stop_words)
+        object.__setattr__(self, "stop_words", stop_words)
         object.__setattr__(self, "_removed", removed)
         object.__setattr__(self, "_stops", frozenset(self.stop_words))
         object.__setattr__(self, "_table", str.maketrans({c: self.split for c in self.filters}))

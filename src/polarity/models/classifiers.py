@@ -240,9 +240,9 @@ class RecurrentClassifier(nn.Module):
         masked: each direction runs on the fused dense kernel, the backward one on every row reversed
         within its length (packed sequences measured 5-10x slower on CPU)."""
         rnn = self.rnn
-        weights = {name: getattr(rnn, name) for name in rnn._flat_weights_names}
-        if self.training and self.recurrent_dropout > 0:
-            with _weight_swap:
+        with _weight_swap:  # another thread's functional_call may have swapped weights into self.rnn
+            weights = {name: getattr(rnn, name) for name in rnn._flat_weights_names}
+            if self.training and self.recurrent_dropout > 0:
                 weights.update(self._recurrent_weights())
         positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
         ends = lengths.unsqueeze(1)
@@ -257,8 +257,10 @@ class RecurrentClassifier(nn.Module):
         return x
 
     def _direction_template(self, layer: int, inputs: int) -> nn.RNNBase:
-        """A one-layer, one-direction RNN whose weights :meth:`_bidirectional` supplies (not a submodule)."""
-        templates = self.__dict__.setdefault("_templates", {})
+        """A one-layer, one-direction RNN whose weights :meth:`_bidirectional` supplies (not a
+        submodule). One per thread: ``functional_call`` swaps weights into it while it runs."""
+        local = self.__dict__.setdefault("_templates", threading.local())
+        templates = local.__dict__.setdefault("by_layer", {})
         if layer not in templates:
             templates[layer] = type(self.rnn)(inputs, self.rnn.hidden_size, batch_first=True)
         return templates[layer]
@@ -357,7 +359,7 @@ class HardSigmoidLSTM(nn.LSTM):
 
 
 def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Move each pre-padded row's ids to the start (post-padding), as packing expects."""
+    """Move each pre-padded row's ids to the start (post-padding): masked RNNs read rows this way."""
     width = ids.shape[1]
     lengths = lengths.clamp(max=width).to(ids.device)
     positions = torch.arange(width, device=ids.device).unsqueeze(0) + (width - lengths).unsqueeze(1)

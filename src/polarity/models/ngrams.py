@@ -87,7 +87,8 @@ class BagOfNgrams(nn.Module):
         if not (c > 0 and math.isfinite(c)):
             raise ConfigError(f"model.c must be a positive number, got {c}")
         if vocab_size ** ngrams >= 2 ** 54:  # keys * 512 texts must fit in int64 while fitting
-            raise ConfigError(f"a vocabulary of {vocab_size:,} words is too large for {ngrams}-gram keys")
+            raise ConfigError(f"a vocabulary of {vocab_size:,} words is too large for {ngrams}-gram keys: "
+                              f"limit it with data.num_words (at most {int(2 ** (54 / ngrams)):,}) or lower model.ngrams")
         self.vocab_size, self.ngrams, self.min_df, self.c = vocab_size, ngrams, min_df, c
         self.num_outputs = num_outputs
         # sized by fitting (or by loading a fitted folder: see _load_from_state_dict)
@@ -118,6 +119,11 @@ class BagOfNgrams(nn.Module):
                     fresh = torch.zeros(saved.shape, dtype=current.dtype, device=current.device)
                     setattr(self, name, nn.Parameter(fresh) if isinstance(current, nn.Parameter) else fresh)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        features = self.num_features
+        if self.scale.shape != (features,) or self.weight.shape != (features, self.num_outputs) or (
+                features > 1 and not bool((self.keys[1:] > self.keys[:-1]).all())):
+            raise ConfigError(f"the n-gram table does not fit together: {features:,} keys (sorted, distinct), "
+                              f"scale {tuple(self.scale.shape)}, weight {tuple(self.weight.shape)}")
 
     def features(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(row, feature, value) of the known n-grams of each row of ``ids``: a sparse matrix."""

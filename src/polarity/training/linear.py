@@ -94,6 +94,7 @@ def fit_bag_of_ngrams(model: BagOfNgrams, fit: EncodedSet, valid: EncodedSet | N
     if classes != 2 and isinstance(model, NBSVM):
         raise ConfigError("nbsvm separates two labels; for more, use tfidf-lr")
     started = time.perf_counter()
+    device = model.bias.device
     model.cpu()
     select_features(model, fit, classes)
     x = feature_matrix(model, fit)
@@ -111,6 +112,7 @@ def fit_bag_of_ngrams(model: BagOfNgrams, fit: EncodedSet, valid: EncodedSet | N
         raise ConfigError(f"no closed-form fit for {type(model).__name__}")
     logits = x @ model.weight.detach().numpy().astype(np.float64) + model.bias.detach().numpy()
     train = evaluate_logits(logits[:, 0] if classes == 2 else logits, fit.labels)
+    model.to(device)
     return {"epoch": 1, "loss": train["loss"], "accuracy": train["accuracy"], "features": model.num_features,
             "seconds": round(time.perf_counter() - started, 2)}
 

@@ -176,9 +176,9 @@ def fit_closed_form(recipe: Recipe, model: BagOfNgrams, encoded: dict, splits: S
 
 def fit_hybrid_ngrams(recipe: Recipe, model: HybridClassifier, encoded: dict, splits: Splits, log) -> None:
     """The hybrid's NBSVM, fitted before its RNN trains (again on resume: it is deterministic)."""
-    if encoded["valid"] is None:
-        raise ConfigError("a hybrid model fits its mix of the RNN and NBSVM on the validation split: "
-                          "set data.valid_fraction > 0 or give --valid")
+    if encoded["valid"] is None or len(np.unique(encoded["valid"].labels)) < 2:
+        raise ConfigError("a hybrid model fits its mix of the RNN and NBSVM on the validation split, which needs "
+                          "texts of both labels: set data.valid_fraction > 0 (or raise it), or give --valid")
     row = fit_bag_of_ngrams(model.ngrams, encoded["fit"], encoded["valid"], len(splits.labels), recipe.training.seed)
     log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
 
