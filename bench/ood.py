@@ -68,7 +68,7 @@ def main() -> None:
         results[str(folder)] = {}
         for name, (texts, labels) in sets.items():
             report, _ = evaluate_texts(predictor, texts, labels)
-            results[str(folder)][name] = {"accuracy": report["accuracy"], "auc": report.get("auc"), "texts": len(texts)}
+            results[str(folder)][name] = {"accuracy": report["accuracy"], "roc_auc": report.get("roc_auc"), "texts": len(texts)}
     print("| model | " + " | ".join(sets) + " |")
     print("|---|" + "---|" * len(sets))
     for folder, row in results.items():
