@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,22 +23,11 @@ STALLED = 0.60
 
 
 def keras_epoch(meta: dict, data, seed: int) -> dict:
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    from keras import layers
+    from bench.worker import keras_model
 
-    m, t = meta["recipe"]["model"], meta["recipe"]["training"]
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((meta["maxlen"],)),
-        layers.Embedding(meta["vocab_size"], m["embedding_dim"]),
-        layers.Dropout(m.get("embedding_dropout", 0.0)),
-        layers.LSTM(m["units"]),
-        layers.Dropout(m.get("output_dropout", 0.0)),
-        layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(t["lr"]), loss="binary_crossentropy", metrics=["accuracy"])
+    t = meta["recipe"]["training"]
+    model = keras_model(meta, seed)
+    import keras  # after keras_model has set the backend's environment
     history = model.fit(data["x_train"], data["y_train"], batch_size=t["batch_size"], epochs=1, shuffle=True, verbose=0)
     probs = model.predict(data["x_test"], batch_size=256, verbose=0).ravel()
     return {"framework": f"keras {keras.__version__}", "train_accuracy": float(history.history["accuracy"][-1]),

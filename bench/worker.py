@@ -42,14 +42,15 @@ def latency(call, inputs: list) -> dict:
     return {"median_ms": round(statistics.median(times), 2), "p99_ms": round(float(np.percentile(times, 99)), 2)}
 
 
-def run_keras(folder: Path, meta: dict, data, batches: int, batch_size: int) -> dict:
+def keras_model(meta: dict, seed: int):
+    """The notebook's Keras model (Embedding, Dropout, LSTM, Dropout, Dense), compiled, weights from ``seed``."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     from keras import layers
 
     m, t = meta["recipe"]["model"], meta["recipe"]["training"]
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((meta["maxlen"],)),
         layers.Embedding(meta["vocab_size"], m["embedding_dim"]),
@@ -59,6 +60,12 @@ def run_keras(folder: Path, meta: dict, data, batches: int, batch_size: int) -> 
         layers.Dense(1, activation="sigmoid"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(t["lr"]), loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def run_keras(folder: Path, meta: dict, data, batches: int, batch_size: int) -> dict:
+    model = keras_model(meta, seed=0)
+    import keras  # after keras_model has set the backend's environment
     stamps: list[float] = []
 
     class Clock(keras.callbacks.Callback):
