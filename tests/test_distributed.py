@@ -15,8 +15,12 @@ SETTINGS = {"data.num_words": 100, "data.maxlen": 60, "data.valid_fraction": 0.2
             "training.lr": 0.01, "training.batching": "exact"}
 
 # One process of a launch: train, optionally stopping after STOP steps (as Ctrl-C would), or resume.
+# After the run and distributed.shutdown(), the process leaves with os._exit: about 1 interrupted
+# 2-process run in 10 aborted in C++ teardown at interpreter exit ("terminate called without an
+# active exception"), after the checkpoint was written and the process group destroyed (cause not
+# found; noted in docs/SCALING.md). What this module tests is done by then.
 SCRIPT = """
-import json, sys
+import json, os, sys
 from polarity.engine import distributed
 from polarity.training import TrainingInterrupted, load_recipe, train_recipe
 settings, data, out, stop, resume = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
@@ -30,6 +34,8 @@ try:
 except TrainingInterrupted:
     pass
 distributed.shutdown()
+sys.stdout.flush(); sys.stderr.flush()
+os._exit(0)
 """
 
 
