@@ -133,3 +133,15 @@ def tiny_model(tmp_path_factory) -> Path:
     train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), folder,
                  train=(texts, ["positive"] * 60 + ["negative"] * 60), progress=False, log=lambda *a: None)
     return folder
+
+
+def report_counts(tmp_path_factory, name: str, counts: dict, heading: str, width: int) -> None:
+    """Write ``counts`` (generated inputs per surface, requests per operation) to a JSON file in the
+    session's temporary folder and print them, for the docs."""
+    import json
+
+    report = tmp_path_factory.getbasetemp() / f"{name}.json"
+    report.write_text(json.dumps(dict(sorted(counts.items())), indent=2) + "\n", encoding="utf-8")
+    print(f"\n{heading} ({report}):")
+    for key, count in sorted(counts.items()):
+        print(f"  {key:<{width}}{count:>6}")

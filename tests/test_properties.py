@@ -39,6 +39,8 @@ from polarity.inference.predictor import Prediction
 from polarity.training import load_recipe
 from polarity.training.recipes import Recipe
 
+from conftest import report_counts
+
 COUNTS: Counter = Counter()  # surface -> generated inputs run
 # About 30 s for the file on 2 cores; POLARITY_PROPERTY_SCALE=10 tries ten times as many inputs.
 SCALE = float(os.environ.get("POLARITY_PROPERTY_SCALE", "1"))
@@ -459,11 +461,7 @@ def test_cli_batch_size_zero_is_a_usage_error(model_dir, workdir, extra):
 # -- the counts -------------------------------------------------------------------------------------------
 def test_zz_count_of_inputs_per_surface(tmp_path_factory):
     """Runs last (file order): the number of generated inputs each property ran, for the docs."""
-    report = tmp_path_factory.getbasetemp() / "property-counts.json"
-    report.write_text(json.dumps(dict(sorted(COUNTS.items())), indent=2) + "\n", encoding="utf-8")
-    print(f"\ninputs per surface ({report}):")
-    for surface, count in sorted(COUNTS.items()):
-        print(f"  {surface:<45}{count:>6}")
+    report_counts(tmp_path_factory, "property-counts", COUNTS, "inputs per surface", 45)
     if len(COUNTS) < 9:
         pytest.skip("run with the whole file for the counts of every surface")
     assert all(count >= 20 for count in COUNTS.values()), COUNTS

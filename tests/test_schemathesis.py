@@ -11,7 +11,6 @@ operation's Hypothesis strategy is driven here instead."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 
@@ -32,6 +31,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from polarity.server import create_app
+
+from conftest import report_counts
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -152,9 +153,5 @@ def test_with_an_api_key_every_answer_is_documented(keyed_app, method, path, aut
 
 def test_zz_count_of_requests(tmp_path_factory):
     """Runs last (file order): the requests sent per operation and mode, for the docs."""
-    report = tmp_path_factory.getbasetemp() / "schemathesis-counts.json"
-    report.write_text(json.dumps(dict(sorted(COUNTS.items())), indent=2) + "\n", encoding="utf-8")
-    print(f"\nrequests per operation ({report}):")
-    for operation, count in sorted(COUNTS.items()):
-        print(f"  {operation:<35}{count:>6}")
+    report_counts(tmp_path_factory, "schemathesis-counts", COUNTS, "requests per operation", 35)
     print(f"  {'total':<35}{sum(COUNTS.values()):>6}")

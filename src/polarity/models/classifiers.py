@@ -238,7 +238,7 @@ class RecurrentClassifier(nn.Module):
     def _bidirectional(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Outputs ``(batch, time, 2 * units)`` of the bidirectional RNN on post-padded ``x``, exactly
         masked: each direction runs on the fused dense kernel, the backward one on every row reversed
-        within its length (packed sequences measured 5-10x slower on CPU)."""
+        within its length (packed sequences: 5x slower on CPU, docs/PERFORMANCE.md experiment 3)."""
         rnn = self.rnn
         with _weight_swap:  # another thread's functional_call may have swapped weights into self.rnn
             weights = {name: getattr(rnn, name) for name in rnn._flat_weights_names}
