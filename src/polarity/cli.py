@@ -195,6 +195,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from polarity.training.loop import TrainingInterrupted
+    from polarity.training.pretrain import PretrainSettings, encoders_dir, pretrain
+
+    out = args.out or encoders_dir() / args.name
+    settings = PretrainSettings(words=args.words, embedding_dim=args.embedding_dim, units=args.units,
+                                bidirectional=not args.forward_only, window=args.window, batch_size=args.batch_size,
+                                lr=args.lr, epochs=args.epochs, vectors=args.vectors, seed=args.seed, limit=args.limit)
+    try:
+        config = pretrain(settings, out, data=args.data, strict=args.strict, device=args.device, resume=args.resume)
+    except TrainingInterrupted as exc:
+        print(f"polarity: {exc}", file=sys.stderr)
+        return 130
+    last = config["history"][-1]
+    ppl = ", ".join(f"{k} {v}" for k, v in last["held_out_perplexity"].items())
+    print(f"held-out perplexity {ppl} after {config['epochs_done']} epochs "
+          f"({config['pretraining_seconds'] / 60:.1f} min); encoder folder: {out}")
+    return 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from polarity.training.reproduce import reproduce
 
@@ -522,6 +542,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="print only the final result line")
     train.set_defaults(handler=cmd_train)
 
+    pre = commands.add_parser("pretrain", parents=[data_opts],
+                              help="pretrain a language model on unlabelled reviews (an encoder for recipes)")
+    pre.add_argument("--name", default="imdb-bilm", help="folder name under the user cache's encoders/, the "
+                     "name recipes give as model.encoder (default imdb-bilm)")
+    pre.add_argument("--out", metavar="DIR", help="encoder folder (default: the cache's encoders/NAME)")
+    pre.add_argument("--epochs", type=_positive_int, default=3, help="passes over the texts (default 3)")
+    pre.add_argument("--words", type=_positive_int, default=20000, help="vocabulary of the model (default 20000)")
+    pre.add_argument("--embedding-dim", type=_positive_int, default=50, help="default 50 (GloVe 6B 50d)")
+    pre.add_argument("--units", type=_positive_int, default=64, help="LSTM units per direction (default 64)")
+    pre.add_argument("--forward-only", action="store_true", help="one direction (default: a biLM, as ELMo)")
+    pre.add_argument("--window", type=_positive_int, default=100, help="words per training window (default 100)")
+    pre.add_argument("--batch-size", type=_positive_int, default=64, help="windows per step (default 64)")
+    pre.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (default 0.002)")
+    pre.add_argument("--vectors", default="glove-6b-50d", help="initial word vectors, or none (default glove-6b-50d)")
+    pre.add_argument("--seed", type=int, default=0, help="default 0")
+    pre.add_argument("--limit", type=_positive_int, help="read only N texts (a quick trial)")
+    pre.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    pre.add_argument("--resume", action="store_true", help="continue an interrupted run in --out (its settings)")
+    pre.set_defaults(handler=cmd_pretrain)
+
     reproduce = commands.add_parser("reproduce", parents=[data_opts],
                                     help="train with the notebook's settings and compare with its reported accuracy")
     _training_options(reproduce)
@@ -613,6 +653,7 @@ EXAMPLES = {
     "summary": "polarity summary lstm-dropout",
     "train": "polarity train lstm-dropout --epochs 3\n  polarity train --train reviews.csv --test test.csv --out runs/mine",
     "reproduce": "polarity reproduce mean-embedding --seeds 3",
+    "pretrain": "polarity pretrain --epochs 3\n  polarity pretrain --resume",
     "predict": 'polarity predict runs/default "A wonderful film."\n'
                "  polarity predict runs/default --file reviews.csv --output predictions.csv",
     "evaluate": "polarity evaluate runs/default --plots runs/default/plots",

@@ -19,6 +19,7 @@ from torch.func import functional_call
 
 from polarity.errors import ConfigError
 from polarity.models.init import keras_dense_, keras_embedding_, keras_recurrent_, use_single_bias
+from polarity.models.language import load_encoder_state
 from polarity.models.registry import register
 
 
@@ -138,6 +139,9 @@ class MeanEmbeddingClassifier(nn.Module):
         """``alone`` is accepted for symmetry: the mean already ignores how a batch is padded."""
         return squeeze_binary(self.output(self.pool(ids)))
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        return [list(self.embedding.parameters()), list(self.output.parameters())]
+
     def summary(self, maxlen: int | None) -> list[dict]:
         dim = self.embedding.embedding_dim
         return [
@@ -179,6 +183,7 @@ class RecurrentClassifier(nn.Module):
         keras_init: bool = True,
         pooling: str = "last",
         recurrent_activation: str = "sigmoid",
+        encoder: dict | None = None,
         maxlen: int | None = None,
         num_outputs: int = 1,
     ) -> None:
@@ -218,6 +223,15 @@ class RecurrentClassifier(nn.Module):
             keras_dense_(self.output)
         else:
             self.output.reset_parameters()
+        if encoder is not None:  # a pretrained language model's embedding and RNN (polarity pretrain)
+            if pretrained is not None:
+                raise ConfigError("model.encoder brings its own embedding: drop model.pretrained")
+            load_encoder_state(self, encoder, "the pretrained encoder")
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters from the bottom layer to the top: embedding, RNN, output (for discriminative
+        learning rates and gradual unfreezing)."""
+        return [list(self.embedding.parameters()), list(self.rnn.parameters()), list(self.output.parameters())]
 
     def _recurrent_weights(self) -> dict[str, torch.Tensor]:
         """Recurrent kernels with dropped hidden units (one mask per layer and direction)."""

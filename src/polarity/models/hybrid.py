@@ -22,6 +22,9 @@ class Windowed(nn.Module):
         self.rnn, self.words, self.window = rnn, words, window
         self.num_outputs = rnn.num_outputs
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        return self.rnn.layer_groups()
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, alone: bool = False) -> torch.Tensor:
         ids = ids[:, -self.window:]  # pre-padded rows: the last columns hold each text's last words
         ids = torch.where(ids >= self.words, torch.full_like(ids, OOV), ids)

@@ -33,8 +33,9 @@ def num_outputs(labels: list) -> int:
 
 
 def model_options(model_section: dict, maxlen: int | None) -> dict:
-    """Options for :func:`build_model` from a recipe's [model] section (the pretrained source is data, not an option)."""
-    options = {k: v for k, v in model_section.items() if k != "pretrained"}
+    """Options for :func:`build_model` from a recipe's [model] section (the pretrained vectors' and
+    encoder's sources are data, not options: a saved model holds their trained values)."""
+    options = {k: v for k, v in model_section.items() if k not in ("pretrained", "encoder")}
     options["maxlen"] = maxlen
     return options
 

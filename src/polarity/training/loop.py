@@ -43,8 +43,12 @@ def make_optimizer(name: str, params, lr: float, *, initial_accumulator: float =
     only way found to make the first step's update the same in every process (docs/PERFORMANCE.md,
     experiment 14).
     """
-    params = [p for p in params if p.requires_grad]
-    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    params = list(params)
+    if params and isinstance(params[0], dict):  # parameter groups, each with its own lr
+        every = [p for group in params for p in group["params"]]
+    else:
+        params = every = [p for p in params if p.requires_grad]
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in every)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, eps=1e-7, fused=fused)
     if name == "adagrad":
@@ -52,6 +56,26 @@ def make_optimizer(name: str, params, lr: float, *, initial_accumulator: float =
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7)
     return torch.optim.SGD(params, lr=lr)
+
+
+def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The model's parameters from its bottom layer to its top (one group if it does not say)."""
+    return model.layer_groups() if hasattr(model, "layer_groups") else [list(model.parameters())]
+
+
+def discriminative_groups(model: nn.Module, lr: float, decay: float) -> list[dict]:
+    """Optimizer groups, one per layer group: the top one at ``lr``, each lower one ``decay`` times
+    slower (ULMFiT's discriminative fine-tuning: lower layers hold more general, pretrained features)."""
+    groups = layer_groups(model)
+    top = len(groups) - 1
+    return [{"params": [p for p in group if p.requires_grad], "lr": lr / decay ** (top - k)}
+            for k, group in enumerate(groups) if any(p.requires_grad for p in group)]
+
+
+def unfrozen_groups(epoch: int, groups: int, schedule: str) -> int:
+    """How many layer groups, counted from the top, train in ``epoch`` (0-based): all of them, or
+    with ``gradual`` unfreezing (ULMFiT) the top one in the first epoch and one more each epoch after."""
+    return groups if schedule == "none" else min(groups, epoch + 1)
 
 
 @dataclass
@@ -120,7 +144,20 @@ class Trainer:
         self.state = FitState()
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._stop = threading.Event()
+        self._groups = layer_groups(model)
+        self._trainable = [[p.requires_grad for p in group] for group in self._groups]
+        if training.unfreeze != "none" and self.world > 1:
+            raise ConfigError("training.unfreeze = 'gradual' changes which weights train between epochs, which "
+                              "DistributedDataParallel does not allow; use it in one process")
         flush_denormals()
+
+    def unfreeze(self, epoch: int) -> int:
+        """Let the layer groups of ``epoch``'s schedule train (weights frozen by the recipe stay frozen)."""
+        count = unfrozen_groups(epoch, len(self._groups), self.training.unfreeze)
+        for k, (group, trainable) in enumerate(zip(self._groups, self._trainable)):
+            for param, can_train in zip(group, trainable):
+                param.requires_grad_(can_train and k >= len(self._groups) - count)
+        return count
 
     @staticmethod
     def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
@@ -299,6 +336,7 @@ class Trainer:
         s = self.state
         while not s.done and s.epoch < self.training.epochs:
             batches = self.epoch_batches(s.epoch)
+            self.unfreeze(s.epoch)
             self.progress.start_epoch(s.epoch, len(batches))
             started = time.perf_counter()
             while s.batch < len(batches):
@@ -314,3 +352,4 @@ class Trainer:
                 s.done = True
             self.save()
         s.done = True
+        self.unfreeze(len(self._groups))  # every group trainable again, as the model was given

@@ -31,7 +31,7 @@ from polarity.models.hybrid import HybridClassifier
 from polarity.models.ngrams import BagOfNgrams
 from polarity.models.registry import build_model
 from polarity.training.linear import fit_bag_of_ngrams, fit_mix, part_logits
-from polarity.training.loop import Trainer, make_optimizer
+from polarity.training.loop import Trainer, discriminative_groups, make_optimizer
 from polarity.training.plots import plot_curves
 from polarity.training.recipes import Recipe
 
@@ -64,10 +64,12 @@ class Fitted:
 
 @dataclass
 class Pretrained:
-    """Vectors for the model's vocabulary and how well they cover the training words."""
+    """Vectors for the model's vocabulary and how well they cover the training words, or a
+    pretrained encoder's tensors (``polarity pretrain``) and where they came from."""
 
-    matrix: np.ndarray
+    matrix: np.ndarray | None
     coverage: dict
+    encoder: dict[str, torch.Tensor] | None = None
 
 
 # -- step 1: data ------------------------------------------------------------------------------------------
@@ -115,9 +117,41 @@ def _describe(source: DataSource | None) -> str | None:
 
 
 # -- step 2: text encoder (and pretrained vectors) ----------------------------------------------------------
-def fit_encoder(recipe: Recipe, tokens: list[list[str]], tokenizer: Tokenizer) -> tuple[TextEncoder, Pretrained | None]:
-    """The encoder built from the training words (and the pretrained vectors' words, if any)."""
+def recipe_tokenizer(recipe: Recipe) -> Tokenizer:
+    """The recipe's tokenizer; with a pretrained encoder, the encoder's (the recipe may not change it)."""
     d = recipe.data
+    tokenizer = Tokenizer(remove=d.remove_characters, stop_words=tuple(d.stop_words))
+    if not recipe.model.get("encoder"):
+        return tokenizer
+    from polarity.training.pretrain import load_encoder
+
+    pretrained = load_encoder(recipe.model["encoder"]).text_encoder.tokenizer
+    if (d.remove_characters or d.stop_words) and pretrained.to_dict() != tokenizer.to_dict():
+        raise ConfigError("data.remove_characters and data.stop_words would change the pretrained encoder's "
+                          "tokenizer: drop them (the encoder's own settings apply)")
+    return pretrained
+
+
+def encoder_vocabulary(recipe: Recipe) -> tuple[Vocabulary, Pretrained]:
+    """A pretrained encoder's vocabulary (its texts' words) and tensors."""
+    from polarity.training.pretrain import load_encoder
+
+    if recipe.model.get("pretrained"):
+        raise ConfigError("model.encoder brings its own embedding: drop model.pretrained")
+    loaded = load_encoder(recipe.model["encoder"])
+    about = {"encoder": str(loaded.folder.resolve()), "settings": loaded.settings,
+             "pretraining_seconds": loaded.pretraining_seconds, "epochs": loaded.epochs}
+    return loaded.text_encoder.vocab, Pretrained(None, about, loaded.tensors)
+
+
+def fit_encoder(recipe: Recipe, tokens: list[list[str]], tokenizer: Tokenizer) -> tuple[TextEncoder, Pretrained | None]:
+    """The encoder built from the training words (and the pretrained vectors' words, if any), or
+    with a pretrained encoder, its vocabulary."""
+    d = recipe.data
+    if recipe.model.get("encoder"):
+        vocab, pretrained = encoder_vocabulary(recipe)
+        vocab = vocab.with_options(num_words=d.num_words or None, skip_top=d.skip_top)
+        return TextEncoder(vocab, tokenizer, d.maxlen or None, d.truncating), pretrained
     vocab = Vocabulary.build(tokens)
     pretrained = None
     source = recipe.model.get("pretrained")
@@ -148,7 +182,9 @@ def encode(encoder: TextEncoder, data: LabelledTexts, tokens: list[list[str]] | 
 def build_recipe_model(recipe: Recipe, encoder: TextEncoder, labels: list, pretrained: Pretrained | None) -> nn.Module:
     torch.manual_seed(recipe.training.seed)
     extra = {"vocab_size": encoder.vocab_size, "num_outputs": num_outputs(labels)}
-    if pretrained is not None:
+    if pretrained is not None and pretrained.encoder is not None:
+        extra["encoder"] = pretrained.encoder
+    elif pretrained is not None:
         extra["pretrained"] = pretrained.matrix
     return build_model(model_options(recipe.model, encoder.maxlen), **extra)
 
@@ -282,7 +318,8 @@ def save_run(out: Path, recipe: Recipe, model: nn.Module, encoder: TextEncoder, 
                                             "test": len(splits.test) if splits.test is not None else 0},
                  "limit": metrics["limited_to"], "valid_fraction": recipe.data.valid_fraction,
                  "seed": recipe.training.seed},
-        "pretrained_coverage": pretrained.coverage if pretrained else None,
+        "pretrained_coverage": pretrained.coverage if pretrained and pretrained.encoder is None else None,
+        "pretrained_encoder": pretrained.coverage if pretrained and pretrained.encoder is not None else None,
         "parameters": parameter_counts(model),
         "training": {"device": metrics["device"], "seconds": round(time.perf_counter() - started, 1),
                      "command": " ".join(sys.argv)},
@@ -356,14 +393,17 @@ def train_recipe(
     dev = resolve_device(device)
     splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, log=log, **sources)
 
-    tokenizer = Tokenizer(remove=recipe.data.remove_characters, stop_words=tuple(recipe.data.stop_words))
+    tokenizer = recipe_tokenizer(recipe)
     fit_tokens = [tokenizer(x) for x in splits.fit.texts]
     encoder, pretrained = fit_encoder(recipe, fit_tokens, tokenizer)
     encoded = {"fit": encode(encoder, splits.fit, fit_tokens)}
     del fit_tokens  # millions of token strings: the largest object of a run, not needed once encoded
     encoded["valid"] = encode(encoder, splits.valid) if len(splits.valid) else None
     encoded["test"] = encode(encoder, splits.test) if splits.test is not None else None
-    if pretrained is not None:
+    if pretrained is not None and pretrained.encoder is not None:
+        log(f"pretrained encoder {pretrained.coverage['encoder']} ({pretrained.coverage['epochs']} epochs, "
+            f"{pretrained.coverage['pretraining_seconds'] / 60:.0f} min of pretraining)")
+    elif pretrained is not None:
         c = pretrained.coverage
         log(f"pretrained vectors cover {c['word_coverage']:.1%} of the {c['words']:,} training words "
             f"and {c['token_coverage']:.1%} of the training tokens; "
@@ -387,7 +427,8 @@ def train_recipe(
             fit_hybrid_ngrams(recipe, model, encoded, splits, log)
         trained = model.recurrent if hybrid else model
         t = recipe.training
-        optimizer = make_optimizer(t.optimizer, trained.parameters(), t.lr, initial_accumulator=t.initial_accumulator)
+        params = trained.parameters() if t.lr_decay == 1 else discriminative_groups(trained, t.lr, t.lr_decay)
+        optimizer = make_optimizer(t.optimizer, params, t.lr, initial_accumulator=t.initial_accumulator)
         trainer = Trainer(trained, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=encoder.maxlen,
                           device=dev, checkpoint=out / CHECKPOINT, test=encoded["test"], callbacks=callbacks,
                           progress=progress)

@@ -173,6 +173,8 @@ class TrainingConfig:
     early_stopping: int = _rule(0, _integer(0, "an integer >= 0 (0: off)"))
     restore_best: bool = _rule(True, _flag)
     eval_test_each_epoch: bool = _rule(False, _flag)
+    unfreeze: str = _rule("none", _choice("none", "gradual"))
+    lr_decay: float = _rule(1.0, _number("a number >= 1", lambda v: v >= 1))
 
     def __post_init__(self) -> None:
         _check_fields(self, "training.")
@@ -263,6 +265,16 @@ def _pretrained_source(where: str, value: object) -> str:
     return value
 
 
+def _encoder_source(where: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must name an encoder folder made by polarity pretrain (a name such as "
+                          f"\"imdb-bilm\" or a path), got {value!r}")
+    return value
+
+
+SOURCE_CHECKS: dict[str, Check] = {"pretrained": _pretrained_source, "encoder": _encoder_source}
+
+
 def _model_options(type_name: str) -> tuple[dict[str, Check | None], bool]:
     """({recipe key: its check or None}, whether the constructor takes ``**kwargs``) for a model type."""
     cls = _model_class(type_name)
@@ -276,7 +288,7 @@ def _model_options(type_name: str) -> tuple[dict[str, Check | None], bool]:
     for param in params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in PROGRAM_KEYS:
             continue
-        options[param.name] = _pretrained_source if param.name == "pretrained" else _option_check(param)
+        options[param.name] = SOURCE_CHECKS.get(param.name) or _option_check(param)
     return options, any(p.kind == p.VAR_KEYWORD for p in params)
 
 

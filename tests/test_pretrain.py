@@ -1,0 +1,157 @@
+"""polarity pretrain on tiny data: the language-model objective goes down, the encoder folder, exact
+resume, and fine-tuning a classifier from it with discriminative learning rates and gradual unfreezing."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from polarity.errors import ConfigError
+from polarity.inference import Predictor
+from polarity.models import RecurrentClassifier
+from polarity.training import load_recipe, train_recipe
+from polarity.training.loop import Trainer, TrainingInterrupted, discriminative_groups, unfrozen_groups
+from polarity.training.pretrain import PretrainSettings, Pretrainer, load_encoder, pretrain
+from polarity.training.recipes import Recipe, TrainingConfig
+
+from conftest import synthetic_reviews
+
+QUIET = dict(log=lambda *a: None)
+SMALL = dict(words=60, embedding_dim=8, units=8, window=12, batch_size=8, lr=0.01, vectors=None, held_out=10)
+
+
+def texts(n: int = 60, seed: int = 0) -> list[str]:
+    return synthetic_reviews(n, True, seed) + synthetic_reviews(n, False, seed + 1)
+
+
+@pytest.fixture(scope="module")
+def encoder_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("enc") / "tiny-bilm"
+    pretrain(PretrainSettings(**SMALL, epochs=3), out, texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
+    return out
+
+
+def test_language_model_loss_and_held_out_perplexity_go_down(encoder_folder):
+    config = json.loads((encoder_folder / "config.json").read_text())
+    history = config["history"]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    losses = [row["loss"] for row in history]
+    assert losses[2] < losses[1] < losses[0]
+    for direction in ("forward", "backward"):
+        ppl = [row["held_out_perplexity"][direction] for row in history]
+        assert ppl[-1] < ppl[0]
+        assert ppl[-1] < SMALL["words"]  # better than guessing among the model's words
+    assert config["kind"] == "polarity-encoder" and config["epochs_done"] == 3
+    assert sorted(p.name for p in (encoder_folder / "snapshots").iterdir()) == [f"epoch-{k}.safetensors" for k in (1, 2, 3)]
+    assert not (encoder_folder / "checkpoint.safetensors").exists()
+
+
+def test_a_classifier_starts_from_the_encoder_exactly(encoder_folder):
+    loaded = load_encoder(encoder_folder)
+    model = RecurrentClassifier(loaded.settings["words"], embedding_dim=8, units=8, bidirectional=True,
+                                encoder=loaded.tensors)
+    state = model.state_dict()
+    assert set(loaded.tensors) == {k for k in state if k.startswith(("embedding.", "rnn."))}
+    for name, tensor in loaded.tensors.items():
+        assert torch.equal(state[name], tensor), name
+    snapshot = load_encoder(encoder_folder / "snapshots" / "epoch-1.safetensors")
+    assert snapshot.epochs == 1 and 0 < snapshot.pretraining_seconds <= loaded.pretraining_seconds
+    assert not torch.equal(snapshot.tensors["rnn.weight_hh_l0"], loaded.tensors["rnn.weight_hh_l0"])
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(units=16), "units"), (dict(bidirectional=False), "bidirectional"), (dict(embedding_dim=4), "embedding_dim"),
+])
+def test_an_encoder_that_does_not_fit_the_model_says_which_setting(encoder_folder, options, message):
+    settings = dict(embedding_dim=8, units=8, bidirectional=True) | options
+    with pytest.raises(ConfigError, match=message):
+        loaded = load_encoder(encoder_folder)
+        RecurrentClassifier(loaded.settings["words"], encoder=loaded.tensors, **settings)
+
+
+def test_a_missing_encoder_says_how_to_make_it(tmp_path):
+    with pytest.raises(ConfigError, match="polarity pretrain --name nowhere"):
+        load_encoder(tmp_path / "nowhere")
+
+
+def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
+    settings = PretrainSettings(**SMALL, epochs=2)
+    data = dict(texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
+    pretrain(settings, tmp_path / "whole", **data)
+
+    real_step = Pretrainer.train_step
+    calls = {"n": 0}
+
+    def stop_midway(self, rows):
+        calls["n"] += 1
+        if calls["n"] == 20:  # in the second epoch (15 steps per epoch)
+            self.request_stop()
+        return real_step(self, rows)
+
+    monkeypatch.setattr(Pretrainer, "train_step", stop_midway)
+    with pytest.raises(TrainingInterrupted):
+        pretrain(settings, tmp_path / "stopped", **data)
+    monkeypatch.setattr(Pretrainer, "train_step", real_step)
+    with pytest.raises(ConfigError, match="--resume"):
+        pretrain(settings, tmp_path / "stopped", **data)
+    pretrain(settings, tmp_path / "stopped", resume=True, **data)
+
+    whole, resumed = (load_file(str(tmp_path / d / "encoder.safetensors")) for d in ("whole", "stopped"))
+    assert whole.keys() == resumed.keys()
+    for name in whole:
+        assert torch.equal(whole[name], resumed[name]), name
+
+
+def test_gradual_unfreezing_schedule_and_discriminative_learning_rates():
+    assert [unfrozen_groups(e, 3, "gradual") for e in range(5)] == [1, 2, 3, 3, 3]
+    assert [unfrozen_groups(e, 3, "none") for e in range(3)] == [3, 3, 3]
+    model = RecurrentClassifier(50, embedding_dim=4, units=4)
+    groups = discriminative_groups(model, 0.01, 2.0)
+    assert [g["lr"] for g in groups] == [0.0025, 0.005, 0.01]
+    assert [p for g in groups for p in g["params"]] == list(model.parameters())
+
+
+def test_the_trainer_unfreezes_one_layer_group_per_epoch_and_keeps_frozen_weights_frozen():
+    from polarity.engine import EncodedSet
+
+    model = RecurrentClassifier(50, embedding_dim=4, units=4, freeze_embedding=True)
+    data = EncodedSet([[1, 5, 6], [1, 7]], np.array([0, 1]))
+    trainer = Trainer(model, torch.optim.Adam(model.parameters()), data, None, training=TrainingConfig(unfreeze="gradual"),
+                      maxlen=None, device=torch.device("cpu"), checkpoint=None, progress=False)
+    trainable = lambda: [any(p.requires_grad for p in group) for group in model.layer_groups()]  # noqa: E731
+    assert trainer.unfreeze(0) == 1 and trainable() == [False, False, True]
+    assert trainer.unfreeze(1) == 2 and trainable() == [False, True, True]
+    assert trainer.unfreeze(2) == 3 and trainable() == [False, True, True]  # the recipe froze the embedding
+
+
+def test_fine_tuning_from_the_encoder_trains_the_top_first_and_saves_a_usable_folder(encoder_folder, tmp_path):
+    recipe = Recipe.from_dict({
+        "name": "tiny-pretrained",
+        "model": {"type": "rnn", "encoder": str(encoder_folder), "embedding_dim": 8, "units": 8, "bidirectional": True,
+                  "pooling": "max-mean", "mask_padding": True},
+        "data": {"valid_fraction": 0.2, "num_words": load_encoder(encoder_folder).settings["words"]},
+        "training": {"epochs": 1, "unfreeze": "gradual", "lr_decay": 2.6},
+    })
+    train, labels = texts(40, seed=11), [1] * 40 + [0] * 40
+    metrics = train_recipe(recipe, tmp_path / "model", train=(train, labels), device="cpu", progress=False, **QUIET)
+    assert metrics["reported_on"] == "valid"
+    weights = load_file(str(tmp_path / "model" / "model.safetensors"))
+    start = load_encoder(encoder_folder).tensors
+    for name, tensor in start.items():  # epoch 1 of gradual unfreezing trains the output layer alone
+        assert torch.equal(weights[name], tensor), name
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["pretrained_encoder"]["encoder"] == str(encoder_folder.resolve())
+    assert json.loads((tmp_path / "model" / "vocab.json").read_text())["words"][:5] == \
+        json.loads((encoder_folder / "vocab.json").read_text())["words"][:5]
+    probs = Predictor.load(tmp_path / "model").predict_proba(train)
+    assert probs.shape == (80, 2) and np.allclose(probs.sum(axis=1), 1.0)
+
+
+def test_recipes_check_the_encoder_setting():
+    assert load_recipe("bilstm-pretrained").model["encoder"] == "imdb-bilm"
+    with pytest.raises(ConfigError, match="model.encoder must name an encoder folder"):
+        load_recipe("bilstm-pretrained", {"model.encoder": 3})
+    with pytest.raises(ConfigError, match="training.unfreeze must be one of"):
+        load_recipe("bilstm-pretrained", {"training.unfreeze": "slowly"})
