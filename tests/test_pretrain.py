@@ -45,7 +45,7 @@ def test_language_model_loss_and_held_out_perplexity_go_down(encoder_folder):
         assert ppl[-1] < SMALL["words"]  # better than guessing among the model's words
     assert config["kind"] == "polarity-encoder" and config["epochs_done"] == 3
     assert sorted(p.name for p in (encoder_folder / "snapshots").iterdir()) == [f"epoch-{k}.safetensors" for k in (1, 2, 3)]
-    assert not (encoder_folder / "checkpoint.safetensors").exists()
+    assert (encoder_folder / "checkpoint.safetensors").exists()  # kept: a finished run can be extended
 
 
 def test_a_classifier_starts_from_the_encoder_exactly(encoder_folder):
@@ -103,6 +103,9 @@ def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
     for name in whole:
         assert torch.equal(whole[name], resumed[name]), name
 
+    extended = pretrain(None, tmp_path / "stopped", resume=True, epochs=3, **data)
+    assert [row["epoch"] for row in extended["history"]] == [1, 2, 3] and extended["epochs_done"] == 3
+
 
 def test_gradual_unfreezing_schedule_and_discriminative_learning_rates():
     assert [unfrozen_groups(e, 3, "gradual") for e in range(5)] == [1, 2, 3, 3, 3]
@@ -155,3 +158,21 @@ def test_recipes_check_the_encoder_setting():
         load_recipe("bilstm-pretrained", {"model.encoder": 3})
     with pytest.raises(ConfigError, match="training.unfreeze must be one of"):
         load_recipe("bilstm-pretrained", {"training.unfreeze": "slowly"})
+
+
+def test_the_pretrain_command_writes_to_the_cache_and_extends_with_resume(tiny_archive, capsys):
+    from polarity.cli import main
+    from polarity.training.pretrain import encoders_dir
+
+    common = ["--data", str(tiny_archive), "--no-strict", "--name", "tiny"]
+    small = ["--words", "40", "--units", "4", "--embedding-dim", "4", "--vectors", "none", "--window", "8",
+             "--batch-size", "4"]
+    assert main(["pretrain", *common, *small, "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out perplexity forward" in out and f"encoder folder: {encoders_dir() / 'tiny'}" in out
+    assert main(["pretrain", *common, "--resume", "--epochs", "2"]) == 0
+    assert "after 2 epochs" in capsys.readouterr().out
+    assert main(["pretrain", *common, *small]) == 1
+    assert "continue or extend it with --resume" in capsys.readouterr().err
+    assert main(["pretrain", "--data", str(tiny_archive), "--no-strict", "--name", "none-yet", "--resume"]) == 1
+    assert "nothing to resume" in capsys.readouterr().err

@@ -200,11 +200,13 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from polarity.training.pretrain import PretrainSettings, encoders_dir, pretrain
 
     out = args.out or encoders_dir() / args.name
-    settings = PretrainSettings(words=args.words, embedding_dim=args.embedding_dim, units=args.units,
-                                bidirectional=not args.forward_only, window=args.window, batch_size=args.batch_size,
-                                lr=args.lr, epochs=args.epochs, vectors=args.vectors, seed=args.seed, limit=args.limit)
+    settings = None if args.resume else PretrainSettings(
+        words=args.words, embedding_dim=args.embedding_dim, units=args.units, bidirectional=not args.forward_only,
+        window=args.window, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs or 3, vectors=args.vectors,
+        seed=args.seed, limit=args.limit)
     try:
-        config = pretrain(settings, out, data=args.data, strict=args.strict, device=args.device, resume=args.resume)
+        config = pretrain(settings, out, data=args.data, strict=args.strict, device=args.device, resume=args.resume,
+                          epochs=args.epochs)
     except TrainingInterrupted as exc:
         print(f"polarity: {exc}", file=sys.stderr)
         return 130
@@ -547,7 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--name", default="imdb-bilm", help="folder name under the user cache's encoders/, the "
                      "name recipes give as model.encoder (default imdb-bilm)")
     pre.add_argument("--out", metavar="DIR", help="encoder folder (default: the cache's encoders/NAME)")
-    pre.add_argument("--epochs", type=_positive_int, default=3, help="passes over the texts (default 3)")
+    pre.add_argument("--epochs", type=_positive_int, help="passes over the texts (default 3; with --resume, "
+                     "the total to reach: a finished run is extended)")
     pre.add_argument("--words", type=_positive_int, default=20000, help="vocabulary of the model (default 20000)")
     pre.add_argument("--embedding-dim", type=_positive_int, default=50, help="default 50 (GloVe 6B 50d)")
     pre.add_argument("--units", type=_positive_int, default=64, help="LSTM units per direction (default 64)")
@@ -559,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--seed", type=int, default=0, help="default 0")
     pre.add_argument("--limit", type=_positive_int, help="read only N texts (a quick trial)")
     pre.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    pre.add_argument("--resume", action="store_true", help="continue an interrupted run in --out (its settings)")
+    pre.add_argument("--resume", action="store_true", help="continue an interrupted run in --out with its settings")
     pre.set_defaults(handler=cmd_pretrain)
 
     reproduce = commands.add_parser("reproduce", parents=[data_opts],

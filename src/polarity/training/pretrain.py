@@ -11,6 +11,8 @@ curve. The folder:
 - ``encoder.safetensors``: the language model's tensors (``embedding.*``, ``rnn.*``, ``softmax.*``)
 - ``vocab.json``: every word of the texts, ranked by frequency (the model reads the first ``words`` ids)
 - ``config.json``: settings, tokenizer, corpus sizes, perplexity per epoch, seconds
+- ``checkpoint.safetensors``: the run's state (weights, optimizer, random state), kept so that
+  ``--resume --epochs N`` can also extend a finished run
 """
 
 from __future__ import annotations
@@ -324,21 +326,25 @@ def _read_run(out: Path) -> dict:
         raise ConfigError(f"{out / RUN} cannot be read ({exc}); start over with another --out") from exc
 
 
-def pretrain(settings: PretrainSettings, out: str | os.PathLike, *, texts: list[str] | None = None,
+def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts: list[str] | None = None,
              held_out: list[str] | None = None, data: str | None = None, strict: bool = True,
-             device: str = "auto", resume: bool = False, log=print) -> dict:
+             device: str = "auto", resume: bool = False, epochs: int | None = None, log=print) -> dict:
     """Pretrain a language model into the encoder folder ``out``; returns its ``config.json``.
 
     Texts: IMDB's unsup and train reviews by default (``held_out`` unsup reviews measure the
-    perplexity), or the given ``texts`` and ``held_out`` lists.
+    perplexity), or the given ``texts`` and ``held_out`` lists. ``resume`` continues the run in
+    ``out`` with its own settings, up to ``epochs`` if given (a finished run is extended).
     """
     out = Path(out)
     if resume:
         if not (out / CHECKPOINT).is_file():
-            raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run finished or never started)")
-        settings = PretrainSettings(**_read_run(out)["settings"])
+            raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run never started)")
+        settings = PretrainSettings(**dict(_read_run(out)["settings"], **({"epochs": epochs} if epochs else {})))
     elif (out / CHECKPOINT).is_file():
-        raise ConfigError(f"{out} holds an unfinished pretraining run: continue it with --resume, or choose another --out")
+        raise ConfigError(f"{out} holds a pretraining run: continue or extend it with --resume (and --epochs), "
+                          "or choose another --out")
+    elif settings is None:
+        raise ConfigError("pretrain needs settings unless it resumes a run")
     torch.manual_seed(settings.seed)
     dev = resolve_device(device)
     started = time.perf_counter()
@@ -370,8 +376,7 @@ def pretrain(settings: PretrainSettings, out: str | os.PathLike, *, texts: list[
     trainer = Pretrainer(settings, out, fit_windows, held_windows, model, dev, log)
     log(f"{sum(p.numel() for p in model.parameters()):,} parameters, {trainer.steps_per_epoch():,} steps per epoch, "
         f"device {dev}")
-    trainer.fit(resume=resume)
-    (out / CHECKPOINT).unlink(missing_ok=True)
+    trainer.fit(resume=resume)  # the checkpoint stays: --resume --epochs N extends the run
     return _read_config(out)
 
 
