@@ -252,13 +252,17 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
 def _predictor(args: argparse.Namespace):
     from polarity.inference import Predictor
 
-    return Predictor.load(args.model, device=getattr(args, "device", "cpu"), precision=getattr(args, "precision", "float32"))
+    return Predictor.load(args.model, device=getattr(args, "device", "cpu"), precision=getattr(args, "precision", "float32"),
+                          backend=getattr(args, "backend", "torch"))
 
 
 def _precision_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                         help="bfloat16: faster on CPUs with native bfloat16 (AVX-512 BF16, AMX); "
                              "elsewhere a warning and float32")
+    parser.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                        help="onnxruntime: run the network on ONNX Runtime (CPU; rnn models without pooling and "
+                             "mean-embedding models; needs the export extra)")
 
 
 def _threshold_option(parser: argparse.ArgumentParser) -> None:

@@ -9,10 +9,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from polarity.data.batching import collate
 from polarity.data.encoder import TextEncoder
 from polarity.data.vocab import OOV
-from polarity.engine import EncodedSet, predict_logits, probabilities, resolve_device, resolve_precision
+from polarity.engine import EncodedSet, plan_batches, predict_logits, probabilities, resolve_device, resolve_precision
 from polarity.errors import DataError
+from polarity.inference.runtime import OnnxRuntimeNetwork, check_backend
 from polarity.models.io import load_model_folder
 
 
@@ -59,20 +61,27 @@ class Predictor:
     """
 
     def __init__(self, model: torch.nn.Module, config: dict, encoder: TextEncoder, device: torch.device,
-                 precision: str = "float32") -> None:
+                 precision: str = "float32", backend: str = "torch") -> None:
         self.model, self.config, self.encoder, self.device = model, config, encoder, device
+        check_backend(backend, device, precision)
         self.precision = resolve_precision(precision, device)
         self.labels: list = list(config["labels"])
         self.batching: str = config.get("preprocessing", {}).get("batching", "bucketed")
         self.name: str = config.get("recipe", {}).get("name", "model")
+        self.backend = backend
+        self.network = None if backend == "torch" else OnnxRuntimeNetwork(
+            model, vocab_size=encoder.vocab_size, maxlen=encoder.maxlen, alone=self.batching == "bucketed")
 
     @classmethod
-    def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "float32") -> "Predictor":
+    def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "float32",
+             backend: str = "torch") -> "Predictor":
         """``precision="bfloat16"`` runs the matrix products in bfloat16: faster on CPUs with native
-        bfloat16 (AVX-512 BF16, AMX); where the CPU has no bfloat16 kernels it warns and uses float32."""
+        bfloat16 (AVX-512 BF16, AMX); where the CPU has no bfloat16 kernels it warns and uses float32.
+        ``backend="onnxruntime"`` runs the network on ONNX Runtime (CPU, float32; ``rnn`` models
+        without pooling over time and ``mean-embedding`` models: what ``polarity export`` exports)."""
         dev = resolve_device(device)
         model, config, encoder = load_model_folder(model_dir, dev)
-        return cls(model, config, encoder, dev, precision)
+        return cls(model, config, encoder, dev, precision, backend)
 
     @property
     def maxlen(self) -> int | None:
@@ -93,9 +102,19 @@ class Predictor:
             raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not ids:
             return np.zeros((0, len(self.labels)))
+        if self.network is not None:
+            return self._run_network(ids, batch_size)
         logits = predict_logits(self.model, EncodedSet.unlabelled(ids), batching=self.batching, maxlen=self.maxlen,
                                 device=self.device, batch_size=batch_size, precision=self.precision)
         return probabilities(logits)
+
+    def _run_network(self, ids: list[list[int]], batch_size: int) -> np.ndarray:
+        """Probabilities from the ONNX Runtime network, batch after batch (the runtime uses every core)."""
+        width = self.maxlen if self.batching == "exact" else None
+        out = np.zeros((len(ids), len(self.labels)), dtype=np.float64)
+        for indices in plan_batches(EncodedSet.unlabelled(ids), self.batching, batch_size, seed=None):
+            out[indices] = self.network(*collate(ids, indices, maxlen=width))
+        return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(texts, labels) probabilities; columns in the order of :attr:`labels`."""

@@ -1,0 +1,46 @@
+"""The onnxruntime backend of Predictor: the same probabilities as PyTorch's, through the same API."""
+
+import numpy as np
+import pytest
+
+from polarity.cli import main
+from polarity.errors import ConfigError
+from polarity.inference import Predictor
+
+from conftest import synthetic_reviews
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def tiny_lstm(tmp_path_factory):
+    """An lstm-dropout model (unmasked, bucketed: predicted as if each review were alone), tiny."""
+    from polarity.training import load_recipe, train_recipe
+
+    folder = tmp_path_factory.mktemp("tiny-lstm") / "lstm"
+    texts = synthetic_reviews(40, True, 1) + synthetic_reviews(40, False, 2)
+    recipe = load_recipe("lstm-dropout", {"data.num_words": 200, "training.epochs": 1, "model.units": 8,
+                                          "model.embedding_dim": 8})
+    train_recipe(recipe, folder, train=(texts, ["positive"] * 40 + ["negative"] * 40), progress=False,
+                 log=lambda *a: None)
+    return folder
+
+
+@pytest.mark.parametrize("which", ["tiny_model", "tiny_lstm"])
+def test_onnxruntime_backend_gives_pytorchs_probabilities(which, request, capsys):
+    folder = request.getfixturevalue(which)
+    texts = ["A wonderful, moving film.", "Dull and far too long.", "", "zzz qqq", "great " * 300]
+    ours = Predictor.load(folder)
+    theirs = Predictor.load(folder, backend="onnxruntime")
+    assert theirs.backend == "onnxruntime" and theirs.network is not None
+    assert np.abs(ours.predict_proba(texts) - theirs.predict_proba(texts)).max() < 1e-5
+    assert [p.label for p in ours.classify(texts)] == [p.label for p in theirs.classify(texts)]
+    assert main(["predict", str(folder), "--backend", "onnxruntime", "--json", *texts[:2]]) == 0
+    assert '"label"' in capsys.readouterr().out
+
+
+def test_onnxruntime_backend_refuses_what_it_cannot_run(tiny_model):
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        Predictor.load(tiny_model, backend="tensorrt")
+    with pytest.raises(ConfigError, match="float32 on the CPU"):
+        Predictor.load(tiny_model, backend="onnxruntime", precision="bfloat16")
