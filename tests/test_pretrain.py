@@ -73,6 +73,8 @@ def test_an_encoder_that_does_not_fit_the_model_says_which_setting(encoder_folde
 
 def test_a_missing_encoder_says_how_to_make_it(tmp_path):
     with pytest.raises(ConfigError, match="polarity pretrain --name nowhere"):
+        load_encoder("nowhere")
+    with pytest.raises(ConfigError, match=f"polarity pretrain --out {tmp_path / 'nowhere'}"):
         load_encoder(tmp_path / "nowhere")
 
 
@@ -103,8 +105,17 @@ def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
     for name in whole:
         assert torch.equal(whole[name], resumed[name]), name
 
-    extended = pretrain(None, tmp_path / "stopped", resume=True, epochs=3, **data)
-    assert [row["epoch"] for row in extended["history"]] == [1, 2, 3] and extended["epochs_done"] == 3
+    calls["n"] = 0
+    monkeypatch.setattr(Pretrainer, "train_step", stop_midway)  # stopped again, in epoch 4 of 4
+    with pytest.raises(TrainingInterrupted):
+        pretrain(None, tmp_path / "stopped", resume=True, epochs=4, **data)
+    monkeypatch.setattr(Pretrainer, "train_step", real_step)
+    extended = pretrain(None, tmp_path / "stopped", resume=True, **data)  # remembers the 4 epochs asked for
+    assert [row["epoch"] for row in extended["history"]] == [1, 2, 3, 4] and extended["epochs_done"] == 4
+    with pytest.raises(ConfigError, match="4 epochs done already"):
+        pretrain(None, tmp_path / "stopped", resume=True, epochs=2, **data)
+    with pytest.raises(ConfigError, match="resume with the same data"):
+        pretrain(None, tmp_path / "stopped", resume=True, epochs=5, **dict(data, texts=texts()[:100]))
 
 
 def test_gradual_unfreezing_schedule_and_discriminative_learning_rates():
@@ -135,15 +146,23 @@ def test_fine_tuning_from_the_encoder_trains_the_top_first_and_saves_a_usable_fo
         "model": {"type": "rnn", "encoder": str(encoder_folder), "embedding_dim": 8, "units": 8, "bidirectional": True,
                   "pooling": "max-mean", "mask_padding": True},
         "data": {"valid_fraction": 0.2, "num_words": load_encoder(encoder_folder).settings["words"]},
-        "training": {"epochs": 1, "unfreeze": "gradual", "lr_decay": 2.6},
+        "training": {"epochs": 2, "unfreeze": "gradual", "lr_decay": 2.6, "restore_best": False},
     })
     train, labels = texts(40, seed=11), [1] * 40 + [0] * 40
-    metrics = train_recipe(recipe, tmp_path / "model", train=(train, labels), device="cpu", progress=False, **QUIET)
+    seen = {}
+
+    def after_each_batch(trainer, state):  # which weights train in each epoch
+        seen[state.epoch] = [all(p.requires_grad for p in group) for group in trainer.model.layer_groups()]
+
+    metrics = train_recipe(recipe, tmp_path / "model", train=(train, labels), device="cpu", progress=False,
+                           callbacks=[after_each_batch], **QUIET)
     assert metrics["reported_on"] == "valid"
+    assert seen[0] == [False, False, True]  # epoch 1: the output layer alone
+    assert seen[1] == [False, True, True]  # epoch 2: the LSTM too
     weights = load_file(str(tmp_path / "model" / "model.safetensors"))
     start = load_encoder(encoder_folder).tensors
-    for name, tensor in start.items():  # epoch 1 of gradual unfreezing trains the output layer alone
-        assert torch.equal(weights[name], tensor), name
+    assert torch.equal(weights["embedding.weight"], start["embedding.weight"])  # epoch 3 would unfreeze it
+    assert not torch.equal(weights["rnn.weight_hh_l0"], start["rnn.weight_hh_l0"])
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["pretrained_encoder"]["encoder"] == str(encoder_folder.resolve())
     assert json.loads((tmp_path / "model" / "vocab.json").read_text())["words"][:5] == \
@@ -174,5 +193,7 @@ def test_the_pretrain_command_writes_to_the_cache_and_extends_with_resume(tiny_a
     assert "after 2 epochs" in capsys.readouterr().out
     assert main(["pretrain", *common, *small]) == 1
     assert "continue or extend it with --resume" in capsys.readouterr().err
+    assert main(["pretrain", *common, "--resume", "--units", "8"]) == 1
+    assert "drop --units" in capsys.readouterr().err
     assert main(["pretrain", "--data", str(tiny_archive), "--no-strict", "--name", "none-yet", "--resume"]) == 1
     assert "nothing to resume" in capsys.readouterr().err

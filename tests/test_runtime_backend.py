@@ -34,6 +34,7 @@ def test_onnxruntime_backend_gives_pytorchs_probabilities(which, request, capsys
     theirs = Predictor.load(folder, backend="onnxruntime")
     assert theirs.backend == "onnxruntime" and theirs.network is not None
     assert np.abs(ours.predict_proba(texts) - theirs.predict_proba(texts)).max() < 1e-5
+    assert np.abs(ours.predict_proba(texts) - theirs.predict_proba(texts, batch_size=2)).max() < 1e-5
     assert [p.label for p in ours.classify(texts)] == [p.label for p in theirs.classify(texts)]
     assert main(["predict", str(folder), "--backend", "onnxruntime", "--json", *texts[:2]]) == 0
     assert '"label"' in capsys.readouterr().out
@@ -44,3 +45,15 @@ def test_onnxruntime_backend_refuses_what_it_cannot_run(tiny_model):
         Predictor.load(tiny_model, backend="tensorrt")
     with pytest.raises(ConfigError, match="float32 on the CPU"):
         Predictor.load(tiny_model, backend="onnxruntime", precision="bfloat16")
+
+
+def test_onnxruntime_backend_says_which_models_it_cannot_run(tmp_path):
+    from polarity.training import load_recipe, train_recipe
+
+    texts = synthetic_reviews(30, True, 1) + synthetic_reviews(30, False, 2)
+    recipe = load_recipe("lstm-dropout", {"data.num_words": 200, "training.epochs": 1, "model.units": 4,
+                                          "model.embedding_dim": 4, "model.pooling": "max"})
+    train_recipe(recipe, tmp_path / "m", train=(texts, ["positive"] * 30 + ["negative"] * 30), progress=False,
+                 log=lambda *a: None)
+    with pytest.raises(ConfigError, match="use the torch backend for this model"):
+        Predictor.load(tmp_path / "m", backend="onnxruntime")

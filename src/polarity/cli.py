@@ -195,15 +195,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+PRETRAIN_FLAGS = ("words", "embedding_dim", "units", "window", "batch_size", "lr", "vectors", "seed", "limit")
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from polarity.training.loop import TrainingInterrupted
     from polarity.training.pretrain import PretrainSettings, encoders_dir, pretrain
 
     out = args.out or encoders_dir() / args.name
-    settings = None if args.resume else PretrainSettings(
-        words=args.words, embedding_dim=args.embedding_dim, units=args.units, bidirectional=not args.forward_only,
-        window=args.window, batch_size=args.batch_size, lr=args.lr, epochs=args.epochs or 3, vectors=args.vectors,
-        seed=args.seed, limit=args.limit)
+    chosen = {key: getattr(args, key) for key in PRETRAIN_FLAGS if getattr(args, key) is not None}
+    if args.forward_only:
+        chosen["bidirectional"] = False
+    if args.resume and chosen:
+        flags = ", ".join("--" + key.replace("_", "-") for key in chosen)
+        raise PolarityError(f"--resume continues the run with its own settings; drop {flags}")
+    settings = None if args.resume else PretrainSettings(**dict(chosen, epochs=args.epochs or 3))
     try:
         config = pretrain(settings, out, data=args.data, strict=args.strict, device=args.device, resume=args.resume,
                           epochs=args.epochs)
@@ -555,15 +561,15 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--out", metavar="DIR", help="encoder folder (default: the cache's encoders/NAME)")
     pre.add_argument("--epochs", type=_positive_int, help="passes over the texts (default 3; with --resume, "
                      "the total to reach: a finished run is extended)")
-    pre.add_argument("--words", type=_positive_int, default=20000, help="vocabulary of the model (default 20000)")
-    pre.add_argument("--embedding-dim", type=_positive_int, default=50, help="default 50 (GloVe 6B 50d)")
-    pre.add_argument("--units", type=_positive_int, default=64, help="LSTM units per direction (default 64)")
+    pre.add_argument("--words", type=_positive_int, help="vocabulary of the model (default 20000)")
+    pre.add_argument("--embedding-dim", type=_positive_int, help="default 50 (GloVe 6B 50d)")
+    pre.add_argument("--units", type=_positive_int, help="LSTM units per direction (default 64)")
     pre.add_argument("--forward-only", action="store_true", help="one direction (default: a biLM, as ELMo)")
-    pre.add_argument("--window", type=_positive_int, default=100, help="words per training window (default 100)")
-    pre.add_argument("--batch-size", type=_positive_int, default=64, help="windows per step (default 64)")
-    pre.add_argument("--lr", type=float, default=0.002, help="Adam learning rate (default 0.002)")
-    pre.add_argument("--vectors", default="glove-6b-50d", help="initial word vectors, or none (default glove-6b-50d)")
-    pre.add_argument("--seed", type=int, default=0, help="default 0")
+    pre.add_argument("--window", type=_positive_int, help="words per training window (default 100)")
+    pre.add_argument("--batch-size", type=_positive_int, help="windows per step (default 64)")
+    pre.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    pre.add_argument("--vectors", help="initial word vectors, or none (default glove-6b-50d)")
+    pre.add_argument("--seed", type=int, help="default 0")
     pre.add_argument("--limit", type=_positive_int, help="read only N texts (a quick trial)")
     pre.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     pre.add_argument("--resume", action="store_true", help="continue an interrupted run in --out with its settings")

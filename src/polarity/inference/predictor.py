@@ -70,7 +70,8 @@ class Predictor:
         self.name: str = config.get("recipe", {}).get("name", "model")
         self.backend = backend
         self.network = None if backend == "torch" else OnnxRuntimeNetwork(
-            model, vocab_size=encoder.vocab_size, maxlen=encoder.maxlen, alone=self.batching == "bucketed")
+            model, vocab_size=encoder.vocab_size, maxlen=encoder.maxlen,
+            alone=self.batching != "exact" or encoder.maxlen is None)  # as predict_logits decides
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "float32",

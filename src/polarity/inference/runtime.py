@@ -1,9 +1,9 @@
 """ONNX Runtime as the network under a :class:`~polarity.inference.predictor.Predictor`.
 
 The model folder's network is exported in memory (:mod:`polarity.export`, the same graph as
-``polarity export``) when the predictor loads, then every batch runs on ONNX Runtime's CPU kernels:
-for an LSTM classifier, more reviews per second and a shorter single-review latency than PyTorch's
-eager kernels (docs/PERFORMANCE.md). Tokenising, batching and decisions stay polarity's own.
+``polarity export``, a few seconds) when the predictor loads, then every batch runs on ONNX
+Runtime's CPU kernels (speed: docs/PERFORMANCE.md, ``python -m bench.rawtext``). Tokenising,
+batching and decisions stay polarity's own. Models with pooling over time and hybrids do not export.
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ class OnnxRuntimeNetwork:
             import onnxruntime
         except ImportError as exc:
             raise ConfigError('the onnxruntime backend needs ONNX Runtime: pip install "polarity[export]"') from exc
-        from polarity.export import OPSET, ExportModule, example_inputs, write_onnx
+        from polarity.export import OPSET, ExportModule, _onnx_modules, example_inputs, write_onnx
 
-        module = ExportModule(model.cpu(), alone=alone)
+        _onnx_modules()  # onnx and onnxscript, or a one-line error naming the extra
+        try:
+            module = ExportModule(model.cpu(), alone=alone)
+        except ConfigError as exc:
+            raise ConfigError(f"the onnxruntime backend runs what polarity export exports ({exc}); "
+                              "use the torch backend for this model") from exc
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.onnx"
             write_onnx(module, example_inputs(vocab_size, maxlen), path, OPSET)

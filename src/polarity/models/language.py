@@ -5,7 +5,7 @@ word, its backward direction (reading the window reversed) each previous word, a
 Both share the embedding and one adaptive softmax (Grave et al. 2017, PyTorch's
 ``AdaptiveLogSoftmaxWithLoss``), which costs a fraction of a full softmax over a large vocabulary.
 The ``embedding`` and ``rnn`` tensors are named as in :class:`~polarity.models.classifiers.RecurrentClassifier`,
-so a classifier loads them as they are.
+so a one-layer LSTM classifier of the same sizes loads them as they are.
 """
 
 from __future__ import annotations
@@ -66,8 +66,12 @@ def load_encoder_state(model: nn.Module, tensors: dict[str, torch.Tensor], where
             raise ConfigError(f"{where} has {name}, which this model lacks (bidirectional, layers and cell must "
                               "match the pretrained encoder's)")
         if own[name].shape != tensor.shape:
-            raise ConfigError(f"{where}: {name} is {tuple(tensor.shape)}, the model's is {tuple(own[name].shape)} "
-                              "(set the recipe's words, embedding_dim and units to the encoder's)")
+            words, dim = tensors["embedding.weight"].shape
+            units = tensors["rnn.weight_hh_l0"].shape[1]
+            raise ConfigError(f"{where}: {name} is {tuple(tensor.shape)}, the model's is {tuple(own[name].shape)}; the "
+                              f"encoder is an LSTM of {units} units over {words:,} words of {dim} dimensions: set "
+                              "model.cell = \"lstm\", model.units, model.embedding_dim and the words (model.words "
+                              "for a hybrid, data.num_words for an rnn) to match")
     missing = [name for name in own if name.startswith(ENCODER_PREFIXES) and name not in tensors]
     if missing:
         raise ConfigError(f"{where} lacks {', '.join(missing[:3])}: the model is larger than the pretrained encoder")

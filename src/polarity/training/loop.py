@@ -307,8 +307,8 @@ class Trainer:
         if score > s.best_score:
             s.best_score, s.best_epoch, s.stale_epochs = score, s.epoch, 0
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        else:
-            s.stale_epochs += 1
+        elif unfrozen_groups(s.epoch, len(self._groups), t.unfreeze) == len(self._groups):
+            s.stale_epochs += 1  # with gradual unfreezing, patience counts once every layer trains
         s.epoch, s.batch, s.loss_sum, s.correct, s.seen = s.epoch + 1, 0, 0.0, 0, 0
         patience = t.early_stopping
         return bool(patience) and s.stale_epochs >= patience
@@ -323,6 +323,7 @@ class Trainer:
         try:
             self._fit()
         finally:
+            self.unfreeze(len(self._groups))  # every group trainable again, as the model was given
             if handler_installed:
                 signal.signal(signal.SIGINT, previous)
             if self._shard_pool is not None:
@@ -352,4 +353,3 @@ class Trainer:
                 s.done = True
             self.save()
         s.done = True
-        self.unfreeze(len(self._groups))  # every group trainable again, as the model was given

@@ -138,6 +138,8 @@ def encoder_vocabulary(recipe: Recipe) -> tuple[Vocabulary, Pretrained]:
 
     if recipe.model.get("pretrained"):
         raise ConfigError("model.encoder brings its own embedding: drop model.pretrained")
+    if recipe.data.skip_top:
+        raise ConfigError("data.skip_top would make words the pretrained encoder knows unknown: drop it")
     loaded = load_encoder(recipe.model["encoder"])
     about = {"encoder": str(loaded.folder.resolve()), "settings": loaded.settings,
              "pretraining_seconds": loaded.pretraining_seconds, "epochs": loaded.epochs}

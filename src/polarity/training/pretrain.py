@@ -11,6 +11,8 @@ curve. The folder:
 - ``encoder.safetensors``: the language model's tensors (``embedding.*``, ``rnn.*``, ``softmax.*``)
 - ``vocab.json``: every word of the texts, ranked by frequency (the model reads the first ``words`` ids)
 - ``config.json``: settings, tokenizer, corpus sizes, perplexity per epoch, seconds
+- ``pretrain.json``: the run's settings (what ``--resume`` continues with)
+- ``snapshots/epoch-K.safetensors``: the embedding and LSTM after each epoch
 - ``checkpoint.safetensors``: the run's state (weights, optimizer, random state), kept so that
   ``--resume --epochs N`` can also extend a finished run
 """
@@ -70,6 +72,8 @@ class PretrainSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or value < (8 if name == "words" else 2 if name == "window" else 1):
                 raise ConfigError(f"pretrain {name} must be a positive integer (words >= 8, window >= 2), got {value!r}")
+        if not isinstance(self.held_out, int) or self.held_out < 1:
+            raise ConfigError(f"pretrain held_out must be a positive integer, got {self.held_out!r}")
         if not self.lr > 0 or not 0 <= self.dropout < 1:
             raise ConfigError(f"pretrain lr must be > 0 and dropout in [0, 1), got {self.lr} and {self.dropout}")
         if self.vectors is not None and self.vectors.lower() == "none":
@@ -94,11 +98,12 @@ def token_stream(encoder: TextEncoder, texts: list[str], words: int) -> np.ndarr
     return ids
 
 
-def as_windows(stream: np.ndarray, window: int) -> torch.Tensor:
+def as_windows(stream: np.ndarray, window: int, which: str = "") -> torch.Tensor:
     """Consecutive, non-overlapping windows ``(n, window)`` of the stream (the tail shorter than one is dropped)."""
     count = len(stream) // window
     if count == 0:
-        raise ConfigError(f"the texts hold {len(stream)} words, fewer than one window of {window}")
+        raise ConfigError(f"the {which} texts hold {len(stream)} words, fewer than one window of {window}: "
+                          "give more texts (a larger --limit) or a smaller --window")
     return torch.from_numpy(stream[: count * window].reshape(count, window).copy())
 
 
@@ -131,13 +136,18 @@ def locate_encoder(name: str | os.PathLike) -> tuple[Path, Path]:
             folder, weights = path, path / WEIGHTS
         if (folder / CONFIG).is_file() and weights.is_file():
             return folder, weights
+    if (Path(name) / CHECKPOINT).is_file() or (encoders_dir() / str(name) / CHECKPOINT).is_file():
+        raise ConfigError(f"the pretraining run {str(name)!r} has not finished an epoch yet: continue it with "
+                          "polarity pretrain --resume")
+    how = f"--out {name}" if os.sep in str(name) else f"--name {name}"
     raise ConfigError(f"no pretrained encoder {str(name)!r} (looked for {Path(name)} and {encoders_dir() / str(name)}); "
-                      f"make it with: polarity pretrain --name {Path(name).name}")
+                      f"make it with: polarity pretrain {how}")
 
 
 @dataclass
 class Encoder:
-    """A pretrained encoder folder, loaded: settings, the text encoder, and the classifier's tensors."""
+    """A pretrained encoder folder, loaded: settings, the text encoder, and the classifier's tensors.
+    ``folder`` is the snapshot file when one epoch's snapshot was named."""
 
     folder: Path
     settings: dict
@@ -153,6 +163,9 @@ def load_encoder(name: str | os.PathLike) -> Encoder:
     folder, weights = locate_encoder(name)
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        settings = config["settings"]
+        snapshot = weights.parent.name == "snapshots"  # epoch-K.safetensors
+        epochs = int(weights.stem.rpartition("-")[2]) if snapshot else config.get("epochs_done", 0)
         if config.get("kind") != KIND:
             raise ValueError(f"kind is {config.get('kind')!r}, not {KIND!r}")
         text_encoder = TextEncoder(Vocabulary.load(folder / "vocab.json"), Tokenizer.from_dict(config["tokenizer"]))
@@ -161,12 +174,8 @@ def load_encoder(name: str | os.PathLike) -> Encoder:
             meta = handle.metadata() or {}
     except Exception as exc:  # safetensors reports damaged files with its own error type
         raise ConfigError(f"{folder} is not a readable encoder folder ({exc}); make it again with polarity pretrain") from exc
-    if weights.parent.name == "snapshots":  # epoch-K.safetensors
-        epochs, seconds = int(weights.stem.rpartition("-")[2]), float(meta.get("seconds", "nan"))
-    else:
-        epochs, seconds = config.get("epochs_done", 0), config.get("pretraining_seconds", 0.0)
-    return Encoder(weights if weights.parent.name == "snapshots" else folder, config["settings"], text_encoder,
-                   tensors, epochs, seconds)
+    seconds = float(meta.get("seconds", "nan")) if snapshot else config.get("pretraining_seconds", 0.0)
+    return Encoder(weights if snapshot else folder, settings, text_encoder, tensors, epochs, seconds)
 
 
 # -- the run ---------------------------------------------------------------------------------------------
@@ -196,6 +205,8 @@ class Pretrainer:
         opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
         tensors.update(opt_tensors)
         tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":  # dropout masks on a GPU come from its own generator
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         save_checkpoint(self.out / CHECKPOINT, tensors, dict(asdict(self.state), optimizer=opt_meta))
 
     def restore(self) -> None:
@@ -203,6 +214,8 @@ class Pretrainer:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         restore_optimizer(self.optimizer, tensors, meta.pop("optimizer"))
         torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.state = PretrainState(**meta)
 
     # -- training ---------------------------------------------------------------------------------------
@@ -336,10 +349,18 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
     ``out`` with its own settings, up to ``epochs`` if given (a finished run is extended).
     """
     out = Path(out)
+    run = None
     if resume:
         if not (out / CHECKPOINT).is_file():
             raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run never started)")
-        settings = PretrainSettings(**dict(_read_run(out)["settings"], **({"epochs": epochs} if epochs else {})))
+        run = _read_run(out)
+        settings = PretrainSettings(**run["settings"])
+        if epochs:
+            done = _read_config(out).get("epochs_done", 0) if (out / CONFIG).is_file() else 0
+            if epochs < done:
+                raise ConfigError(f"{out} has {done} epochs done already; --epochs is the total to reach")
+            settings.epochs = epochs
+            write_json(out / RUN, dict(run, settings=asdict(settings)))  # a later --resume goes as far
     elif (out / CHECKPOINT).is_file():
         raise ConfigError(f"{out} holds a pretraining run: continue or extend it with --resume (and --epochs), "
                           "or choose another --out")
@@ -355,11 +376,17 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
                                            settings.seed, settings.limit)
     if not held_out:
         raise ConfigError("pretraining needs held-out texts to measure the perplexity")
-    tokenizer = Tokenizer()
-    encoder = TextEncoder(Vocabulary.build(tokenizer(t) for t in texts), tokenizer)
-    settings.words = min(settings.words, encoder.vocab_size)  # a small corpus has fewer words than asked for
-    fit_windows = as_windows(token_stream(encoder, texts, settings.words), settings.window)
-    held_windows = as_windows(token_stream(encoder, held_out, settings.words), settings.window)
+    if run is not None:  # the run's own vocabulary: ids must keep meaning what the weights learned
+        encoder = TextEncoder(Vocabulary.load(out / "vocab.json"), Tokenizer.from_dict(run["tokenizer"]))
+    else:
+        tokenizer = Tokenizer()
+        encoder = TextEncoder(Vocabulary.build(tokenizer(t) for t in texts), tokenizer)
+        settings.words = min(settings.words, encoder.vocab_size)  # a small corpus has fewer words than asked for
+    fit_windows = as_windows(token_stream(encoder, texts, settings.words), settings.window, "training")
+    held_windows = as_windows(token_stream(encoder, held_out, settings.words), settings.window, "held-out")
+    if run is not None and run["texts"]["fit_words"] != fit_windows.numel():
+        raise ConfigError(f"the texts differ from those {out} started with ({fit_windows.numel():,} words, not "
+                          f"{run['texts']['fit_words']:,}): resume with the same data")
     log(f"pretraining on {len(texts):,} texts ({fit_windows.numel():,} words, {len(encoder.vocab.words):,} distinct; "
         f"the model reads the {settings.words:,} most frequent), {len(held_out):,} held out; "
         f"prepared in {time.perf_counter() - started:.0f} s")
@@ -368,9 +395,9 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
     if settings.vectors and not resume:
         _initial_vectors(model, encoder.vocab, settings, log)
     out.mkdir(parents=True, exist_ok=True)
-    encoder.save(out)
-    if not resume:
-        write_json(out / RUN, {"kind": KIND, "settings": asdict(settings), "tokenizer": tokenizer.to_dict(),
+    if run is None:
+        encoder.save(out)
+        write_json(out / RUN, {"kind": KIND, "settings": asdict(settings), "tokenizer": encoder.tokenizer.to_dict(),
                                "texts": {"fit": len(texts), "held_out": len(held_out),
                                          "fit_words": int(fit_windows.numel())}})
     trainer = Pretrainer(settings, out, fit_windows, held_windows, model, dev, log)
