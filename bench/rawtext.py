@@ -20,10 +20,11 @@ import sys
 CHILD = """
 import json, sys, time
 import torch
+import polarity
 from polarity.data import load_imdb
 from polarity.inference import Predictor
 model, limit, rounds, backend = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-options = {} if backend == "default" else {"backend": backend}
+options = {"default": {}, "bfloat16": {"precision": "bfloat16"}}.get(backend, {"backend": backend})
 predictor = Predictor.load(model, **options)
 texts = load_imdb().test.texts
 texts = texts[:limit] if limit else texts
@@ -34,7 +35,8 @@ for _ in range(rounds):
     probs = predictor.predict_proba(texts)
     best = min(best, time.perf_counter() - started)
 print(json.dumps({"reviews": len(texts), "seconds": best, "reviews_per_s": len(texts) / best,
-                  "positive_share": float((probs[:, 1] >= 0.5).mean()), "threads": torch.get_num_threads()}))
+                  "positive_share": float((probs.argmax(1) == probs.shape[1] - 1).mean()), "threads": torch.get_num_threads(),
+                  "polarity": polarity.__file__}))
 """
 
 
@@ -52,19 +54,22 @@ def measure(model: str, backend: str, source: str | None, limit: int, rounds: in
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="python -m bench.rawtext", description=__doc__.split("\n")[0])
     parser.add_argument("model", metavar="MODEL_DIR")
-    parser.add_argument("--backend", action="append", help="torch, onnxruntime, or default (the source's own "
-                        "Predictor.load, for trees without backends); repeat (default: torch and onnxruntime)")
+    parser.add_argument("--backend", action="append", help="torch, onnxruntime, bfloat16 (torch in bfloat16), or "
+                        "default (the source's own Predictor.load, for trees without backends); repeat (default: "
+                        "torch and onnxruntime)")
     parser.add_argument("--source", metavar="SRC", help="another polarity source tree to measure (its src/ folder)")
     parser.add_argument("--label", default="this tree", help="name of the source in the table")
     parser.add_argument("--limit", type=int, default=0, help="first N test reviews (default: all 25,000)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     rows = []
+    print("| source | backend | reviews | seconds | reviews/s | share of the last label |")
+    print("|---|---|---|---|---|---|")
     for backend in args.backend or ["torch", "onnxruntime"]:
         result = measure(args.model, backend, args.source, args.limit, args.rounds)
         rows.append({"source": args.label, "backend": backend, **result})
         print(f"| {args.label} | {backend} | {result['reviews']:,} | {result['seconds']:.2f} | "
-              f"{result['reviews_per_s']:,.0f} | {result['positive_share']:.4f} |", flush=True)
+              f"{result['reviews_per_s']:,.0f} | {result['positive_share']:.4f} |  ({result['polarity']})", flush=True)
     return rows
 
 

@@ -358,3 +358,15 @@ def test_sigterm_finishes_the_request_in_flight(models, tmp_path):
     assert [r["label"] for r in response.json()["results"]] == ["positive", "negative"]
     log = (tmp_path / "server.log").read_text()
     assert "serving sentiment at http://127.0.0.1:" in log and "Shutting down" in log
+
+
+def test_the_onnxruntime_backend_serves_what_the_predictor_gives(models):
+    pytest.importorskip("onnxruntime")
+    predictor = Predictor.load(models / "sentiment")
+    with TestClient(create_app([models / "sentiment"], backend="onnxruntime", cores=2)) as client:
+        wait_ready(client)
+        body = client.post("/v1/predict", json={"texts": TEXTS}).json()
+    for served, text in zip(body["results"], TEXTS):
+        reference = alone(predictor, text)
+        assert served["label"] == reference["label"] and served.get("warning") == reference.get("warning")
+        assert served["probabilities"] == pytest.approx(reference["probabilities"], abs=1e-5)

@@ -209,7 +209,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     if args.resume and chosen:
         flags = ", ".join("--" + key.replace("_", "-") for key in chosen)
         raise PolarityError(f"--resume continues the run with its own settings; drop {flags}")
-    settings = None if args.resume else PretrainSettings(**dict(chosen, epochs=args.epochs or 3))
+    settings = None if args.resume else PretrainSettings(**dict(chosen, epochs=args.epochs or 5))
     try:
         config = pretrain(settings, out, data=args.data, strict=args.strict, device=args.device, resume=args.resume,
                           epochs=args.epochs)
@@ -559,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--name", default="imdb-bilm", help="folder name under the user cache's encoders/, the "
                      "name recipes give as model.encoder (default imdb-bilm)")
     pre.add_argument("--out", metavar="DIR", help="encoder folder (default: the cache's encoders/NAME)")
-    pre.add_argument("--epochs", type=_positive_int, help="passes over the texts (default 3; with --resume, "
+    pre.add_argument("--epochs", type=_positive_int, help="passes over the texts (default 5; with --resume, "
                      "the total to reach: a finished run is extended)")
     pre.add_argument("--words", type=_positive_int, help="vocabulary of the model (default 20000)")
     pre.add_argument("--embedding-dim", type=_positive_int, help="default 50 (GloVe 6B 50d)")
@@ -666,7 +666,7 @@ EXAMPLES = {
     "summary": "polarity summary lstm-dropout",
     "train": "polarity train lstm-dropout --epochs 3\n  polarity train --train reviews.csv --test test.csv --out runs/mine",
     "reproduce": "polarity reproduce mean-embedding --seeds 3",
-    "pretrain": "polarity pretrain --epochs 3\n  polarity pretrain --resume",
+    "pretrain": "polarity pretrain\n  polarity pretrain --resume --epochs 8",
     "predict": 'polarity predict runs/default "A wonderful film."\n'
                "  polarity predict runs/default --file reviews.csv --output predictions.csv",
     "evaluate": "polarity evaluate runs/default --plots runs/default/plots",

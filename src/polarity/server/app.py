@@ -63,17 +63,20 @@ def _static_files() -> dict[str, bytes]:
 
 def create_app(model_dirs: Sequence[str | os.PathLike], api_key: str | None = None, *,
                max_batch: int = 256, batch_window: float = 0.005, max_body_bytes: int = MAX_BODY_BYTES,
-               device: str = "cpu", cores: int | None = None, freeze_gc: bool = False) -> FastAPI:
+               device: str = "cpu", cores: int | None = None, freeze_gc: bool = False,
+               backend: str = "torch") -> FastAPI:
     """A server of the models in ``model_dirs`` (each named after its folder; the first is the default).
 
     The folders are checked now (a :class:`~polarity.errors.PolarityError` says what is wrong); the
     models load in a thread once the server starts, and /readyz answers 503 until they have.
     ``max_batch`` texts at most go to a model in one call; a request waits at most ``batch_window``
     seconds for others to join its batch. A model call runs its batch in ``cores`` parts side by side
-    (default: PyTorch's thread count). ``freeze_gc`` (for a process that only serves) moves everything
+    (default: PyTorch's thread count), or with ``backend="onnxruntime"`` on ONNX Runtime with that many
+    threads. ``freeze_gc`` (for a process that only serves) moves everything
     alive once the models are loaded out of the garbage collector's way (``gc.freeze``).
     """
-    models = ModelSet(read_entries(model_dirs), max_batch=max_batch, window=batch_window, device=device, cores=cores)
+    models = ModelSet(read_entries(model_dirs), max_batch=max_batch, window=batch_window, device=device, cores=cores,
+                      backend=backend)
     static = _static_files()
 
     @asynccontextmanager
@@ -192,4 +195,5 @@ def app_from_env() -> FastAPI:
     # time per batch (74 -> 39 ms and 51 -> 33 ms, two alternating runs each).
     sys.setswitchinterval(0.0005)
     return create_app(settings["models"], api_key=os.environ.get(API_KEY_ENV) or None, cores=cores, freeze_gc=True,
-                      max_batch=settings.get("max_batch", 256), batch_window=settings.get("batch_window", 0.005))
+                      max_batch=settings.get("max_batch", 256), batch_window=settings.get("batch_window", 0.005),
+                      backend=settings.get("backend", "torch"))

@@ -34,6 +34,7 @@ class ServeSettings:
     max_batch: int = 256
     batch_window: float = 0.005
     threads: int | None = None  # PyTorch threads per worker (None: PyTorch's default)
+    backend: str = "torch"
     log_level: str = "info"
     access_log: bool = True
 
@@ -44,7 +45,7 @@ class ServeSettings:
 
     def worker_config(self) -> str:
         """The JSON in $POLARITY_SERVE_CONFIG (no API key: that travels in $POLARITY_API_KEY)."""
-        keep = ("models", "max_batch", "batch_window", "threads")
+        keep = ("models", "max_batch", "batch_window", "threads", "backend")
         return json.dumps({k: v for k, v in asdict(self).items() if k in keep})
 
 
@@ -62,6 +63,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="most texts in one model call (default 256)")
     parser.add_argument("--batch-window-ms", type=float, default=5.0, metavar="MS",
                         help="how long a request waits for others to share its model call (default 5)")
+    parser.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                        help="onnxruntime: run the networks on ONNX Runtime (rnn models without pooling and "
+                             "mean-embedding models; needs the export extra)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                         help="uvicorn's log level (default info)")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="no line per request")
@@ -94,6 +98,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     return ServeSettings(models=[str(e.folder) for e in entries], host=args.host, port=args.port,
                          workers=args.workers, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
                          max_batch=args.max_batch, batch_window=args.batch_window_ms / 1000, threads=threads,
+                         backend=args.backend,
                          log_level=args.log_level, access_log=args.access_log)
 
 

@@ -127,6 +127,8 @@ class ServedModel:
         """One model call for a whole batch: ``Predictor.predict_proba_ids`` with the batch cut into parts
         of similar lengths (at most ``PART`` texts), run side by side on one single-threaded worker per core."""
         p = self.predictor
+        if p.network is not None:  # ONNX Runtime: one batch at a time on all its threads
+            return p.predict_proba_ids(ids, batch_size=PART)
         part = min(PART, math.ceil(len(ids) / self.cores))
         # each text gets what it gets alone, whatever shares its batch (see predict_logits)
         logits = predict_logits(p.model, EncodedSet.unlabelled(ids), batching=p.batching, maxlen=p.maxlen,
@@ -189,8 +191,9 @@ class ModelSet:
     """The served models by name: entries at once, loaded models once :meth:`load` has run."""
 
     def __init__(self, entries: list[ModelEntry], *, max_batch: int = 256, window: float = 0.005,
-                 device: str = "cpu", cores: int | None = None) -> None:
+                 device: str = "cpu", cores: int | None = None, backend: str = "torch") -> None:
         self.entries = {entry.name: entry for entry in entries}
+        self.backend = backend
         self.default = entries[0].name
         self.max_batch, self.window, self.device, self.cores = max_batch, window, device, cores
         self.loaded: dict[str, ServedModel] = {}
@@ -206,7 +209,9 @@ class ModelSet:
         try:
             for name, entry in self.entries.items():
                 started = time.perf_counter()
-                served = ServedModel(entry, Predictor.load(entry.folder, device=self.device),
+                with torch_threads(self.cores or torch.get_num_threads()):  # ONNX Runtime's threads
+                    predictor = Predictor.load(entry.folder, device=self.device, backend=self.backend)
+                served = ServedModel(entry, predictor,
                                      max_batch=self.max_batch, window=self.window, cores=self.cores)
                 served.warm_up()
                 with self._lock:

@@ -58,7 +58,7 @@ class PretrainSettings:
     window: int = 100           # words per training window
     batch_size: int = 64
     lr: float = 0.002
-    epochs: int = 3
+    epochs: int = 5
     clip: float = 1.0
     dropout: float = 0.1
     held_out: int = 1000        # unlabelled reviews kept aside for the perplexity
