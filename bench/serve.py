@@ -221,6 +221,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--window-ms", type=float, default=None, help="the server's batch window (default: 5 ms, "
                         "0 for --sequential and the baseline of --compare)")
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"], help="the server's "
+                        "--backend (default torch)")
     parser.add_argument("--server-log", help="write the server's output to this file")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     args = parser.parse_args(argv)
@@ -233,7 +235,7 @@ def run_phase(name: str, clients: int, texts: int, window_ms: float, reviews: li
               args: argparse.Namespace) -> Phase:
     """Start a server, load it with ``clients`` clients, stop it; print and return what was measured."""
     server_args = ["--no-access-log", "--log-level", "warning", "--workers", str(args.workers),
-                   "--batch-window-ms", str(window_ms)]
+                   "--batch-window-ms", str(window_ms), "--backend", args.backend]
     with ServerProcess([args.model], args=server_args, log=args.server_log) as server:
         print(f"{name}: server {server.url} (pid {server.process.pid}, {args.workers} worker(s), "
               f"batch window {window_ms:g} ms)", flush=True)

@@ -26,7 +26,7 @@ OLD_DEFAULTS = {
     "model": {},
     "training": {"optimizer": "adam", "lr": 0.001, "initial_accumulator": 0.1, "batch_size": 64, "epochs": 3,
                  "batching": "bucketed", "precision": "float32", "shards": 1, "seed": 0, "early_stopping": 0,
-                 "restore_best": True, "eval_test_each_epoch": False},
+                 "restore_best": True, "eval_test_each_epoch": False, "unfreeze": "none", "lr_decay": 1.0},
 }
 
 
@@ -184,7 +184,7 @@ def test_extends_cycle(tmp_path):
 
 
 def test_missing_recipes(tmp_path):
-    assert error("nope").startswith("unknown recipe 'nope'; available: bilstm-hybrid, default,")
+    assert error("nope").startswith("unknown recipe 'nope'; available: bilstm-hybrid, bilstm-pretrained, default,")
     assert error(str(tmp_path / "missing.toml")) == f"recipe file {tmp_path / 'missing.toml'} not found"
 
 

@@ -209,7 +209,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     if args.resume and chosen:
         flags = ", ".join("--" + key.replace("_", "-") for key in chosen)
         raise PolarityError(f"--resume continues the run with its own settings; drop {flags}")
-    settings = None if args.resume else PretrainSettings(**dict(chosen, epochs=args.epochs or 5))
+    settings = None if args.resume else PretrainSettings(**dict(chosen, epochs=args.epochs or 3))
     try:
         config = pretrain(settings, out, data=args.data, strict=args.strict, device=args.device, resume=args.resume,
                           epochs=args.epochs)
@@ -559,11 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--name", default="imdb-bilm", help="folder name under the user cache's encoders/, the "
                      "name recipes give as model.encoder (default imdb-bilm)")
     pre.add_argument("--out", metavar="DIR", help="encoder folder (default: the cache's encoders/NAME)")
-    pre.add_argument("--epochs", type=_positive_int, help="passes over the texts (default 5; with --resume, "
+    pre.add_argument("--epochs", type=_positive_int, help="passes over the texts (default 3; with --resume, "
                      "the total to reach: a finished run is extended)")
     pre.add_argument("--words", type=_positive_int, help="vocabulary of the model (default 20000)")
     pre.add_argument("--embedding-dim", type=_positive_int, help="default 50 (GloVe 6B 50d)")
-    pre.add_argument("--units", type=_positive_int, help="LSTM units per direction (default 64)")
+    pre.add_argument("--units", type=_positive_int, help="LSTM units per direction (default 128)")
     pre.add_argument("--forward-only", action="store_true", help="one direction (default: a biLM, as ELMo)")
     pre.add_argument("--window", type=_positive_int, help="words per training window (default 100)")
     pre.add_argument("--batch-size", type=_positive_int, help="windows per step (default 64)")

@@ -53,12 +53,12 @@ class PretrainSettings:
 
     words: int = 20000          # ids the model reads (frequency rank; rarer words are <UNK>)
     embedding_dim: int = 50
-    units: int = 64
+    units: int = 128
     bidirectional: bool = True
     window: int = 100           # words per training window
     batch_size: int = 64
     lr: float = 0.002
-    epochs: int = 5
+    epochs: int = 3
     clip: float = 1.0
     dropout: float = 0.1
     held_out: int = 1000        # unlabelled reviews kept aside for the perplexity
@@ -82,6 +82,8 @@ class PretrainSettings:
 
 @dataclass
 class PretrainState:
+    """Where pretraining stands (saved in the checkpoint's metadata)."""
+
     epoch: int = 0
     step: int = 0
     loss_sum: float = 0.0
