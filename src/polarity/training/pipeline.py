@@ -33,6 +33,7 @@ from polarity.models.registry import build_model
 from polarity.training.linear import fit_bag_of_ngrams, fit_mix, part_logits
 from polarity.training.loop import Trainer, discriminative_groups, make_optimizer
 from polarity.training.plots import plot_curves
+from polarity.training.pretrain import Encoder, load_encoder
 from polarity.training.recipes import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -117,43 +118,40 @@ def _describe(source: DataSource | None) -> str | None:
 
 
 # -- step 2: text encoder (and pretrained vectors) ----------------------------------------------------------
-def recipe_tokenizer(recipe: Recipe) -> Tokenizer:
-    """The recipe's tokenizer; with a pretrained encoder, the encoder's (the recipe may not change it)."""
+def recipe_encoder(recipe: Recipe) -> Encoder | None:
+    """The pretrained encoder the recipe names (``model.encoder``, made by ``polarity pretrain``), or None."""
+    if not recipe.model.get("encoder"):
+        return None
+    if recipe.model.get("pretrained"):
+        raise ConfigError("model.encoder brings its own embedding: drop model.pretrained")
+    if recipe.data.skip_top:
+        raise ConfigError("data.skip_top would make words the pretrained encoder knows unknown: drop it")
+    return load_encoder(recipe.model["encoder"])
+
+
+def recipe_tokenizer(recipe: Recipe, loaded: Encoder | None = None) -> Tokenizer:
+    """The recipe's tokenizer; with a pretrained encoder (``loaded``), the encoder's (the recipe may not change it)."""
     d = recipe.data
     tokenizer = Tokenizer(remove=d.remove_characters, stop_words=tuple(d.stop_words))
-    if not recipe.model.get("encoder"):
+    if loaded is None:
         return tokenizer
-    from polarity.training.pretrain import load_encoder
-
-    pretrained = load_encoder(recipe.model["encoder"]).text_encoder.tokenizer
+    pretrained = loaded.text_encoder.tokenizer
     if (d.remove_characters or d.stop_words) and pretrained.to_dict() != tokenizer.to_dict():
         raise ConfigError("data.remove_characters and data.stop_words would change the pretrained encoder's "
                           "tokenizer: drop them (the encoder's own settings apply)")
     return pretrained
 
 
-def encoder_vocabulary(recipe: Recipe) -> tuple[Vocabulary, Pretrained]:
-    """A pretrained encoder's vocabulary (its texts' words) and tensors."""
-    from polarity.training.pretrain import load_encoder
-
-    if recipe.model.get("pretrained"):
-        raise ConfigError("model.encoder brings its own embedding: drop model.pretrained")
-    if recipe.data.skip_top:
-        raise ConfigError("data.skip_top would make words the pretrained encoder knows unknown: drop it")
-    loaded = load_encoder(recipe.model["encoder"])
-    about = {"encoder": str(loaded.folder.resolve()), "settings": loaded.settings,
-             "pretraining_seconds": loaded.pretraining_seconds, "epochs": loaded.epochs}
-    return loaded.text_encoder.vocab, Pretrained(None, about, loaded.tensors)
-
-
-def fit_encoder(recipe: Recipe, tokens: list[list[str]], tokenizer: Tokenizer) -> tuple[TextEncoder, Pretrained | None]:
+def fit_encoder(recipe: Recipe, tokens: list[list[str]], tokenizer: Tokenizer,
+                loaded: Encoder | None = None) -> tuple[TextEncoder, Pretrained | None]:
     """The encoder built from the training words (and the pretrained vectors' words, if any), or
-    with a pretrained encoder, its vocabulary."""
+    with a pretrained encoder (``loaded``, from :func:`recipe_encoder`), its vocabulary."""
     d = recipe.data
-    if recipe.model.get("encoder"):
-        vocab, pretrained = encoder_vocabulary(recipe)
-        vocab = vocab.with_options(num_words=d.num_words or None, skip_top=d.skip_top)
-        return TextEncoder(vocab, tokenizer, d.maxlen or None, d.truncating), pretrained
+    if loaded is not None:
+        about = {"encoder": str(loaded.folder.resolve()), "settings": loaded.settings,
+                 "pretraining_seconds": loaded.pretraining_seconds, "epochs": loaded.epochs}
+        vocab = loaded.text_encoder.vocab.with_options(num_words=d.num_words or None, skip_top=d.skip_top)
+        return TextEncoder(vocab, tokenizer, d.maxlen or None, d.truncating), Pretrained(None, about, loaded.tensors)
     vocab = Vocabulary.build(tokens)
     pretrained = None
     source = recipe.model.get("pretrained")
@@ -395,9 +393,11 @@ def train_recipe(
     dev = resolve_device(device)
     splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, log=log, **sources)
 
-    tokenizer = recipe_tokenizer(recipe)
+    loaded = recipe_encoder(recipe)
+    tokenizer = recipe_tokenizer(recipe, loaded)
     fit_tokens = [tokenizer(x) for x in splits.fit.texts]
-    encoder, pretrained = fit_encoder(recipe, fit_tokens, tokenizer)
+    encoder, pretrained = fit_encoder(recipe, fit_tokens, tokenizer, loaded)
+    del loaded
     encoded = {"fit": encode(encoder, splits.fit, fit_tokens)}
     del fit_tokens  # millions of token strings: the largest object of a run, not needed once encoded
     encoded["valid"] = encode(encoder, splits.valid) if len(splits.valid) else None

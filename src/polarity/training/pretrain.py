@@ -19,6 +19,7 @@ curve. The folder:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -160,8 +161,6 @@ class Encoder:
 
 
 def load_encoder(name: str | os.PathLike) -> Encoder:
-    import json
-
     folder, weights = locate_encoder(name)
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
@@ -333,8 +332,6 @@ def _duration(seconds: float) -> str:
 
 
 def _read_run(out: Path) -> dict:
-    import json
-
     try:
         return json.loads((out / RUN).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -410,8 +407,6 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
 
 
 def _read_config(out: Path) -> dict:
-    import json
-
     return json.loads((out / CONFIG).read_text(encoding="utf-8"))
 
 
