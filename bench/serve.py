@@ -10,8 +10,8 @@ Reviews are IMDB's 25,000 test reviews (``polarity.data.load_imdb()``: --data, $
 cache or the download) or the lines of ``--file``; each client walks through them from its own
 start. Each run starts its own server (`python -m polarity.server`, a free 127.0.0.1 port, no access
 log; batch window 5 ms, or none for one request at a time, which a window would only delay) and
-stops it. The clients (asyncio + httpx, one connection each) run in this process, on the same
-cores. Every request is checked: status 200 and one result per review, else it counts as an error.
+stops it. The clients (asyncio, one connection each: a minimal HTTP/1.1 client as wrk's, or httpx with
+``--client httpx``) run in this process, on the same cores. Every request is checked: status 200 and one result per review, else it counts as an error.
 
 Targets: 0 errors; with single-review requests and 50 clients, p99 latency under 100 ms; at least 5x
 the reviews per second of serving one single-review request at a time (`--compare` also prints the
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -32,8 +33,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 from polarity.server.process import ServerProcess
 
@@ -116,21 +116,86 @@ def _proc_status(pid: int, key: str) -> int | None:
     return None
 
 
-async def one_client(client: httpx.AsyncClient, reviews: list[str], start: int, step: int, texts: int,
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection that speaks just enough HTTP for the load test, as wrk does:
+    a request is one write of prepared bytes, a response is read by its Content-Length. It costs the
+    shared cores a fraction of an HTTP library's CPU per request (docs/PERFORMANCE.md)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """(status, body) of ``POST path`` with a JSON ``body``."""
+        self.writer.write(b"POST /%s HTTP/1.1\r\nhost: %s:%d\r\ncontent-type: application/json\r\n"
+                          b"content-length: %d\r\n\r\n%s" % (path.encode(), self.host.encode(), self.port,
+                                                                 len(body), body))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = None
+        for line in head.lower().split(b"\r\n")[1:]:
+            if line.startswith(b"content-length:"):
+                length = int(line[15:])
+        if length is None:
+            raise ValueError("a response without Content-Length")
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+
+
+class HttpxConnection:
+    """The same interface on an ``httpx.AsyncClient`` of one connection (``--client httpx``)."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.client = httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30.0),
+                                        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+
+    async def connect(self) -> None:
+        await self.client.get("healthz")
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        response = await self.client.post(path, content=body, headers={"content-type": "application/json"})
+        return response.status_code, response.content
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+CONNECTIONS = {"raw": RawConnection, "httpx": HttpxConnection}
+CONNECTION_ERRORS = (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, KeyError,
+                     TypeError)
+
+
+async def one_client(connection, reviews: list[str], start: int, step: int, texts: int,
                      deadline: float, phase: Phase | None, budget: list[int]) -> None:
     """Send requests back to back until ``deadline`` or the shared request ``budget`` runs out."""
     position = start
     while time.perf_counter() < deadline and budget[0] > 0:
         budget[0] -= 1
-        batch = [reviews[(position + k) % len(reviews)] for k in range(texts)]
+        body = json.dumps({"texts": [reviews[(position + k) % len(reviews)] for k in range(texts)]}).encode()
         position += step
         started = time.perf_counter()
         try:
-            response = await client.post("v1/predict", json={"texts": batch})
-            error = None if response.status_code == 200 else f"HTTP {response.status_code}"
-            if error is None and len(response.json()["results"]) != texts:
+            status, content = await connection.post("v1/predict", body)
+            error = None if status == 200 else f"HTTP {status}"
+            if error is None and len(json.loads(content)["results"]) != texts:
                 error = "wrong number of results"
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
+        except CONNECTION_ERRORS as exc:
+            error = type(exc).__name__
+        except Exception as exc:  # httpx's errors, when it is the client
+            if type(exc).__module__.split(".")[0] != "httpx":
+                raise
             error = type(exc).__name__
         elapsed = time.perf_counter() - started
         if phase is not None:
@@ -142,33 +207,30 @@ async def one_client(client: httpx.AsyncClient, reviews: list[str], start: int, 
 
 
 async def run_clients(url: str, reviews: list[str], clients: int, texts: int, seconds: float, warmup: float,
-                      max_requests: int) -> Phase:
+                      max_requests: int, client: str = "raw") -> Phase:
     """``clients`` clients for ``warmup`` seconds (not counted), then ``seconds`` measured.
 
-    Each client has its own connection (an ``AsyncClient`` of one connection, made before the clock
-    starts): one shared pool of 50 connections costs httpcore about 5x the CPU per request, time
-    this process would take from the server on a small machine.
+    Each client has its own connection, made before the clock starts (one shared pool of 50
+    connections cost httpx about 5x the CPU per request, time this process takes from the server).
     """
     phase = Phase(clients, texts)
     step = max(1, len(reviews) // clients)
-    sessions = [httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30.0), verify=False,
-                                  limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
-                for _ in range(clients)]
+    connections = [CONNECTIONS[client](url) for _ in range(clients)]
     try:
-        await asyncio.gather(*(session.get("healthz") for session in sessions))  # connect
+        await asyncio.gather(*(connection.connect() for connection in connections))
         for measured, duration in ((None, warmup), (phase, seconds)):
             if duration <= 0:
                 continue
             budget = [max_requests]
             started = time.perf_counter()
             deadline = started + duration
-            tasks = [one_client(session, reviews, i * step, texts * clients, texts, deadline, measured, budget)
-                     for i, session in enumerate(sessions)]
+            tasks = [one_client(connection, reviews, i * step, texts * clients, texts, deadline, measured, budget)
+                     for i, connection in enumerate(connections)]
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=duration + 60)
             if measured is not None:
                 phase.seconds = time.perf_counter() - started
     finally:
-        await asyncio.gather(*(session.aclose() for session in sessions))
+        await asyncio.gather(*(connection.close() for connection in connections))
     return phase
 
 
@@ -223,6 +285,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "0 for --sequential and the baseline of --compare)")
     parser.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"], help="the server's "
                         "--backend (default torch)")
+    parser.add_argument("--client", default="raw", choices=sorted(CONNECTIONS), help="raw: a minimal HTTP/1.1 "
+                        "client, as wrk (default); httpx: the httpx library, which takes more of the shared cores")
     parser.add_argument("--server-log", help="write the server's output to this file")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     args = parser.parse_args(argv)
@@ -234,16 +298,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_phase(name: str, clients: int, texts: int, window_ms: float, reviews: list[str],
               args: argparse.Namespace) -> Phase:
     """Start a server, load it with ``clients`` clients, stop it; print and return what was measured."""
-    server_args = ["--no-access-log", "--log-level", "warning", "--workers", str(args.workers),
+    server_args = ["--no-access-log", "--log-level", os.environ.get("BENCH_LOG_LEVEL", "warning"), "--workers", str(args.workers),
                    "--batch-window-ms", str(window_ms), "--backend", args.backend]
     with ServerProcess([args.model], args=server_args, log=args.server_log) as server:
         print(f"{name}: server {server.url} (pid {server.process.pid}, {args.workers} worker(s), "
               f"batch window {window_ms:g} ms)", flush=True)
-        phase = asyncio.run(run_clients(server.url, reviews, clients, texts, args.seconds, args.warmup,
-                                        args.max_requests))
+        phase = run_event_loop(run_clients(server.url, reviews, clients, texts, args.seconds, args.warmup,
+                                           args.max_requests, args.client))
         phase.rss_mb, phase.peak_rss_mb = server_memory(server.process.pid)
     print_phase(name, phase)
     return phase
+
+
+def run_event_loop(coroutine):
+    """``asyncio.run`` on uvloop where it is installed (the server's loop), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,3 +149,37 @@ def test_dropout_keeps_one_minus_p_and_rescales():
     y.sum().backward()
     assert torch.equal(x.grad, y.detach())  # the gradient goes through the same mask and scale
     assert dropout.eval()(x) is x
+
+
+@pytest.mark.parametrize("options", [dict(), dict(cell="gru"), dict(layers=2), dict(mask_padding=True)])
+def test_reviews_of_mixed_lengths_run_in_segments_exactly_as_alone(options, monkeypatch):
+    """Inference runs a batch's rows only about as many steps as each has words (segments of time on
+    the rows still reading): every row's logit is the one it gets alone, across many segments."""
+    monkeypatch.setattr("polarity.models.classifiers.SEGMENT_STEPS", 4)
+    torch.manual_seed(0)
+    model = RecurrentClassifier(50, 8, 6, **options).eval()
+    rng = np.random.default_rng(0)
+    seqs = [list(rng.integers(1, 50, size=n)) for n in (1, 37, 5, 60, 5, 12, 2, 60, 33)]
+    batch = torch.tensor(pad_sequences(seqs), dtype=torch.long)
+    lengths = torch.tensor([len(s) for s in seqs])
+    with torch.inference_mode():
+        together = model(batch, lengths, alone=True)
+        alone = torch.cat([model(torch.tensor([s]), torch.tensor([len(s)]), alone=True) for s in seqs])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_segment_ends_keep_every_row_near_the_end_of_its_segment():
+    from hypothesis import given, strategies as st
+
+    from polarity.models.classifiers import segment_ends
+
+    @given(st.lists(st.integers(1, 600), min_size=1, max_size=64), st.integers(1, 100))
+    def check(lengths, steps):
+        lengths = sorted(lengths, reverse=True)
+        ends = segment_ends(lengths, steps)
+        assert ends == sorted(set(ends)) and ends[-1] == lengths[0]
+        assert all(b - a >= steps for a, b in zip([0, *ends[:-2]], ends[:-1]))  # all but the last are long
+        for length in lengths:  # a row runs fewer than `steps` steps past its last word
+            assert 0 <= min(end for end in ends if end >= length) - length < steps
+
+    check()

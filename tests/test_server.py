@@ -12,6 +12,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra (FastAPI, uvicorn, httpx) is not installed")
@@ -226,6 +227,41 @@ def test_batcher_gives_a_failed_call_to_every_request_in_it():
         return results + again
 
     assert all(isinstance(r, RuntimeError) and str(r) == "boom" for r in asyncio.run(scenario()))
+
+
+def test_valid_predictions_take_the_fast_path_and_get_what_the_route_gives(client, monkeypatch):
+    """Well-formed /v1/predict requests are answered below FastAPI's layers (server/fastpath.py), byte for
+    byte as the FastAPI route answers them (reached here through a JSON type the fast path leaves alone)."""
+    from polarity.server.fastpath import PredictFastPath
+
+    taken = []
+    accept = PredictFastPath._accept
+    monkeypatch.setattr(PredictFastPath, "_accept", lambda self, body: taken.append(accept(self, body)) or taken[-1])
+    bodies = [{"texts": TEXTS}, {"texts": ["great"], "threshold": 0.9}, {"texts": TEXTS[:3], "model": "topics"},
+              {"texts": ["Ça a été génial ✨, vraiment"], "model": "sentiment", "threshold": None}]
+    for body in bodies:
+        fast = client.post("/v1/predict", json=body)
+        route = client.post("/v1/predict", content=json.dumps(body), headers={"content-type": "application/problem+json"})
+        assert fast.status_code == route.status_code == 200
+        assert fast.content == route.content
+        assert fast.headers["content-type"] == route.headers["content-type"] == "application/json"
+    assert len(taken) == len(bodies) and all(taken)
+
+
+def test_a_model_call_shares_its_batch_out_in_groups_of_equal_length():
+    from hypothesis import given, strategies as st
+
+    from polarity.server.registry import balanced_groups
+
+    @given(st.lists(st.integers(1, 500), min_size=1, max_size=100), st.integers(1, 4))
+    def check(lengths, workers):
+        groups = balanced_groups(lengths, workers)
+        assert sorted(np.concatenate(groups).tolist()) == list(range(len(lengths)))
+        totals = [sum(lengths[i] for i in group) for group in groups]
+        assert len(groups) == min(workers, len(lengths))
+        assert max(totals) - min(totals) <= max(lengths)  # longest first, each to the lightest group
+
+    check()
 
 
 # -- limits and errors ------------------------------------------------------------------------------------

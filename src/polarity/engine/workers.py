@@ -21,7 +21,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _single_threaded_worker() -> None:
+def single_threaded() -> None:
+    """A worker thread's initializer: PyTorch on one intra-op thread, subnormal floats flushed."""
     torch.set_num_threads(1)  # this thread's OpenMP and MKL setting
     flush_denormals()
 
@@ -35,7 +36,7 @@ class ShardPool:
         # Setting the thread count also fixes process-wide library modes (MKL's dynamic threads) that
         # the workers' own setting would otherwise change under the caller's later computations.
         torch.set_num_threads(self._threads_before)
-        self._pool = ThreadPoolExecutor(shards, thread_name_prefix="polarity-shard", initializer=_single_threaded_worker)
+        self._pool = ThreadPoolExecutor(shards, thread_name_prefix="polarity-shard", initializer=single_threaded)
 
     def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``function`` on every item at once; results in the order of ``items``."""

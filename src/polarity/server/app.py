@@ -29,6 +29,7 @@ from fastapi.security import HTTPBearer
 from polarity import __version__
 from polarity.server.cli import API_KEY_ENV, CONFIG_ENV
 from polarity.server.errors import BearerAuthMiddleware, BodyLimitMiddleware, install_error_handlers
+from polarity.server.fastpath import PredictFastPath
 from polarity.server.registry import ModelSet, read_entries
 from polarity.server.schemas import (
     MAX_BODY_BYTES,
@@ -98,6 +99,7 @@ def create_app(model_dirs: Sequence[str | os.PathLike], api_key: str | None = No
     app.include_router(_api_router(models, api_key))
     _add_probes(app, models)
     _add_page(app, static)
+    app.add_middleware(PredictFastPath, models=models)  # added first: runs after the key and the body limit
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(BearerAuthMiddleware, api_key=api_key)  # added last: runs first
     return app

@@ -150,21 +150,22 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await self.app(scope, replay(b"".join(chunks), receive), send)
 
     async def _refuse(self, send: Send) -> None:
         await _send_error(send, 413, "payload_too_large", f"the request body is over the limit of {self.max_bytes:,} bytes")
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives ``body`` once, then waits on the client as before (disconnects)."""
+def replay(body: bytes, receive: Receive, more: bool = False) -> Receive:
+    """A ``receive`` that gives ``body`` once (``more``: more of the body follows from ``receive``),
+    then passes on what ``receive`` gives (the rest of the body, or a disconnect)."""
     sent = False
 
-    async def replay() -> Message:
+    async def replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
-    return replay
+    return replayed

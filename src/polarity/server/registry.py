@@ -22,6 +22,7 @@ import torch
 from starlette.concurrency import run_in_threadpool
 
 from polarity.engine import EncodedSet, predict_logits, probabilities
+from polarity.engine.workers import ShardPool
 from polarity.errors import ConfigError
 from polarity.inference import Predictor
 from polarity.inference.explore import explain
@@ -33,10 +34,6 @@ from polarity.server.schemas import MAX_EXPLAIN_WORDS
 
 log = logging.getLogger("polarity.server")
 
-# Texts per part of a model call. Measured on 2 cores (lstm-dropout, IMDB test reviews, CPU time per
-# review): 2.5 ms one at a time, 1.2 ms in parts of 8, 0.9 ms in parts of 16 or 32; smaller parts
-# also waste less on padding to the longest text of the part and share out better between cores.
-PART = 16
 INLINE_CHARS = 20_000  # requests with fewer characters are encoded on the event loop (a thread hop costs more)
 
 
@@ -112,28 +109,39 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 class ServedModel:
-    """One loaded model: a single model thread (one call at a time) and a batcher feeding it."""
+    """One loaded model: a batcher feeding one model thread (one call at a time). On CPU with PyTorch
+    a call shares its batch out among single-threaded workers, one per core, in groups of equal total
+    length; each group runs as one batch in which every review runs only about as many steps as it
+    has words (docs/PERFORMANCE.md, serving)."""
 
     def __init__(self, entry: ModelEntry, predictor: Predictor, *, max_batch: int, window: float,
                  cores: int | None = None) -> None:
         self.entry, self.predictor = entry, predictor
         self.cores = 1 if predictor.device.type != "cpu" else max(1, cores or torch.get_num_threads())
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"polarity-{entry.name}")
+        side_by_side = self.cores > 1 and predictor.network is None
+        self.workers = ShardPool(self.cores) if side_by_side else None
         self.batcher: Batcher[list[int], np.ndarray] = Batcher(self._probabilities, self.executor,
                                                                max_batch=max_batch, window=window)
 
     # -- in the model thread ---------------------------------------------------------------------------
     def _probabilities(self, ids: list[list[int]]) -> np.ndarray:
-        """One model call for a whole batch: ``Predictor.predict_proba_ids`` with the batch cut into parts
-        of similar lengths (at most ``PART`` texts), run side by side on one single-threaded worker per core."""
+        """One model call for a whole batch; each text gets what it gets alone, whatever shares its batch."""
+        if self.predictor.network is not None:  # ONNX Runtime: one batch at a time on all its threads
+            return self.predictor.predict_proba_ids(ids, batch_size=len(ids))
+        if self.workers is None or len(ids) == 1:
+            return probabilities(self._logits(ids))
+        groups = balanced_groups([len(seq) for seq in ids], self.workers.shards)
+        logits = np.concatenate(self.workers.map(lambda group: self._logits([ids[i] for i in group]), groups))
+        ordered = np.empty_like(logits)
+        ordered[np.concatenate(groups)] = logits
+        return probabilities(ordered)
+
+    def _logits(self, ids: list[list[int]]) -> np.ndarray:
+        """The model's logits for ``ids`` as one batch, on the calling thread."""
         p = self.predictor
-        if p.network is not None:  # ONNX Runtime: one batch at a time on all its threads
-            return p.predict_proba_ids(ids, batch_size=PART)
-        part = min(PART, math.ceil(len(ids) / self.cores))
-        # each text gets what it gets alone, whatever shares its batch (see predict_logits)
-        logits = predict_logits(p.model, EncodedSet.unlabelled(ids), batching=p.batching, maxlen=p.maxlen,
-                                device=p.device, batch_size=part, precision=p.precision, workers=self.cores)
-        return probabilities(logits)
+        return predict_logits(p.model, EncodedSet.unlabelled(ids), batching=p.batching, maxlen=p.maxlen,
+                              device=p.device, batch_size=len(ids), precision=p.precision, workers=1)
 
     def _explain(self, text: str) -> dict:
         words = len(self.predictor.encoder.tokenize(text))
@@ -144,7 +152,7 @@ class ServedModel:
             return explain(self.predictor, text)
 
     def warm_up(self) -> None:
-        """First calls build the kernels (one text alone, and parts side by side): pay before the first request."""
+        """First calls build the kernels (one text alone, and groups side by side): pay before the first request."""
         for texts in (["a warm up"], ["a warm up", "a warm up text, a little longer"]):
             self.executor.submit(self._probabilities, self.predictor.encode(texts)).result()
 
@@ -169,6 +177,20 @@ class ServedModel:
     async def close(self) -> None:
         await self.batcher.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.workers is not None:
+            self.workers.close()
+
+
+def balanced_groups(lengths: list[int], groups: int) -> list[np.ndarray]:
+    """Indices of ``lengths`` in at most ``groups`` groups of similar total length: longest first, each
+    to the group with the least so far (a model call's time on a core grows with its words)."""
+    totals = [0] * groups
+    members: list[list[int]] = [[] for _ in range(groups)]
+    for i in np.argsort(lengths)[::-1].tolist():
+        k = totals.index(min(totals))
+        totals[k] += lengths[i]
+        members[k].append(i)
+    return [np.asarray(m, dtype=np.int64) for m in members if m]
 
 
 def records(predictor: Predictor, texts: list[str], ids: list[list[int]], probs: np.ndarray,
