@@ -288,6 +288,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client", default="raw", choices=sorted(CONNECTIONS), help="raw: a minimal HTTP/1.1 "
                         "client, as wrk (default); httpx: the httpx library, which takes more of the shared cores")
     parser.add_argument("--server-log", help="write the server's output to this file")
+    parser.add_argument("--server-log-level", default="warning", choices=["warning", "info", "debug"],
+                        help="the server's --log-level (debug: a line per model call, its size and time)")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     args = parser.parse_args(argv)
     if args.clients < 1 or not 1 <= args.texts <= 256 or args.seconds <= 0:
@@ -298,7 +300,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_phase(name: str, clients: int, texts: int, window_ms: float, reviews: list[str],
               args: argparse.Namespace) -> Phase:
     """Start a server, load it with ``clients`` clients, stop it; print and return what was measured."""
-    server_args = ["--no-access-log", "--log-level", os.environ.get("BENCH_LOG_LEVEL", "warning"), "--workers", str(args.workers),
+    server_args = ["--no-access-log", "--log-level", args.server_log_level, "--workers", str(args.workers),
                    "--batch-window-ms", str(window_ms), "--backend", args.backend]
     with ServerProcess([args.model], args=server_args, log=args.server_log) as server:
         print(f"{name}: server {server.url} (pid {server.process.pid}, {args.workers} worker(s), "
