@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from polarity.server.process import ServerProcess
 
 TARGET_P99_MS = 100.0
+REQUEST_TIMEOUT = 30.0  # seconds before a request counts as an error
 TARGET_SPEEDUP = 5.0
 
 
@@ -119,11 +120,12 @@ def _proc_status(pid: int, key: str) -> int | None:
 class RawConnection:
     """One keep-alive HTTP/1.1 connection that speaks just enough HTTP for the load test, as wrk does:
     a request is one write of prepared bytes, a response is read by its Content-Length. It costs the
-    shared cores a fraction of an HTTP library's CPU per request (docs/PERFORMANCE.md)."""
+    shared cores a fraction of an HTTP library's CPU per request (docs/PERFORMANCE.md). After any
+    error the connection is dropped and the next request opens a new one."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = REQUEST_TIMEOUT) -> None:
         parts = urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port
+        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -132,6 +134,16 @@ class RawConnection:
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         """(status, body) of ``POST path`` with a JSON ``body``."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self.writer is None:
+                    await self.connect()
+                return await self._exchange(path, body)
+        except BaseException:
+            await self.close()  # a half-read response would put the next one out of step
+            raise
+
+    async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
         self.writer.write(b"POST /%s HTTP/1.1\r\nhost: %s:%d\r\ncontent-type: application/json\r\n"
                           b"content-length: %d\r\n\r\n%s" % (path.encode(), self.host.encode(), self.port,
                                                                  len(body), body))
@@ -146,10 +158,11 @@ class RawConnection:
         return status, await self.reader.readexactly(length)
 
     async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        writer, self.reader, self.writer = self.writer, None, None
+        if writer is not None:
+            writer.close()
             with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
+                await writer.wait_closed()
 
 
 class HttpxConnection:
@@ -158,7 +171,7 @@ class HttpxConnection:
     def __init__(self, url: str) -> None:
         import httpx
 
-        self.client = httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30.0),
+        self.client = httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(REQUEST_TIMEOUT),
                                         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
 
     async def connect(self) -> None:
@@ -173,8 +186,10 @@ class HttpxConnection:
 
 
 CONNECTIONS = {"raw": RawConnection, "httpx": HttpxConnection}
-CONNECTION_ERRORS = (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, KeyError,
-                     TypeError)
+# A request that fails in any of these ways counts as an error (ValueError: a response that is not
+# HTTP or not JSON; KeyError: JSON without "results"); other exceptions are the load tester's bugs.
+CONNECTION_ERRORS = (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                     ValueError, KeyError)
 
 
 async def one_client(connection, reviews: list[str], start: int, step: int, texts: int,
@@ -198,6 +213,8 @@ async def one_client(connection, reviews: list[str], start: int, step: int, text
                 raise
             error = type(exc).__name__
         elapsed = time.perf_counter() - started
+        if error:
+            await asyncio.sleep(0.01)  # a server that refuses at once must not starve the other clients
         if phase is not None:
             if error:
                 phase.errors[error] += 1

@@ -4,7 +4,7 @@ import torch
 
 from polarity.errors import ConfigError
 from polarity.models import MeanEmbeddingClassifier, RecurrentClassifier, build_model
-from polarity.models.classifiers import Dropout, left_align
+from polarity.models.classifiers import Dropout, left_align, segment_ends
 from polarity.models.pretrained import load_glove, pretrained_matrix
 from polarity.data import Vocabulary, pad_sequences
 
@@ -162,16 +162,16 @@ def test_reviews_of_mixed_lengths_run_in_segments_exactly_as_alone(options, monk
     seqs = [list(rng.integers(1, 50, size=n)) for n in (1, 37, 5, 60, 5, 12, 2, 60, 33)]
     batch = torch.tensor(pad_sequences(seqs), dtype=torch.long)
     lengths = torch.tensor([len(s) for s in seqs])
+    assert len(segment_ends(sorted(lengths.tolist(), reverse=True))) >= 5  # the state goes over often
     with torch.inference_mode():
         together = model(batch, lengths, alone=True)
+        assert model(batch[:0], lengths[:0], alone=True).shape == (0,)
         alone = torch.cat([model(torch.tensor([s]), torch.tensor([len(s)]), alone=True) for s in seqs])
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
 
 
 def test_segment_ends_keep_every_row_near_the_end_of_its_segment():
     from hypothesis import given, strategies as st
-
-    from polarity.models.classifiers import segment_ends
 
     @given(st.lists(st.integers(1, 600), min_size=1, max_size=64), st.integers(1, 100))
     def check(lengths, steps):

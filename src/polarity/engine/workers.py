@@ -43,8 +43,9 @@ class ShardPool:
         futures = [self._pool.submit(function, item) for item in items]
         return [future.result() for future in futures]
 
-    def close(self) -> None:
-        self._pool.shutdown()
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers (``wait=False``: without waiting for a running item; queued ones are dropped)."""
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
         torch.set_num_threads(self._threads_before)  # the workers' setting also reaches new threads
 
     def __enter__(self) -> "ShardPool":

@@ -299,7 +299,7 @@ class RecurrentClassifier(nn.Module):
             half = self.rnn.hidden_size
             last = torch.cat([outputs[torch.arange(len(lengths), device=ids.device), lengths - 1, :half],
                               outputs[:, 0, half:]], dim=-1)
-        elif masked and not self.training and type(self.rnn) is not HardSigmoidLSTM:
+        elif masked and not self.training and x.device.type == "cpu" and type(self.rnn) is not HardSigmoidLSTM:
             last = self._last_outputs(x, lengths)
         elif masked:
             # Post-padded, a forward-only RNN's output at each review's last word has not seen the
@@ -316,6 +316,8 @@ class RecurrentClassifier(nn.Module):
         """A forward-only RNN's output at each post-padded row's last word, without running rows far
         over their padding: rows sorted longest first, the fused kernel runs segments of time on the
         rows still reading, each segment from the state the previous one left (:func:`segment_ends`)."""
+        if not len(lengths):
+            return x.new_empty(0, self.rnn.hidden_size)
         order = torch.argsort(lengths, descending=True)
         lengths = lengths[order]
         ordered = lengths.tolist()
@@ -374,10 +376,12 @@ class RecurrentClassifier(nn.Module):
 SEGMENT_STEPS = 32  # a row runs fewer than this many steps past its last word
 
 
-def segment_ends(lengths: list[int], steps: int = SEGMENT_STEPS) -> list[int]:
+def segment_ends(lengths: list[int], steps: int | None = None) -> list[int]:
     """Where the time segments of :meth:`RecurrentClassifier._last_outputs` end, for rows of ``lengths``
     (longest first): every row's last word falls fewer than ``steps`` steps before the end of its
-    segment, and segments are ``steps`` long or more, but the last (fewer, larger kernel calls)."""
+    segment, and segments are ``steps`` long or more, but the last (fewer, larger kernel calls);
+    ``steps`` defaults to :data:`SEGMENT_STEPS`."""
+    steps = SEGMENT_STEPS if steps is None else steps
     ends: list[int] = []
     for length in reversed(lengths):
         if not ends or length > ends[-1]:
