@@ -11,7 +11,8 @@ cache or the download) or the lines of ``--file``; each client walks through the
 start. Each run starts its own server (`python -m polarity.server`, a free 127.0.0.1 port, no access
 log; batch window 5 ms, or none for one request at a time, which a window would only delay) and
 stops it. The clients (asyncio, one connection each: a minimal HTTP/1.1 client as wrk's, or httpx with
-``--client httpx``) run in this process, on the same cores. Every request is checked: status 200 and one result per review, else it counts as an error.
+``--client httpx``) run in this process, on the same cores. Every request is checked: status 200 and
+one result per review, else it counts as an error.
 
 Targets: 0 errors; with single-review requests and 50 clients, p99 latency under 100 ms; at least 5x
 the reviews per second of serving one single-review request at a time (`--compare` also prints the
@@ -165,6 +166,10 @@ class RawConnection:
                 await writer.wait_closed()
 
 
+class RequestFailed(OSError):
+    """A request the HTTP library gave up on; its message names the library's error."""
+
+
 class HttpxConnection:
     """The same interface on an ``httpx.AsyncClient`` of one connection (``--client httpx``)."""
 
@@ -178,7 +183,12 @@ class HttpxConnection:
         await self.client.get("healthz")
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        response = await self.client.post(path, content=body, headers={"content-type": "application/json"})
+        import httpx
+
+        try:
+            response = await self.client.post(path, content=body, headers={"content-type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise RequestFailed(type(exc).__name__) from exc
         return response.status_code, response.content
 
     async def close(self) -> None:
@@ -207,11 +217,7 @@ async def one_client(connection, reviews: list[str], start: int, step: int, text
             if error is None and len(json.loads(content)["results"]) != texts:
                 error = "wrong number of results"
         except CONNECTION_ERRORS as exc:
-            error = type(exc).__name__
-        except Exception as exc:  # httpx's errors, when it is the client
-            if type(exc).__module__.split(".")[0] != "httpx":
-                raise
-            error = type(exc).__name__
+            error = str(exc) if isinstance(exc, RequestFailed) else type(exc).__name__
         elapsed = time.perf_counter() - started
         if error:
             await asyncio.sleep(0.01)  # a server that refuses at once must not starve the other clients

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +34,22 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def exception_response(exc: Exception, where: str) -> JSONResponse:
+    """The error a request that raised ``exc`` gets: the API's own, the library's (422), else a logged 500."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    if isinstance(exc, PolarityError):
+        return error_response(422, "invalid_input", str(exc))
+    log.error("unexpected error on %s", where, exc_info=exc)
+    return error_response(500, "internal_error", f"unexpected error: {type(exc).__name__}")
+
+
+async def send_response(send: Send, response: Response) -> None:
+    """``response`` sent from ASGI code below the app's routes."""
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _location(loc: Iterable) -> str:
@@ -68,13 +84,12 @@ def validation_error(exc: RequestValidationError, content_type: str = "applicati
 def install_error_handlers(app: FastAPI) -> None:
     """JSON errors for the API's own errors, the library's, validation, HTTP errors and the unexpected."""
 
+    # ApiError and PolarityError answered by the route's layer; anything else by the outermost one (a 500)
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
-
     @app.exception_handler(PolarityError)
-    async def _library_error(request: Request, exc: PolarityError) -> JSONResponse:
-        return error_response(422, "invalid_input", str(exc))
+    @app.exception_handler(Exception)
+    async def _raised(request: Request, exc: Exception) -> JSONResponse:
+        return exception_response(exc, f"{request.method} {request.url.path}")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,16 +104,9 @@ def install_error_handlers(app: FastAPI) -> None:
             message = str(exc.detail)
         return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", f"unexpected error: {type(exc).__name__}")
-
 
 async def _send_error(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-    response = error_response(status, code, message, headers)
-    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
-    await send({"type": "http.response.body", "body": response.body})
+    await send_response(send, error_response(status, code, message, headers))
 
 
 class BearerAuthMiddleware:

@@ -12,17 +12,13 @@ only ones. It runs after the API-key check and the body limit, which have read t
 from __future__ import annotations
 
 import json
-import logging
 
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from polarity.errors import PolarityError
-from polarity.server.errors import ApiError, error_response, replay
+from polarity.server.errors import ApiError, exception_response, replay, send_response
 from polarity.server.registry import ModelSet, ServedModel
 from polarity.server.schemas import PredictRequest
-
-log = logging.getLogger("polarity.server")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -46,22 +42,14 @@ class PredictFastPath:
             await self.app(scope, replay(body, receive, more=message.get("more_body", False)), send)
             return
         served, request = accepted
-        status, content = 200, None
         try:
             results = await served.classify(request.texts, request.threshold)
-            content = _dumps({"model": served.entry.name, "results": results})
-        except ApiError as exc:
-            response = error_response(exc.status, exc.code, exc.message, exc.headers)
-        except PolarityError as exc:
-            response = error_response(422, "invalid_input", str(exc))
-        except Exception as exc:  # as the app's handler of the unexpected: logged, a JSON 500
-            log.exception("unexpected error on POST %s", self.path)
-            response = error_response(500, "internal_error", f"unexpected error: {type(exc).__name__}")
-        if content is None:
-            status, content, headers = response.status_code, response.body, response.raw_headers
-        else:
-            headers = [(b"content-length", str(len(content)).encode()), *JSON_HEADERS]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        except Exception as exc:  # the error the app's handlers give
+            await send_response(send, exception_response(exc, f"POST {self.path}"))
+            return
+        content = _dumps({"model": served.entry.name, "results": results})
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(content)).encode()), *JSON_HEADERS]})
         await send({"type": "http.response.body", "body": content})
 
     def _accept(self, body: bytes) -> tuple[ServedModel, PredictRequest] | None:
