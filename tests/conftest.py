@@ -11,8 +11,13 @@ import pytest
 from hypothesis import settings
 
 # Timing belongs in bench/, not in tests: no per-example deadline (a busy 2-core machine is slow).
-settings.register_profile("polarity", deadline=None, max_examples=100)
-settings.load_profile("polarity")
+# The suite (and CI) draws the same examples on every run, so a landing is never refused for a bug
+# it did not add. POLARITY_HYPOTHESIS=random draws new ones (with POLARITY_PROPERTY_SCALE=10, the
+# longer hunt of docs/RELIABILITY.md); a failure there prints the seed that reproduces it
+# (`--hypothesis-seed=N`).
+settings.register_profile("polarity", deadline=None, max_examples=100, derandomize=True, database=None)
+settings.register_profile("random", deadline=None, max_examples=100, print_blob=True)
+settings.load_profile("random" if os.environ.get("POLARITY_HYPOTHESIS") == "random" else "polarity")
 
 POSITIVE = [
     "A wonderful film, brilliant acting and a great story. I loved it.",

@@ -84,3 +84,14 @@ def test_threads_wait_without_spinning_when_other_processes_use_the_cpu():
         assert mine == ["None", "False"]  # the user's setting wins
     finally:
         busy.kill()
+
+
+@pytest.mark.parametrize("argv, missing", [(["neighbors", "MODEL", "--", "--"], "word"),
+                                           (["explain", "MODEL", "--", "--"], "TEXT")])
+def test_a_positional_swallowed_by_double_dashes_is_a_usage_error(tiny_model, argv, missing, capsys):
+    """argparse (Python < 3.13) hands an empty list to a positional whose only value was ``--``."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tiny_model) if a == "MODEL" else a for a in argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: the following arguments are required: {missing}" in err and "Traceback" not in err

@@ -725,6 +725,15 @@ def choose_wait_policy() -> str | None:
     return None
 
 
+def _check_single_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error where a required positional got no value: argparse (before Python 3.13) gives an
+    empty list for ``polarity neighbors DIR -- --``, the second ``--`` taken and then dropped."""
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if not action.option_strings and action.nargs in (None, "+") and value == []:
+            parser.error(f"the following arguments are required: {action.metavar or action.dest}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     if words[:1] in (["train"], ["reproduce"]) and choose_wait_policy():  # before anything imports PyTorch
@@ -738,6 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.texts += extra  # texts after options: `polarity predict DIR --json "A fine film."`
         else:
             getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    _check_single_values(getattr(args, "parser", parser), args)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
