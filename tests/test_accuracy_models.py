@@ -199,18 +199,70 @@ def test_hybrid_needs_a_validation_split(tmp_path):
                      train=(texts, labels.tolist()), test=(texts, labels.tolist()), **QUIET)
 
 
-def test_hard_sigmoid_lstm_is_an_lstm_with_keras_gates(monkeypatch):
+def test_step_lstm_is_an_lstm_and_hard_sigmoid_is_keras_2s():
     from polarity.models import classifiers
 
     torch.manual_seed(0)
-    model = classifiers.HardSigmoidLSTM(5, 4, batch_first=True)
+    model = classifiers.StepLSTM(5, 4, batch_first=True)
     x = torch.randn(3, 7, 5)
     assert classifiers.hard_sigmoid(torch.tensor([-3.0, 0.0, 1.0, 3.0])).tolist() == pytest.approx([0.0, 0.5, 0.7, 1.0])
-    monkeypatch.setattr(classifiers, "hard_sigmoid", torch.sigmoid)  # the same loop with PyTorch's gates
-    outputs, (h, c) = model(x)
+    outputs, (h, c) = model(x, recurrent_mask=torch.ones(3, 4))  # the step loop, with PyTorch's gates
     expected, (h_ref, c_ref) = torch.nn.LSTM.forward(model, x)
     torch.testing.assert_close(outputs, expected)
     torch.testing.assert_close(c, c_ref)
+    hard = classifiers.HardSigmoidLSTM(5, 4, batch_first=True)
+    hard.load_state_dict(model.state_dict())
+    assert not torch.allclose(hard(x)[0], expected)  # other gates, same parameters
+
+
+def test_a_per_sequence_recurrent_mask_drops_the_same_units_at_every_step():
+    """Keras's recurrent dropout: one mask per sequence over the hidden state feeding each step. A row
+    whose mask is all zero never sees its past state: it computes what a zero recurrent kernel does."""
+    from polarity.models import classifiers
+
+    torch.manual_seed(0)
+    model = classifiers.StepLSTM(5, 4, batch_first=True)
+    x = torch.randn(2, 6, 5)
+    mask = torch.stack([torch.zeros(4), torch.ones(4)])
+    outputs, _ = model(x, recurrent_mask=mask)
+    forgetful = classifiers.StepLSTM(5, 4, batch_first=True)
+    forgetful.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        forgetful.weight_hh_l0.zero_()
+    torch.testing.assert_close(outputs[0], forgetful(x[:1], recurrent_mask=torch.ones(1, 4))[0][0])
+    torch.testing.assert_close(outputs[1], model(x[1:])[0][0])
+
+
+def test_per_sequence_recurrent_dropout_trains_and_predicts_like_the_batch_mask(tmp_path):
+    """The setting changes training's masks only: the same weights predict the same in both settings."""
+    texts, labels = corpus(40)
+    options = {"model.recurrent_dropout": 0.3, "model.units": 8, "model.embedding_dim": 8, "training.epochs": 1}
+    train_recipe(load_recipe("lstm-dropout", {**options, "model.recurrent_dropout_mask": "sequence"}), tmp_path / "s",
+                 train=(texts, labels.tolist()), test=(texts, labels.tolist()), **QUIET)
+    sequence = Predictor.load(tmp_path / "s")
+    assert isinstance(sequence.model.rnn, torch.nn.LSTM) and sequence.model.recurrent_dropout_mask == "sequence"
+    plain = RecurrentClassifier(sequence.model.embedding.num_embeddings, embedding_dim=8, units=8, maxlen=500,
+                                recurrent_dropout=0.3).eval()
+    plain.load_state_dict(sequence.model.state_dict())
+    ids, lengths = torch.randint(3, 20, (4, 9)), torch.tensor([9, 5, 3, 1])
+    torch.testing.assert_close(plain(ids, lengths), sequence.model(ids, lengths))
+    with pytest.raises(ConfigError, match="one forward LSTM layer"):
+        RecurrentClassifier(50, bidirectional=True, recurrent_dropout_mask="sequence")
+
+
+def test_unknown_words_can_read_the_vectors_last_row():
+    from polarity.data.vocab import OOV, Vocabulary
+    from polarity.models.pretrained import pretrained_matrix
+
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    vocab = Vocabulary.build([["good", "film", "zzz"]])
+    random, _ = pretrained_matrix(vocab, ["good", "film", "a", "last"], vectors, seed=0)
+    last, _ = pretrained_matrix(vocab, ["good", "film", "a", "last"], vectors, seed=0, unknown="last")
+    assert last[OOV].tolist() == vectors[-1].tolist() and random[OOV].tolist() != vectors[-1].tolist()
+    np.testing.assert_array_equal(np.delete(last, OOV, axis=0), np.delete(random, OOV, axis=0))
+    assert load_recipe("glove-lstm", {"data.unknown_vector": "last"}).data.unknown_vector == "last"
+    with pytest.raises(ConfigError, match="data.unknown_vector must be one of random, last"):
+        load_recipe("glove-lstm", {"data.unknown_vector": "first"})
 
 
 def test_recipe_tokenisation_settings_travel_in_the_model_folder(tmp_path):

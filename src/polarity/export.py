@@ -67,8 +67,8 @@ class ExportModule(nn.Module):
             raise ConfigError(f"cannot export a {type(model).__name__}: only 'rnn' and 'mean-embedding' models")
         if getattr(model, "pooling", "last") != "last" or getattr(model, "cell", None) == "lstm" and \
                 type(model.rnn) is not nn.LSTM:
-            raise ConfigError("cannot export an rnn with pooling over time or a hard_sigmoid LSTM: "
-                              "only the last step of a fused LSTM/GRU is exported")
+            raise ConfigError("cannot export an rnn with pooling over time or a step-loop LSTM (hard_sigmoid gates, "
+                              "per-sequence recurrent dropout): only the last step of a fused LSTM/GRU is exported")
         self.binary = model.output.out_features == 1
         self.masked = bool(model.mask_padding) or (alone and self.kind == "rnn")
         self.directions = nn.ModuleList()

@@ -160,7 +160,8 @@ class RecurrentClassifier(nn.Module):
     ``recurrent_dropout``, one mask per sequence on its inputs and one mask over the hidden units
     that feed the recurrence. The recurrent mask is applied to the columns of the recurrent kernel
     (weight-drop), once per batch rather than once per sequence, so the fused cuDNN/oneDNN kernels
-    still run. ``mask_padding`` ignores padded steps (Keras's ``mask_zero=True``): a forward-only
+    still run; ``recurrent_dropout_mask = "sequence"`` draws Keras's one mask per sequence instead
+    (one forward LSTM layer, run as a step loop). ``mask_padding`` ignores padded steps (Keras's ``mask_zero=True``): a forward-only
     RNN reads post-padded batches and returns its output at each review's last word; a
     bidirectional one runs its backward direction on each review reversed within its length.
     """
@@ -183,6 +184,7 @@ class RecurrentClassifier(nn.Module):
         keras_init: bool = True,
         pooling: str = "last",
         recurrent_activation: str = "sigmoid",
+        recurrent_dropout_mask: str = "batch",
         encoder: dict | None = None,
         maxlen: int | None = None,
         num_outputs: int = 1,
@@ -198,6 +200,11 @@ class RecurrentClassifier(nn.Module):
             raise ConfigError(f"recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got {recurrent_activation!r}")
         if recurrent_activation == "hard_sigmoid" and (cell != "lstm" or bidirectional or layers != 1):
             raise ConfigError("recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer")
+        if recurrent_dropout_mask not in ("batch", "sequence"):
+            raise ConfigError(f"recurrent_dropout_mask must be 'batch' or 'sequence', got {recurrent_dropout_mask!r}")
+        if recurrent_dropout_mask == "sequence" and (cell != "lstm" or bidirectional or layers != 1):
+            raise ConfigError("recurrent_dropout_mask = 'sequence' is for one forward LSTM layer")
+        self.recurrent_dropout_mask = recurrent_dropout_mask
         for name, p in (("embedding_dropout", embedding_dropout), ("input_dropout", input_dropout),
                         ("recurrent_dropout", recurrent_dropout), ("output_dropout", output_dropout)):
             if not 0.0 <= p < 1.0:
@@ -208,10 +215,11 @@ class RecurrentClassifier(nn.Module):
         self.recurrent_dropout = recurrent_dropout
         self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding, keras_init)
         self.embedding_dropout = Dropout(embedding_dropout)
-        rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
-        if recurrent_activation == "hard_sigmoid":
-            rnn_class = HardSigmoidLSTM
-        self.rnn = rnn_class(embedding_dim, units, num_layers=layers, batch_first=True, bidirectional=bidirectional)
+        if recurrent_activation == "hard_sigmoid" or recurrent_dropout_mask == "sequence":
+            self.rnn = StepLSTM(embedding_dim, units, batch_first=True, gate=recurrent_activation)
+        else:
+            rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
+            self.rnn = rnn_class(embedding_dim, units, num_layers=layers, batch_first=True, bidirectional=bidirectional)
         if keras_init:
             keras_recurrent_(self.rnn)
         if cell == "lstm":
@@ -244,6 +252,11 @@ class RecurrentClassifier(nn.Module):
         return dropped
 
     def _run_rnn(self, inputs: torch.Tensor):
+        if self.training and self.recurrent_dropout > 0 and self.recurrent_dropout_mask == "sequence":
+            keep = 1.0 - self.recurrent_dropout
+            mask = torch.bernoulli(torch.full((inputs.shape[0], self.rnn.hidden_size), keep, device=inputs.device,
+                                              dtype=inputs.dtype), generator=_generator())
+            return self.rnn(inputs, recurrent_mask=mask / keep)
         if self.training and self.recurrent_dropout > 0:
             with _weight_swap:  # named_parameters() would see another thread's swapped-in weights
                 return functional_call(self.rnn, self._recurrent_weights(), (inputs,))
@@ -299,7 +312,7 @@ class RecurrentClassifier(nn.Module):
             half = self.rnn.hidden_size
             last = torch.cat([outputs[torch.arange(len(lengths), device=ids.device), lengths - 1, :half],
                               outputs[:, 0, half:]], dim=-1)
-        elif masked and not self.training and x.device.type == "cpu" and type(self.rnn) is not HardSigmoidLSTM:
+        elif masked and not self.training and x.device.type == "cpu" and not isinstance(self.rnn, StepLSTM):
             last = self._last_outputs(x, lengths)
         elif masked:
             # Post-padded, a forward-only RNN's output at each review's last word has not seen the
@@ -408,22 +421,37 @@ def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return (0.2 * x + 0.5).clamp(0.0, 1.0)
 
 
-class HardSigmoidLSTM(nn.LSTM):
-    """Keras 2.2's LSTM default, ``recurrent_activation='hard_sigmoid'``, for one forward layer on
-    dense (post-padded) input: a step loop over the same parameters as ``nn.LSTM`` (no fused kernel)."""
+class StepLSTM(nn.LSTM):
+    """One forward LSTM layer on dense (post-padded) input as a step loop over the same parameters as
+    ``nn.LSTM`` (no fused kernel), for what the fused kernels cannot do: Keras 2.2's default gates,
+    ``gate="hard_sigmoid"``, and Keras's recurrent dropout, one mask per sequence over the hidden
+    state that feeds each step (``recurrent_mask``, already scaled)."""
 
-    def forward(self, x, hx=None):
+    def __init__(self, *args, gate: str = "sigmoid", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = gate
+
+    def forward(self, x, hx=None, recurrent_mask: torch.Tensor | None = None):
         if not isinstance(x, torch.Tensor) or hx is not None:
-            raise ConfigError("a hard_sigmoid LSTM reads dense batches only (no packed sequences)")
+            raise ConfigError("a step-loop LSTM reads dense batches only (no packed sequences)")
+        if self.gate == "sigmoid" and recurrent_mask is None:
+            return super().forward(x)  # the same function on the fused kernel
+        gate = hard_sigmoid if self.gate == "hard_sigmoid" else torch.sigmoid
         projected = x @ self.weight_ih_l0.T + self.bias_ih_l0 + self.bias_hh_l0
         h = c = x.new_zeros(x.shape[0], self.hidden_size)
         outputs = []
         for step in range(x.shape[1]):
-            i, f, g, o = (projected[:, step] + h @ self.weight_hh_l0.T).chunk(4, dim=1)
-            c = hard_sigmoid(f) * c + hard_sigmoid(i) * torch.tanh(g)
-            h = hard_sigmoid(o) * torch.tanh(c)
+            fed = h if recurrent_mask is None else h * recurrent_mask
+            i, f, g, o = (projected[:, step] + fed @ self.weight_hh_l0.T).chunk(4, dim=1)
+            c = gate(f) * c + gate(i) * torch.tanh(g)
+            h = gate(o) * torch.tanh(c)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+def HardSigmoidLSTM(*args, **kwargs) -> StepLSTM:
+    """Keras 2.2's LSTM default, ``recurrent_activation='hard_sigmoid'`` (a :class:`StepLSTM`)."""
+    return StepLSTM(*args, gate="hard_sigmoid", **kwargs)
 
 
 def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

