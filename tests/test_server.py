@@ -251,15 +251,15 @@ def test_valid_predictions_take_the_fast_path_and_get_what_the_route_gives(clien
 def test_a_model_call_shares_its_batch_out_in_groups_of_equal_length():
     from hypothesis import given, strategies as st
 
-    from polarity.server.registry import balanced_groups
+    from polarity.engine.batches import deal_by_length
 
     @given(st.lists(st.integers(1, 500), min_size=1, max_size=100), st.integers(1, 4))
     def check(lengths, workers):
-        groups = balanced_groups(lengths, workers)
+        groups = [g for g in deal_by_length(lengths, workers) if len(g)]
         assert sorted(np.concatenate(groups).tolist()) == list(range(len(lengths)))
         totals = [sum(lengths[i] for i in group) for group in groups]
         assert len(groups) == min(workers, len(lengths))
-        assert max(totals) - min(totals) <= max(lengths)  # longest first, each to the lightest group
+        assert max(totals) - min(totals) <= max(lengths)  # shortest first, one to each group in turn
 
     check()
 

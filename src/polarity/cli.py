@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from polarity import __version__
+from polarity.engine.threads import choose_wait_policy, set_torch_threads
 from polarity.errors import PolarityError
 
 Handler = Callable[[argparse.Namespace], int | None]
@@ -694,37 +695,6 @@ def _remember_parsers(parser: argparse.ArgumentParser) -> None:
                 _remember_parsers(sub)
 
 
-def busy_cores(seconds: float = 0.25) -> float:
-    """How many cores other processes keep busy right now (from /proc/stat; 0 where unavailable)."""
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as handle:
-            values = [int(v) for v in handle.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # all time, idle + iowait
-
-    try:
-        total_a, idle_a = sample()
-        time.sleep(seconds)
-        total_b, idle_b = sample()
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    cores = os.cpu_count() or 1
-    return cores * (1.0 - (idle_b - idle_a) / max(total_b - total_a, 1))
-
-
-def choose_wait_policy() -> str | None:
-    """Let PyTorch's OpenMP threads sleep instead of spinning when other processes already keep a
-    core busy, set before PyTorch starts them: with one of two cores taken, a training step went
-    from 322 to 155 ms (docs/RELIABILITY.md); on idle cores spinning is 15 % faster, so it stays.
-    The setting changes no result, only how threads wait. ``OMP_WAIT_POLICY`` set by the user, or
-    PyTorch already imported, wins."""
-    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules:
-        return None
-    if busy_cores() >= 0.5:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-        return "PASSIVE"
-    return None
-
-
 def _check_single_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """A usage error where a required positional got no value: argparse (before Python 3.13) gives an
     empty list for ``polarity neighbors DIR -- --``, the second ``--`` taken and then dropped."""
@@ -756,9 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads is not None:
         if args.threads < 1:
             getattr(args, "parser", parser).error(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+        set_torch_threads(args.threads)
     try:
         return int(handler(args) or 0)
     except PolarityError as exc:

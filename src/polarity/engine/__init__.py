@@ -1,20 +1,22 @@
-"""What training and inference share: device and precision, batches of ids, worker threads and
-batched prediction. It sits below both (``inference`` never imports ``training``)."""
+"""What training and inference share: device and precision, batches of ids, the CPU-thread policy
+and worker threads, and batched prediction. It sits below both (``inference`` never imports
+``training``). Names load lazily, so that :mod:`polarity.engine.threads` can set the thread policy
+before anything imports PyTorch."""
 
-from polarity.engine.batches import EncodedSet, make_batch, plan_batches
-from polarity.engine.device import autocast, bfloat16_supported, flush_denormals, resolve_device, resolve_precision
-from polarity.engine.predict import evaluate_logits, predict_logits, probabilities
+from importlib import import_module
 
-__all__ = [
-    "EncodedSet",
-    "autocast",
-    "bfloat16_supported",
-    "evaluate_logits",
-    "flush_denormals",
-    "make_batch",
-    "plan_batches",
-    "predict_logits",
-    "probabilities",
-    "resolve_device",
-    "resolve_precision",
-]
+_WHERE = {
+    "EncodedSet": "batches", "deal_by_length": "batches", "make_batch": "batches", "plan_batches": "batches",
+    "autocast": "device", "bfloat16_supported": "device", "flush_denormals": "device", "resolve_device": "device",
+    "resolve_precision": "device",
+    "evaluate_logits": "predict", "predict_logits": "predict", "probabilities": "predict",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f"polarity.engine.{_WHERE[name]}"), name)
+    if name in ("distributed", "threads"):
+        return import_module(f"polarity.engine.{name}")
+    raise AttributeError(f"module 'polarity.engine' has no attribute {name!r}")

@@ -29,6 +29,14 @@ class EncodedSet:
         return cls(sequences, np.zeros(len(sequences), dtype=np.int64))
 
 
+def deal_by_length(lengths, parts: int) -> list[np.ndarray]:
+    """Positions ``0..n-1`` dealt out by length, shortest first, to ``parts`` parts in turn: parts of
+    nearly equal work, each padded only to its own longest row (some empty when ``n < parts``). The
+    one way polarity splits a batch: over shards, over processes, over the cores of a model call."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return [order[k::parts] for k in range(parts)]
+
+
 def plan_batches(data: EncodedSet, batching: str, batch_size: int, *, seed: int | None, epoch: int = 0) -> list[np.ndarray]:
     """Index batches for one pass: ``exact`` in Keras's random order (or in order when ``seed`` is
     None), ``bucketed`` grouped by length (shuffled when ``seed`` is given, else sorted)."""

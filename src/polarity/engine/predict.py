@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from polarity.engine.batches import EncodedSet, make_batch, plan_batches
 from polarity.engine.device import autocast, flush_denormals
-from polarity.engine.workers import ShardPool
+from polarity.engine.threads import ShardPool
 
 
 def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,

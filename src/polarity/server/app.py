@@ -16,17 +16,16 @@ import contextlib
 import gc
 import json
 import os
-import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 
-import torch
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 
 from polarity import __version__
+from polarity.engine.threads import serving_process
 from polarity.server.cli import API_KEY_ENV, CONFIG_ENV
 from polarity.server.errors import BearerAuthMiddleware, BodyLimitMiddleware, install_error_handlers
 from polarity.server.fastpath import PredictFastPath
@@ -174,28 +173,11 @@ def _add_page(app: FastAPI, static: dict[str, bytes]) -> None:
         return serve("style.css")
 
 
-def available_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def app_from_env() -> FastAPI:
-    """The app that `polarity serve` describes in $POLARITY_SERVE_CONFIG (uvicorn's factory, in each worker).
-
-    A server process keeps PyTorch to one thread: a single text then runs on one core (about twice
-    as fast as on two threads that wait for each other at every step, and it leaves the other core
-    to the HTTP side), and a batch runs in parts side by side on single-threaded workers, one per core.
-    """
+    """The app that `polarity serve` describes in $POLARITY_SERVE_CONFIG (uvicorn's factory, in each
+    worker), under the serving thread policy (:func:`polarity.engine.threads.serving_process`)."""
     settings = json.loads(os.environ[CONFIG_ENV])
-    cores = int(settings.get("threads") or available_cores())
-    torch.set_num_threads(1)
-    # The model thread takes the GIL back after every PyTorch call; with the event loop busy it waited up
-    # to the default 5 ms each time. Measured under load (50 clients, 2 cores): 0.5 ms halves the model
-    # time per batch (74 -> 39 ms and 51 -> 33 ms, two alternating runs each).
-    sys.setswitchinterval(0.0005)
+    cores = serving_process(settings.get("threads"))
     return create_app(settings["models"], api_key=os.environ.get(API_KEY_ENV) or None, cores=cores, freeze_gc=True,
                       max_batch=settings.get("max_batch", 256), batch_window=settings.get("batch_window", 0.005),
                       backend=settings.get("backend", "torch"))

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from polarity.engine.threads import available_cores
 from polarity.errors import ConfigError, PolarityError
 
 CONFIG_ENV = "POLARITY_SERVE_CONFIG"  # settings handed to uvicorn's worker processes
@@ -94,19 +95,12 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     from polarity.server.registry import read_entries  # checks every folder, and that names differ
 
     entries = read_entries(args.models)
-    threads = max(1, _cores() // args.workers) if args.workers > 1 else None
+    threads = max(1, available_cores() // args.workers) if args.workers > 1 else None
     return ServeSettings(models=[str(e.folder) for e in entries], host=args.host, port=args.port,
                          workers=args.workers, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
                          max_batch=args.max_batch, batch_window=args.batch_window_ms / 1000, threads=threads,
                          backend=args.backend,
                          log_level=args.log_level, access_log=args.access_log)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _loopback(host: str) -> bool:

@@ -10,9 +10,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,8 @@ import torch
 from starlette.concurrency import run_in_threadpool
 
 from polarity.engine import EncodedSet, predict_logits, probabilities
-from polarity.engine.workers import ShardPool
+from polarity.engine.batches import deal_by_length
+from polarity.engine.threads import ShardPool, threads_for
 from polarity.errors import ConfigError
 from polarity.inference import Predictor
 from polarity.inference.explore import explain
@@ -98,19 +98,6 @@ def read_entries(folders: Sequence[str | os.PathLike]) -> list[ModelEntry]:
     return entries
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """PyTorch's thread count set to ``count`` for a block (it reaches every thread: keep blocks short)."""
-    before = torch.get_num_threads()
-    if count != before:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        if count != before:
-            torch.set_num_threads(before)
-
-
 class ServedModel:
     """One loaded model: a batcher feeding one model thread (one call at a time). On CPU with PyTorch
     a call shares its batch out among single-threaded workers, one per core, in groups of equal total
@@ -134,7 +121,7 @@ class ServedModel:
             return self.predictor.predict_proba_ids(ids, batch_size=ONNX_PART)
         if self.workers is None or len(ids) == 1:
             return probabilities(self._logits(ids))
-        groups = balanced_groups([len(seq) for seq in ids], self.workers.shards)
+        groups = [g for g in deal_by_length([len(seq) for seq in ids], self.workers.shards) if len(g)]
         logits = np.concatenate(self.workers.map(lambda group: self._logits([ids[i] for i in group]), groups))
         ordered = np.empty_like(logits)
         ordered[np.concatenate(groups)] = logits
@@ -151,7 +138,7 @@ class ServedModel:
         if words > MAX_EXPLAIN_WORDS:
             raise ApiError(422, "text_too_long", f"/v1/explain takes texts of up to {MAX_EXPLAIN_WORDS:,} words; "
                            f"this one has {words:,}")
-        with torch_threads(self.cores):  # its batches side by side on every core
+        with threads_for(self.cores):  # its batches side by side on every core
             return explain(self.predictor, text)
 
     def warm_up(self) -> None:
@@ -182,18 +169,6 @@ class ServedModel:
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.workers is not None:
             self.workers.close(wait=False)  # on the event loop: never wait for a running group
-
-
-def balanced_groups(lengths: list[int], groups: int) -> list[np.ndarray]:
-    """Indices of ``lengths`` in at most ``groups`` groups of similar total length: longest first, each
-    to the group with the least so far (a model call's time on a core grows with its words)."""
-    totals = [0] * groups
-    members: list[list[int]] = [[] for _ in range(groups)]
-    for i in np.argsort(lengths)[::-1].tolist():
-        k = totals.index(min(totals))
-        totals[k] += lengths[i]
-        members[k].append(i)
-    return [np.asarray(m, dtype=np.int64) for m in members if m]
 
 
 def records(predictor: Predictor, texts: list[str], ids: list[list[int]], probs: np.ndarray,
@@ -234,7 +209,7 @@ class ModelSet:
         try:
             for name, entry in self.entries.items():
                 started = time.perf_counter()
-                with torch_threads(self.cores or torch.get_num_threads()):  # ONNX Runtime's threads
+                with threads_for(self.cores or torch.get_num_threads()):  # ONNX Runtime's threads
                     predictor = Predictor.load(entry.folder, device=self.device, backend=self.backend)
                 served = ServedModel(entry, predictor,
                                      max_batch=self.max_batch, window=self.window, cores=self.cores)

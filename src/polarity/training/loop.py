@@ -18,7 +18,7 @@ from polarity.engine import EncodedSet, autocast, evaluate_logits, flush_denorma
 from polarity.engine import distributed
 from polarity.engine.device import resolve_precision
 from polarity.engine.predict import loss_and_correct
-from polarity.engine.workers import ShardPool
+from polarity.engine.threads import ShardPool
 from polarity.errors import ConfigError
 from polarity.models.classifiers import random_source
 from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint

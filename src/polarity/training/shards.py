@@ -10,13 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from polarity.engine.batches import deal_by_length
+
 
 def split_batch(indices: np.ndarray, lengths: Sequence[int], shards: int) -> list[np.ndarray]:
-    """Deal the reviews out by length (shortest to shard 0, next to shard 1, ...): shards of equal
-    work, each padded only to its own longest review. Empty shards are dropped."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    parts = [indices[order[k::shards]] for k in range(shards)]
-    return [part for part in parts if len(part)]
+    """The batch's reviews dealt out by length: shards of equal work. Empty shards are dropped."""
+    return [indices[part] for part in deal_by_length(lengths, shards) if len(part)]
 
 
 def shard_seed(seed: int, step: int, shard: int) -> int:
@@ -25,7 +24,6 @@ def shard_seed(seed: int, step: int, shard: int) -> int:
 
 
 def rank_share(indices: np.ndarray, lengths: Sequence[int], world: int, rank: int) -> np.ndarray:
-    """Process ``rank``'s part of a batch shared by ``world`` processes, dealt out by length as
-    :func:`split_batch` does (possibly empty when the batch has fewer reviews than processes)."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    return indices[order[rank::world]]
+    """Process ``rank``'s part of a batch shared by ``world`` processes, dealt out by length
+    (possibly empty when the batch has fewer reviews than processes)."""
+    return indices[deal_by_length(lengths, world)[rank]]
