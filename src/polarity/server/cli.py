@@ -14,30 +14,39 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from polarity.engine.threads import available_cores
-from polarity.errors import ConfigError, PolarityError
+from polarity.errors import PolarityError
+from polarity.settings import check_fields, choice, integer, number, optional, positive_int, rule, string
 
 CONFIG_ENV = "POLARITY_SERVE_CONFIG"  # settings handed to uvicorn's worker processes
 API_KEY_ENV = "POLARITY_API_KEY"
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 @dataclass
 class ServeSettings:
-    """What `polarity serve` runs: model folders (absolute paths) and server options."""
+    """What `polarity serve` runs: model folders (absolute paths) and server options, checked
+    (messages name the command-line flag)."""
 
     models: list[str]
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    api_key: str | None = None
-    max_batch: int = 256
-    batch_window: float = 0.005
-    threads: int | None = None  # PyTorch threads per worker (None: PyTorch's default)
-    backend: str = "torch"
+    host: str = rule("127.0.0.1", string)
+    port: int = rule(8000, integer(0, "between 0 and 65535", 65535))
+    workers: int = rule(1, integer(1, "at least 1"))
+    api_key: str | None = rule(None, optional(string))
+    max_batch: int = rule(256, integer(1, "between 1 and 4096", 4096))
+    batch_window_ms: float = rule(5.0, number("between 0 and 1000", lambda v: 0 <= v <= 1000))
+    threads: int | None = rule(None, optional(positive_int))  # PyTorch threads per worker (None: all cores)
+    backend: str = rule("torch", choice("torch", "onnxruntime"))
     log_level: str = "info"
     access_log: bool = True
+
+    def __post_init__(self) -> None:
+        check_fields(self, _flag)
 
     @property
     def url(self) -> str:
@@ -46,8 +55,8 @@ class ServeSettings:
 
     def worker_config(self) -> str:
         """The JSON in $POLARITY_SERVE_CONFIG (no API key: that travels in $POLARITY_API_KEY)."""
-        keep = ("models", "max_batch", "batch_window", "threads", "backend")
-        return json.dumps({k: v for k, v in asdict(self).items() if k in keep})
+        return json.dumps({"models": self.models, "max_batch": self.max_batch, "batch_window": self.batch_window_ms / 1000,
+                           "threads": self.threads, "backend": self.backend})
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -84,23 +93,15 @@ def add_serve_parser(subcommands: argparse._SubParsersAction) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """Checked settings: ports, workers and batching in range, model folders readable, the API key."""
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    if not 1 <= args.max_batch <= 4096:
-        raise ConfigError(f"--max-batch must be between 1 and 4096, got {args.max_batch}")
-    if not 0 <= args.batch_window_ms <= 1000:
-        raise ConfigError(f"--batch-window-ms must be between 0 and 1000, got {args.batch_window_ms}")
     from polarity.server.registry import read_entries  # checks every folder, and that names differ
 
-    entries = read_entries(args.models)
-    threads = max(1, available_cores() // args.workers) if args.workers > 1 else None
-    return ServeSettings(models=[str(e.folder) for e in entries], host=args.host, port=args.port,
-                         workers=args.workers, api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
-                         max_batch=args.max_batch, batch_window=args.batch_window_ms / 1000, threads=threads,
-                         backend=args.backend,
-                         log_level=args.log_level, access_log=args.access_log)
+    settings = ServeSettings(models=list(args.models), host=args.host, port=args.port, workers=args.workers,
+                             api_key=args.api_key or os.environ.get(API_KEY_ENV) or None, max_batch=args.max_batch,
+                             batch_window_ms=args.batch_window_ms, backend=args.backend, log_level=args.log_level,
+                             access_log=args.access_log)
+    settings.models = [str(e.folder) for e in read_entries(args.models)]
+    settings.threads = max(1, available_cores() // settings.workers) if settings.workers > 1 else None
+    return settings
 
 
 def _loopback(host: str) -> bool:

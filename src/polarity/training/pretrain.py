@@ -39,6 +39,7 @@ from polarity.data.vocab import OOV, Vocabulary
 from polarity.engine.device import resolve_device
 from polarity.errors import ConfigError
 from polarity.files import atomic_path, write_json
+from polarity.settings import check_fields, count, flag, from_table, integer, number, optional, positive_int, rule
 from polarity.models.language import LanguageModel
 from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
 from polarity.training.loop import TrainingInterrupted
@@ -48,37 +49,44 @@ KIND = "polarity-encoder"
 LOG_SECONDS = 30.0
 
 
+def _vectors(where: str, value: object) -> str | None:
+    """A name or path of word vectors; None or "none" for a random start."""
+    if value is None or (isinstance(value, str) and value.lower() == "none"):
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must name the vectors (e.g. \"glove-6b-50d\") or be none, got {value!r}")
+    return value
+
+
+_positive = number("a positive number", lambda v: v > 0)
+
+
 @dataclass
 class PretrainSettings:
     """What ``polarity pretrain`` trains (all saved in the folder's ``config.json``)."""
 
-    words: int = 20000          # ids the model reads (frequency rank; rarer words are <UNK>)
-    embedding_dim: int = 50
-    units: int = 128
-    bidirectional: bool = True
-    window: int = 100           # words per training window
-    batch_size: int = 64
-    lr: float = 0.002
-    epochs: int = 3
-    clip: float = 1.0
-    dropout: float = 0.1
-    held_out: int = 1000        # unlabelled reviews kept aside for the perplexity
-    vectors: str | None = "glove-6b-50d"  # initial embedding (None: random)
-    seed: int = 0
-    limit: int | None = None    # read only this many texts (quick trials, tests)
-    checkpoint_minutes: float = 5.0
+    words: int = rule(20000, integer(8, "an integer >= 8"))  # ids the model reads (rarer words are <UNK>)
+    embedding_dim: int = rule(50, positive_int)
+    units: int = rule(128, positive_int)
+    bidirectional: bool = rule(True, flag)
+    window: int = rule(100, integer(2, "an integer >= 2"))  # words per training window
+    batch_size: int = rule(64, positive_int)
+    lr: float = rule(0.002, _positive)
+    epochs: int = rule(3, positive_int)
+    clip: float = rule(1.0, _positive)
+    dropout: float = rule(0.1, number("a number in [0, 1)", lambda v: 0 <= v < 1))
+    held_out: int = rule(1000, positive_int)  # unlabelled reviews kept aside for the perplexity
+    vectors: str | None = rule("glove-6b-50d", _vectors)  # initial embedding (None: random)
+    seed: int = rule(0, count)
+    limit: int | None = rule(None, optional(positive_int))  # read only this many texts (quick trials, tests)
+    checkpoint_minutes: float = rule(5.0, _positive)
 
     def __post_init__(self) -> None:
-        for name in ("words", "embedding_dim", "units", "window", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (8 if name == "words" else 2 if name == "window" else 1):
-                raise ConfigError(f"pretrain {name} must be a positive integer (words >= 8, window >= 2), got {value!r}")
-        if not isinstance(self.held_out, int) or self.held_out < 1:
-            raise ConfigError(f"pretrain held_out must be a positive integer, got {self.held_out!r}")
-        if not self.lr > 0 or not 0 <= self.dropout < 1:
-            raise ConfigError(f"pretrain lr must be > 0 and dropout in [0, 1), got {self.lr} and {self.dropout}")
-        if self.vectors is not None and self.vectors.lower() == "none":
-            self.vectors = None
+        check_fields(self, "pretrain ")
+
+    @classmethod
+    def from_dict(cls, values: object, owner: str = "pretraining settings") -> "PretrainSettings":
+        return from_table(cls, values, "the settings", owner)
 
 
 @dataclass
@@ -353,7 +361,7 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
         if not (out / CHECKPOINT).is_file():
             raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run never started)")
         run = _read_run(out)
-        settings = PretrainSettings(**run["settings"])
+        settings = PretrainSettings.from_dict(run["settings"], f"{out / RUN}")
         if epochs:
             done = _read_config(out).get("epochs_done", 0) if (out / CONFIG).is_file() else 0
             if epochs < done:

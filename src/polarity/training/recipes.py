@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import difflib
 import inspect
-import math
 import tomllib
 import types
 import typing
@@ -19,72 +18,43 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from polarity.errors import ConfigError
+from polarity.settings import (
+    Check,
+    any_number,
+    check_fields,
+    check_keys,
+    choice,
+    count,
+    field_names,
+    flag,
+    from_table,
+    integer,
+    number,
+    optional,
+    positive_int,
+    regex,
+    rule,
+    string,
+    table,
+    unknown,
+    words,
+)
 
 SECTIONS = ("data", "model", "training")
 MAX_DEPTH = 8
 # Constructor arguments the program fills in (from the data); a recipe may not set them.
 PROGRAM_KEYS = ("vocab_size", "maxlen", "num_outputs")
-Check = Callable[[str, object], object]
 
 
-# --- value checks: (where, value) -> value (converted), or ConfigError -----------------------
-
-
-def _integer(minimum: int | None, what: str) -> Check:
-    def check(where: str, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-            raise ConfigError(f"{where} must be {what}, got {value!r}")
-        return value
-
-    return check
-
-
-def _number(what: str, ok: Callable[[float], bool]) -> Check:
-    """A float (an int is accepted and converted) that is finite and satisfies ``ok``."""
-
-    def check(where: str, value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-            raise ConfigError(f"{where} must be {what}, got {value!r}")
-        return float(value)
-
-    return check
-
-
-def _choice(*choices: str) -> Check:
-    def check(where: str, value: object) -> str:
-        if not isinstance(value, str) or value not in choices:
-            raise ConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    return check
-
-
-def _flag(where: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    return value
-
-
-def _string(where: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string, got {value!r}")
-    return value
+# --- recipe-specific value checks --------------------------------------------------------------
 
 
 def _name(where: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"recipe {where} must be a non-empty string, got {value!r}")
     return value
-
-
-def _optional(check: Check) -> Check:
-    def optional(where: str, value: object) -> object:
-        return None if value is None else check(where, value)
-
-    return optional
 
 
 def _pretrained_vocabulary(where: str, value: object) -> bool | str:
@@ -97,43 +67,10 @@ def _pretrained_vocabulary(where: str, value: object) -> bool | str:
 def _accuracies(where: str, value: object) -> list[float]:
     if not isinstance(value, list):
         raise ConfigError(f"{where} must be a list of numbers, got {value!r}")
-    return [_number("a list of numbers", lambda v: True)(where, item) for item in value]
+    return [number("a list of numbers", lambda v: True)(where, item) for item in value]
 
 
-def _regex(where: str, value: object) -> str:
-    import re
-
-    value = _string(where, value)
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ConfigError(f"{where} must be a regular expression, got {value!r} ({exc})") from exc
-    return value
-
-
-def _words(where: str, value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
-        raise ConfigError(f"{where} must be a list of words, got {value!r}")
-    return list(value)
-
-
-_positive_int = _integer(1, "a positive integer")
-_count = _integer(0, "an integer >= 0")
-_limit = _integer(0, "an integer >= 0 (0: no limit)")
-_any_number = _number("a number", lambda v: True)
-
-
-def _rule(default: object, check: Check) -> Any:
-    """A dataclass field with ``default`` whose values go through ``check``."""
-    return field(default=default, metadata={"check": check})
-
-
-def _check_fields(obj: object, prefix: str) -> None:
-    """Run each field's check on its value, storing the converted value."""
-    for f in dataclasses.fields(obj):
-        check = f.metadata.get("check")
-        if check is not None:
-            setattr(obj, f.name, check(prefix + f.name, getattr(obj, f.name)))
+_limit = integer(0, "an integer >= 0 (0: no limit)")
 
 
 # --- sections -------------------------------------------------------------------------------
@@ -143,58 +80,49 @@ def _check_fields(obj: object, prefix: str) -> None:
 class DataConfig:
     """The [data] section: vocabulary, sequence length and split."""
 
-    num_words: int = _rule(0, _limit)
-    skip_top: int = _rule(0, _count)
-    maxlen: int = _rule(0, _limit)
-    truncating: str = _rule("pre", _choice("pre", "post"))
-    valid_fraction: float = _rule(0.1, _number("a number in [0, 1)", lambda v: 0 <= v < 1))
-    pretrained_vocabulary: bool | str = _rule(False, _pretrained_vocabulary)
-    target: str = _rule("sentiment", _choice("sentiment", "rating-bands"))
-    remove_characters: str = _rule("", _regex)
-    stop_words: list = field(default_factory=list, metadata={"check": _words})
-    unknown_vector: str = _rule("random", _choice("random", "last"))  # with pretrained vectors: the unknown id's row
+    num_words: int = rule(0, _limit)
+    skip_top: int = rule(0, count)
+    maxlen: int = rule(0, _limit)
+    truncating: str = rule("pre", choice("pre", "post"))
+    valid_fraction: float = rule(0.1, number("a number in [0, 1)", lambda v: 0 <= v < 1))
+    pretrained_vocabulary: bool | str = rule(False, _pretrained_vocabulary)
+    target: str = rule("sentiment", choice("sentiment", "rating-bands"))
+    remove_characters: str = rule("", regex)
+    stop_words: list = field(default_factory=list, metadata={"check": words})
+    unknown_vector: str = rule("random", choice("random", "last"))  # with pretrained vectors: the unknown id's row
 
     def __post_init__(self) -> None:
-        _check_fields(self, "data.")
+        check_fields(self, "data.")
 
 
 @dataclass
 class TrainingConfig:
     """The [training] section: optimizer, batches, epochs and precision."""
 
-    optimizer: str = _rule("adam", _choice("adam", "adagrad", "rmsprop", "sgd"))
-    lr: float = _rule(0.001, _number("a positive number", lambda v: v > 0))
-    initial_accumulator: float = _rule(0.1, _number("a number >= 0", lambda v: v >= 0))
-    batch_size: int = _rule(64, _positive_int)
-    epochs: int = _rule(3, _positive_int)
-    batching: str = _rule("bucketed", _choice("exact", "bucketed"))
-    precision: str = _rule("float32", _choice("float32", "bfloat16"))
-    shards: int = _rule(1, _positive_int)
-    seed: int = _rule(0, _count)
-    early_stopping: int = _rule(0, _integer(0, "an integer >= 0 (0: off)"))
-    restore_best: bool = _rule(True, _flag)
-    eval_test_each_epoch: bool = _rule(False, _flag)
-    unfreeze: str = _rule("none", _choice("none", "gradual"))
-    lr_decay: float = _rule(1.0, _number("a number >= 1", lambda v: v >= 1))
+    optimizer: str = rule("adam", choice("adam", "adagrad", "rmsprop", "sgd"))
+    lr: float = rule(0.001, number("a positive number", lambda v: v > 0))
+    initial_accumulator: float = rule(0.1, number("a number >= 0", lambda v: v >= 0))
+    batch_size: int = rule(64, positive_int)
+    epochs: int = rule(3, positive_int)
+    batching: str = rule("bucketed", choice("exact", "bucketed"))
+    precision: str = rule("float32", choice("float32", "bfloat16"))
+    shards: int = rule(1, positive_int)
+    seed: int = rule(0, count)
+    early_stopping: int = rule(0, integer(0, "an integer >= 0 (0: off)"))
+    restore_best: bool = rule(True, flag)
+    eval_test_each_epoch: bool = rule(False, flag)
+    unfreeze: str = rule("none", choice("none", "gradual"))
+    lr_decay: float = rule(1.0, number("a number >= 1", lambda v: v >= 1))
 
     def __post_init__(self) -> None:
-        _check_fields(self, "training.")
+        check_fields(self, "training.")
 
 
 SECTION_CLASSES: dict[str, type] = {"data": DataConfig, "training": TrainingConfig}
 
 
-def _field_names(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
-
-
 def _unknown(what: str, key: str, where: str, label: str, valid: Iterable[str], show: Callable = repr) -> ConfigError:
-    """``unknown key 'epoch' in [training] (recipe x); did you mean 'epochs'?`` (else the valid names)."""
-    valid = list(valid)
-    close = difflib.get_close_matches(key, valid, n=1)
-    listed = ", ".join(valid if show is repr else map(show, valid)) or "none"
-    hint = f"did you mean {show(close[0])}?" if close else f"valid {what}s: {listed}"
-    return ConfigError(f"unknown {what} {show(key)}{where} (recipe {label}); {hint}")
+    return unknown(what, key, where, f"recipe {label}", valid, show)
 
 
 def _section_name(name: str) -> str:
@@ -202,25 +130,16 @@ def _section_name(name: str) -> str:
 
 
 def _check_keys(values: Mapping, valid: Iterable[str], section: str, label: str) -> None:
-    valid = list(valid)
-    for key in values:
-        if key not in valid:
-            raise _unknown("key", key, f" in [{section}]", label, valid)
+    check_keys(values, valid, f" in [{section}]", f"recipe {label}")
 
 
 def _table(value: object, section: str, label: str) -> dict:
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{section}] must be a table (recipe {label}), got {value!r}")
-    return value
+    return table(value, f"[{section}]", f"recipe {label}")
 
 
 def _section(cls: type, values: object, section: str, label: str) -> object:
     """A section dataclass from a dict, rejecting unknown keys."""
-    if isinstance(values, cls):
-        return dataclasses.replace(values)  # a copy, checked again
-    values = _table(values, section, label)
-    _check_keys(values, _field_names(cls), section, label)
-    return cls(**values)
+    return from_table(cls, values, f"[{section}]", f"recipe {label}")
 
 
 # --- [model] --------------------------------------------------------------------------------
@@ -255,8 +174,8 @@ def _option_check(param: inspect.Parameter) -> Check | None:
         optional, kind = False, type(param.default) if type(param.default) in _SIMPLE_TYPES.values() else None
     if kind is None:
         return None
-    check = {bool: _flag, int: _integer(None, "an integer"), float: _any_number, str: _string}[kind]
-    return _optional(check) if optional else check
+    check = {bool: flag, int: integer(None, "an integer"), float: any_number, str: string}[kind]
+    return optional(check) if optional else check
 
 
 def _pretrained_source(where: str, value: object) -> str:
@@ -336,16 +255,16 @@ class Recipe:
     model: dict
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
-    extends: str | None = _rule(None, _optional(_string))
-    notebook: str | None = _rule(None, _optional(_string))
-    title: str | None = _rule(None, _optional(_string))
-    description: str | None = _rule(None, _optional(_string))
-    reported_accuracy: float | None = _rule(None, _optional(_any_number))
-    reported_per_epoch: list[float] | None = _rule(None, _optional(_accuracies))
-    reported_note: str | None = _rule(None, _optional(_string))
+    extends: str | None = rule(None, optional(string))
+    notebook: str | None = rule(None, optional(string))
+    title: str | None = rule(None, optional(string))
+    description: str | None = rule(None, optional(string))
+    reported_accuracy: float | None = rule(None, optional(any_number))
+    reported_per_epoch: list[float] | None = rule(None, optional(_accuracies))
+    reported_note: str | None = rule(None, optional(string))
 
     def __post_init__(self) -> None:
-        _check_fields(self, "")
+        check_fields(self, "")
         self.data = _section(DataConfig, self.data, "data", self.name)
         self.training = _section(TrainingConfig, self.training, "training", self.name)
         self.model = _check_model(self.model, self.name)
@@ -397,7 +316,7 @@ def _check_top_keys(data: Mapping, label: str) -> None:
 def _section_keys(recipe: dict, section: str) -> list[str]:
     """The keys a bare override may name in ``section`` of a recipe dict."""
     if section in SECTION_CLASSES:
-        return _field_names(SECTION_CLASSES[section])
+        return field_names(SECTION_CLASSES[section])
     model = recipe.get("model") or {}
     try:
         kind = _model_type(model, recipe.get("name", "?"))
@@ -518,7 +437,7 @@ def _merge(chain: list[_Layer]) -> dict:
         _check_top_keys(layer.raw, layer.label)
         for key, value in layer.raw.items():
             if key in SECTION_CLASSES:
-                _check_keys(value, _field_names(SECTION_CLASSES[key]), key, layer.label)
+                _check_keys(value, field_names(SECTION_CLASSES[key]), key, layer.label)
             if key in SECTIONS:
                 merged.setdefault(key, {}).update(value)
             elif key != "extends" and (layer is chain[0] or key not in DESCRIPTIVE_KEYS):
