@@ -76,7 +76,7 @@ def bench_dropout(args) -> None:
 def bench_predict(args) -> None:
     from polarity.data import TextEncoder, load_imdb
     from polarity.engine import EncodedSet, predict_logits
-    from polarity.models.io import model_options
+    from polarity.models.folder import model_options
     from polarity.models.registry import build_model
     from polarity.training import load_recipe
 

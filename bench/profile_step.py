@@ -17,7 +17,7 @@ import torch
 from polarity.data import TextEncoder, load_imdb
 from polarity.engine import EncodedSet, autocast, make_batch, plan_batches
 from polarity.engine.predict import loss_and_correct
-from polarity.models.io import model_options
+from polarity.models.folder import model_options
 from polarity.models.registry import build_model
 from polarity.training import load_recipe
 from polarity.training.loop import make_optimizer

@@ -40,7 +40,7 @@ def polarity_epoch(meta: dict, data, seed: int, batching: str) -> dict:
     from bench.prepare import sequences_from_padded
     from polarity import __version__
     from polarity.engine import EncodedSet, predict_logits
-    from polarity.models.io import model_options
+    from polarity.models.folder import model_options
     from polarity.models.registry import build_model
     from polarity.training.loop import Trainer, make_optimizer
     from polarity.training.recipes import Recipe

@@ -99,7 +99,7 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     from polarity.data import TextEncoder, Vocabulary
     from polarity.engine import EncodedSet, predict_logits
     from polarity.inference import Predictor
-    from polarity.models.io import model_options
+    from polarity.models.folder import model_options
     from polarity.models.registry import build_model
     from polarity.training.loop import Trainer, make_optimizer
     from polarity.training.recipes import Recipe

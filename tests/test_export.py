@@ -16,7 +16,7 @@ from polarity.engine import probabilities
 from polarity.errors import ConfigError
 from polarity.export import ExportModule, add_export_parser, export_model, read_preprocessing
 from polarity.inference import Predictor
-from polarity.models.io import load_model_folder, save_model_folder
+from polarity.models.folder import ModelFolder
 from polarity.models.registry import build_model
 
 
@@ -67,7 +67,7 @@ def make_folder(root, name: str, batching: str = "exact"):
                         maxlen=MAXLEN)
     randomize_(model, seed=len(name))
     folder = root / name
-    save_model_folder(folder, model, encoder, labels, {"recipe": {"name": name, "model": dict(options)},
+    ModelFolder(folder).save(model, encoder, labels, {"recipe": {"name": name, "model": dict(options)},
                                                        "preprocessing": {"batching": batching}})
     return folder
 
@@ -127,11 +127,12 @@ def runner(result: dict):
 
 def check_against_pytorch(folder, result: dict, name: str) -> None:
     run = runner(result)
-    model, config, encoder = load_model_folder(folder)
+    loaded = ModelFolder(folder).load()
+    model, config, encoder = loaded.model, loaded.config, loaded.encoder
     sequences = reviews(encoder.vocab_size)
     # 1. as polarity predicts (this folder pads every review to maxlen, "exact" batching)
     expected = Predictor.load(folder).predict_proba_ids(sequences)
-    assert expected.shape == (1000, len(config["labels"]))
+    assert expected.shape == (1000, len(config.labels))
     assert expected.std(axis=0).min() > 0.02  # the weights give probabilities that differ from review to review
     got = np.concatenate([run(ids, lengths) for ids, lengths in batches(sequences, MAXLEN)])
     assert got.shape == expected.shape and got.dtype == np.float32
@@ -242,7 +243,7 @@ def test_preprocessing_file_reproduces_the_ids(folders, exported):
     assert {k: spec["ids"][k] for k in ("pad", "start", "unknown", "index_from")} == {"pad": 0, "start": 1, "unknown": 2,
                                                                                         "index_from": 3}
     assert spec["padding_changes_output"] is False and spec["model"]["file"] == "bilstm-masked.pt"
-    _, _, encoder = load_model_folder(folders["bilstm-masked"])
+    encoder = ModelFolder(folders["bilstm-masked"]).load().encoder
     texts = ["W1 w2 FILM<br />great<BR/>Très ΣΟΦΌΣ, dull!", "", "unknown words only", " ".join(WORDS) * 2,
              "w3\tw4\nw5\rw6\xa0w7 İ ß"]
     assert [ids_from_spec(spec, t) for t in texts] == encoder.encode(texts)
@@ -302,7 +303,7 @@ def test_bucketed_models_export_the_each_text_alone_function(folders, tmp_path):
     spec = read_preprocessing(result["preprocessing"])
     assert spec["padding_changes_output"] is False and spec["pad_to"] == "any"
     run = runner(result)
-    sequences = reviews(load_model_folder(folder)[2].vocab_size)[:300]
+    sequences = reviews(ModelFolder(folder).load().encoder.vocab_size)[:300]
     expected = Predictor.load(folder).predict_proba_ids(sequences)
     got = np.concatenate([run(ids, lengths) for ids, lengths in batches(sequences, None)])
     assert np.abs(got - expected).max() < 1e-5

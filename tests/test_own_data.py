@@ -168,9 +168,9 @@ def test_limit_never_evaluates_on_training_reviews(sentiment_archive, tmp_path):
     assert set(limited_valid.texts) <= set(full_valid.texts)
     train_recipe(recipe, tmp_path / "lim", corpus=corpus, limit=50, **QUIET)
     from polarity.inference.evaluation import model_split
+    from polarity.models.folder import ModelFolder
 
-    config = json.loads((tmp_path / "lim" / "config.json").read_text())
-    texts, _, _ = model_split(config, "valid", lambda: corpus)
+    texts, _, _ = model_split(ModelFolder(tmp_path / "lim").config(), "valid", lambda: corpus)
     assert texts == full_valid.texts and not set(texts) & set(limited_fit.texts)
 
 

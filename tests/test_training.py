@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from polarity.cli import main
 from polarity.data import load_imdb
 from polarity.errors import ConfigError
-from polarity.models.io import load_model_folder
+from polarity.models.folder import ModelFolder
 from polarity.training import TrainingInterrupted, load_recipe, train_recipe
 from polarity.training.recipes import parse_assignment
 
@@ -41,10 +41,11 @@ def test_trained_lstm_separates_clear_reviews_and_writes_its_folder(tmp_path, co
     history = json.loads((tmp_path / "m" / "history.json").read_text())
     assert [row["epoch"] for row in history] == list(range(1, 9))
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
-    model, config, encoder = load_model_folder(tmp_path / "m")
-    assert config["parameters"]["total"] == sum(p.numel() for p in model.parameters())
+    loaded = ModelFolder(tmp_path / "m").load()
+    model, config, encoder = loaded.model, loaded.config, loaded.encoder
+    assert config.parameters["total"] == sum(p.numel() for p in model.parameters())
     assert encoder.vocab_size == min(100, len(encoder.vocab) + 4) and encoder.maxlen == 60
-    assert config["labels"] == ["negative", "positive"]
+    assert config.labels == ["negative", "positive"]
 
 
 def test_mean_embedding_and_exact_batching_learn_too(tmp_path, corpus):
@@ -171,7 +172,7 @@ def test_bfloat16_mixed_precision_learns_and_keeps_float32_weights(tmp_path, cor
         float32 = run(tiny_recipe(**{"training.epochs": 8}), tmp_path / "f32", corpus)
         assert metrics["test"] == {**float32["test"], "seconds": metrics["test"]["seconds"]}
     assert metrics["test"]["accuracy"] >= 0.9
-    model, *_ = load_model_folder(tmp_path / "bf16")
+    model = ModelFolder(tmp_path / "bf16").load().model
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     with pytest.raises(ConfigError, match="precision"):
         tiny_recipe(**{"training.precision": "float16"})
@@ -203,7 +204,7 @@ PREDICT_BETWEEN_STEPS = """
 import hashlib, sys
 from pathlib import Path
 import numpy as np, torch
-from polarity.models.io import model_options
+from polarity.models.folder import model_options
 from polarity.models.registry import build_model
 from polarity.training import load_recipe
 from polarity.engine import EncodedSet, predict_logits

@@ -130,7 +130,7 @@ def cmd_recipes(args: argparse.Namespace) -> None:
 
 def cmd_summary(args: argparse.Namespace) -> None:
     from polarity.data.splits import RATING_BANDS
-    from polarity.models.io import model_options, num_outputs
+    from polarity.models.folder import model_options, num_outputs
     from polarity.models.registry import build_model
     from polarity.training.recipes import load_recipe
     from polarity.training.summary import summary_table
@@ -394,12 +394,11 @@ def _labelled_texts(args: argparse.Namespace, predictor) -> tuple[list[str], "nu
 
 
 def _validation_threshold(model_dir: str) -> dict | None:
-    from pathlib import Path
+    from polarity.models.folder import ModelFolder
 
-    path = Path(model_dir) / "metrics.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("valid", {}).get("best_f1_threshold")
-    except (OSError, ValueError, AttributeError):
+        return (ModelFolder(model_dir).metrics() or {}).get("valid", {}).get("best_f1_threshold")
+    except (OSError, PolarityError, AttributeError):
         return None
 
 

@@ -169,14 +169,14 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, format: s
     Returns what was written: paths, format, inputs and outputs, labels, and the largest difference
     from PyTorch's probabilities on a check batch (ONNX: only when ``onnxruntime`` is installed).
     """
-    from polarity.models.io import load_model_folder
+    from polarity.models.folder import ModelFolder
 
     if format not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    model, config, encoder = load_model_folder(model_dir, "cpu")
-    labels = list(config["labels"])
-    batching = config.get("preprocessing", {}).get("batching", "bucketed")
-    module = ExportModule(model, alone=batching != "exact").eval()  # the function Predictor computes
+    loaded = ModelFolder(model_dir).load("cpu")
+    model, config, encoder = loaded.model, loaded.config, loaded.encoder
+    labels = list(config.labels)
+    module = ExportModule(model, alone=config.batching != "exact").eval()  # the function Predictor computes
     out = Path(out)
     sample = example_inputs(encoder.vocab_size, encoder.maxlen)
     if format == "onnx":
@@ -306,10 +306,10 @@ def check_export(module: ExportModule, path: Path, format: str, vocab_size: int)
 
 
 # -- the preprocessing file --------------------------------------------------------------------------------
-def preprocessing_spec(config: dict, encoder, module: ExportModule, out: Path, format: str, opset: int) -> dict:
+def preprocessing_spec(config, encoder, module: ExportModule, out: Path, format: str, opset: int) -> dict:
     """Everything another runtime needs to turn raw text into the network's inputs."""
     tokenizer, vocab = encoder.tokenizer, encoder.vocab
-    batching = config.get("preprocessing", {}).get("batching", "bucketed")
+    batching = config.batching
     reads_padding = module.kind == "rnn" and not module.masked
     samples = encoder.encode(SAMPLE_TEXTS)
     pad_to_maxlen = reads_padding and batching == "exact" and encoder.maxlen is not None
@@ -323,7 +323,7 @@ def preprocessing_spec(config: dict, encoder, module: ExportModule, out: Path, f
         "format": PREPROCESSING_FORMAT,
         "model": {"file": out.name, "format": format, **({"opset": opset} if format == "onnx" else {}),
                   "inputs": INPUTS, "outputs": {"probabilities": {"dtype": "float32", "shape": ["batch", "labels"]}}},
-        "labels": list(config["labels"]),
+        "labels": list(config.labels),
         "tokenizer": {
             **tokenizer.to_dict(),
             "html_break_pattern": _BR_TAG.pattern if tokenizer.strip_html_breaks else None,

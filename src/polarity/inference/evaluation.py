@@ -144,16 +144,16 @@ def format_report(report: dict, name: str) -> str:
     return "\n".join(lines)
 
 
-def model_split(config: dict, split: str, load_corpus) -> tuple[list[str], np.ndarray, str]:
+def model_split(config, split: str, load_corpus) -> tuple[list[str], np.ndarray, str]:
     """Texts, label indices and a name for one split of the data a model was trained on:
     ``test``, ``valid`` (exactly the reviews it was validated on) or ``train`` (all of them).
     ``load_corpus`` is called for IMDB models."""
     from polarity.data.splits import as_labelled, fit_valid_split, imdb_splits
 
-    origin, recipe = config.get("data", {}), config.get("recipe", {})
+    origin, recipe = config.data, config.recipe
     fraction = origin.get("valid_fraction", recipe.get("data", {}).get("valid_fraction", 0.1))
     seed = origin.get("seed", recipe.get("training", {}).get("seed", 0))
-    names = config["labels"]
+    names = config.labels
     if origin.get("dataset", "imdb") == "imdb":
         train, test = imdb_splits(load_corpus(), origin.get("target", "sentiment"))
         sources = {"train": train, "test": test, "valid": None}

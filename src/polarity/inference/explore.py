@@ -14,7 +14,7 @@ from polarity.files import atomic_path
 def embedding_matrix(predictor) -> np.ndarray:
     embedding = getattr(predictor.model, "embedding", None)
     if embedding is None:
-        raise PolarityError(f"a {predictor.config['recipe']['model'].get('type', 'model')} model has no word "
+        raise PolarityError(f"a {predictor.config.model.get('type', 'model')} model has no word "
                             "embedding: nearest words and embedding plots need an rnn, hybrid or mean-embedding model")
     return embedding.weight.detach().cpu().numpy()
 

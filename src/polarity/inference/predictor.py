@@ -15,7 +15,7 @@ from polarity.data.vocab import OOV
 from polarity.engine import EncodedSet, plan_batches, predict_logits, probabilities, resolve_device, resolve_precision
 from polarity.errors import DataError
 from polarity.inference.runtime import OnnxRuntimeNetwork, check_backend
-from polarity.models.io import load_model_folder
+from polarity.models.folder import ModelConfig, ModelFolder
 
 
 @dataclass
@@ -60,14 +60,14 @@ class Predictor:
     array([[0.07, 0.93]])
     """
 
-    def __init__(self, model: torch.nn.Module, config: dict, encoder: TextEncoder, device: torch.device,
+    def __init__(self, model: torch.nn.Module, config: ModelConfig, encoder: TextEncoder, device: torch.device,
                  precision: str = "float32", backend: str = "torch") -> None:
         self.model, self.config, self.encoder, self.device = model, config, encoder, device
         check_backend(backend, device, precision)
         self.precision = resolve_precision(precision, device)
-        self.labels: list = list(config["labels"])
-        self.batching: str = config.get("preprocessing", {}).get("batching", "bucketed")
-        self.name: str = config.get("recipe", {}).get("name", "model")
+        self.labels: list = list(config.labels)
+        self.batching: str = config.batching
+        self.name: str = config.name
         self.backend = backend
         self.network = None if backend == "torch" else OnnxRuntimeNetwork(
             model, vocab_size=encoder.vocab_size, maxlen=encoder.maxlen,
@@ -81,8 +81,8 @@ class Predictor:
         ``backend="onnxruntime"`` runs the network on ONNX Runtime (CPU, float32; ``rnn`` models
         without pooling over time and ``mean-embedding`` models: what ``polarity export`` exports)."""
         dev = resolve_device(device)
-        model, config, encoder = load_model_folder(model_dir, dev)
-        return cls(model, config, encoder, dev, precision, backend)
+        loaded = ModelFolder(model_dir).load(dev)
+        return cls(loaded.model, loaded.config, loaded.encoder, dev, precision, backend)
 
     @property
     def maxlen(self) -> int | None:

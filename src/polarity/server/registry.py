@@ -4,7 +4,6 @@ model thread and batcher."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import os
@@ -27,7 +26,7 @@ from polarity.errors import ConfigError
 from polarity.inference import Predictor
 from polarity.inference.explore import explain
 from polarity.inference.predictor import input_warning
-from polarity.models.io import read_config
+from polarity.models.folder import ModelFolder
 from polarity.server.batcher import Batcher
 from polarity.server.errors import ApiError
 from polarity.server.schemas import MAX_EXPLAIN_WORDS
@@ -69,19 +68,11 @@ def _finite(value: Any) -> Any:
 
 def read_entry(folder: str | os.PathLike) -> ModelEntry:
     """A model folder's name, recipe, labels and reported metrics (a :class:`ConfigError` if it is none)."""
-    path = Path(folder).expanduser().resolve()
-    config = read_config(path)
-    metrics_file = path / "metrics.json"
-    split, metrics = None, None
-    if metrics_file.is_file():
-        try:
-            data = json.loads(metrics_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{metrics_file} is not valid JSON: {exc}") from exc
-        split = data.get("reported_on", "test" if "test" in data else None) if isinstance(data, dict) else None
-        metrics = _finite(data.get(split)) if split else None
-    recipe = config.get("recipe", {}).get("name", "model") if isinstance(config.get("recipe"), dict) else "model"
-    return ModelEntry(path.name, path, str(recipe), list(config["labels"]), split, metrics)
+    model_folder = ModelFolder(Path(folder).expanduser().resolve())
+    config, data = model_folder.config(), model_folder.metrics()
+    split = data.get("reported_on", "test" if "test" in data else None) if isinstance(data, dict) else None
+    metrics = _finite(data.get(split)) if split else None
+    return ModelEntry(model_folder.path.name, model_folder.path, config.name, list(config.labels), split, metrics)
 
 
 def read_entries(folders: Sequence[str | os.PathLike]) -> list[ModelEntry]:

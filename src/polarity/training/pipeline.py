@@ -3,7 +3,6 @@ build the model, fit it, evaluate and save."""
 
 from __future__ import annotations
 
-import csv
 import json
 import platform
 import sys
@@ -25,8 +24,8 @@ from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import Vocabulary
 from polarity.engine import EncodedSet, distributed, evaluate_logits, predict_logits, probabilities, resolve_device
 from polarity.errors import ConfigError
-from polarity.files import atomic_write, write_json
-from polarity.models.io import model_options, num_outputs, save_model_folder
+from polarity.files import write_json
+from polarity.models.folder import ModelFolder, model_options, num_outputs
 from polarity.models.hybrid import HybridClassifier
 from polarity.models.ngrams import BagOfNgrams
 from polarity.models.registry import build_model
@@ -36,9 +35,7 @@ from polarity.training.plots import plot_curves
 from polarity.training.pretrain import Encoder, load_encoder
 from polarity.training.recipes import Recipe
 
-CHECKPOINT = "checkpoint.safetensors"
 Predict = Callable[[EncodedSet], np.ndarray]
-RUN = "run.json"
 
 
 @dataclass
@@ -271,16 +268,6 @@ def evaluate_split(predict: Predict, data: EncodedSet) -> tuple[dict, np.ndarray
     return metrics, probabilities(logits)
 
 
-def write_history(folder: Path, history: list[dict]) -> None:
-    write_json(folder / "history.json", history)
-    if history:
-        keys = list(dict.fromkeys(k for row in history for k in row))
-        with atomic_write(folder / "history.csv", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(history)
-
-
 def versions() -> dict:
     return {"polarity": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
@@ -326,23 +313,26 @@ def save_run(out: Path, recipe: Recipe, model: nn.Module, encoder: TextEncoder, 
                      "command": " ".join(sys.argv)},
         "versions": versions(),
     }
-    write_json(out / "metrics.json", metrics)
-    write_history(out, history)
+    folder = ModelFolder(out)
+    folder.write_metrics(metrics)
+    folder.write_history(history)
     if history:
-        plot_curves(history, out / "curves.png", title=recipe.name)
-    save_model_folder(out, model, encoder, splits.labels, config)
+        plot_curves(history, folder.file(folder.CURVES), title=recipe.name)
+    folder.save(model, encoder, splits.labels, config)
 
 
 # -- all steps ---------------------------------------------------------------------------------------------
 def _started_run(out: Path) -> dict:
     """``run.json`` of an interrupted run: the recipe, limit and data it started with."""
-    if not (out / CHECKPOINT).is_file() and (not (out / RUN).is_file() or (out / "config.json").is_file()):
-        raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run finished or never started)")
+    folder = ModelFolder(out)
+    run_file = folder.run_file
+    if not folder.checkpoint.is_file() and (not run_file.is_file() or folder.is_complete()):
+        raise ConfigError(f"nothing to resume in {out}: no {folder.CHECKPOINT} (the run finished or never started)")
     try:
-        run = json.loads((out / RUN).read_text(encoding="utf-8"))
+        run = json.loads(run_file.read_text(encoding="utf-8"))
         return {"recipe": Recipe.from_dict(run["recipe"]), "limit": run["limit"], "data": run.get("data") or {}}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{out / RUN} cannot be read ({exc}); start over with another --out") from exc
+        raise ConfigError(f"{run_file} cannot be read ({exc}); start over with another --out") from exc
 
 
 def _resumed_sources(origin: dict, given: dict) -> dict:
@@ -387,8 +377,8 @@ def train_recipe(
     if resume:
         run = _started_run(out)
         recipe, limit, sources = run["recipe"], run["limit"], _resumed_sources(run["data"], sources)
-        resume = (out / CHECKPOINT).is_file()  # stopped before its first checkpoint: the same run from the start
-    elif (out / CHECKPOINT).is_file():
+        resume = ModelFolder(out).checkpoint.is_file()  # stopped before its first checkpoint: the same run from the start
+    elif ModelFolder(out).checkpoint.is_file():
         raise ConfigError(f"{out} holds an unfinished run: continue it with --resume, or choose another --out")
     started = time.perf_counter()
     dev = resolve_device(device)
@@ -416,7 +406,7 @@ def train_recipe(
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
-            write_json(out / RUN, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
+            write_json(ModelFolder(out).run_file, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
     test_note = f"test {len(splits.test):,}" if splits.test is not None else "no test set: final report on validation"
     processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
     what = "fitting" if isinstance(model, BagOfNgrams) else "training"
@@ -433,7 +423,7 @@ def train_recipe(
         params = trained.parameters() if t.lr_decay == 1 else discriminative_groups(trained, t.lr, t.lr_decay)
         optimizer = make_optimizer(t.optimizer, params, t.lr, initial_accumulator=t.initial_accumulator)
         trainer = Trainer(trained, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=encoder.maxlen,
-                          device=dev, checkpoint=out / CHECKPOINT, test=encoded["test"], callbacks=callbacks,
+                          device=dev, checkpoint=ModelFolder(out).checkpoint, test=encoded["test"], callbacks=callbacks,
                           progress=progress)
         history = trainer.fit(resume=resume)
         fitted = Fitted(trainer.predict, trainer.state.best_epoch)
@@ -447,6 +437,6 @@ def train_recipe(
         metrics["parts"] = hybrid_parts(model, encoded, parts)
     if main_process:
         save_run(out, recipe, model, encoder, splits, metrics, history, pretrained, started)
-        (out / CHECKPOINT).unlink(missing_ok=True)
+        ModelFolder(out).checkpoint.unlink(missing_ok=True)
     distributed.barrier()  # the folder is complete before any process returns
     return metrics

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from collections.abc import Iterable
 
 from polarity.data.imdb import load_imdb
 from polarity.files import write_json
+from polarity.models.folder import ModelFolder
 from polarity.training.pipeline import train_recipe
 from polarity.training.recipes import load_recipe
 
@@ -46,8 +46,8 @@ def reproduce(
         recipe = load_recipe(name, {**overrides, "training.seed": seed})
         folder = Path(out) / f"{recipe.name}-{recipe.training.batching}-seed{seed}"
         metrics = train_recipe(recipe, folder, corpus=corpus, device=device, limit=limit, log=log)
-        history = json.loads((folder / "history.json").read_text())
-        seconds = json.loads((folder / "config.json").read_text())["training"]["seconds"]
+        history = ModelFolder(folder).history()
+        seconds = ModelFolder(folder).config().training["seconds"]
         runs.append({"seed": seed, "folder": str(folder), "test_accuracy": metrics["test"]["accuracy"],
                      "seconds_per_epoch": metrics["seconds_per_epoch"], "training_seconds": seconds,
                      "test_per_epoch": [row.get("test_accuracy") for row in history]})
@@ -99,7 +99,7 @@ def format_report(report: dict) -> str:
 
 def median_epoch_seconds(report: dict) -> float:
     """Median seconds per epoch over every epoch of every run (robust to a few slowed epochs)."""
-    seconds = [row["seconds"] for run in report["runs"] for row in json.loads((Path(run["folder"]) / "history.json").read_text())]
+    seconds = [row["seconds"] for run in report["runs"] for row in ModelFolder(run["folder"]).history()]
     return round(statistics.median(seconds), 1)
 
 
