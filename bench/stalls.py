@@ -42,7 +42,8 @@ def polarity_epoch(meta: dict, data, seed: int, batching: str) -> dict:
     from polarity.engine import EncodedSet, predict_logits
     from polarity.models.folder import model_options
     from polarity.models.registry import build_model
-    from polarity.training.loop import Trainer, make_optimizer
+    from polarity.training.loop import make_optimizer
+    from polarity.training.trainer import Trainer
     from polarity.training.recipes import Recipe
 
     recipe = Recipe.from_dict(meta["recipe"]).with_overrides({"training.seed": seed, "training.batching": batching})

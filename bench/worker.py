@@ -101,7 +101,8 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     from polarity.inference import Predictor
     from polarity.models.folder import model_options
     from polarity.models.registry import build_model
-    from polarity.training.loop import Trainer, make_optimizer
+    from polarity.training.loop import make_optimizer
+    from polarity.training.trainer import Trainer
     from polarity.training.recipes import Recipe
 
     recipe = Recipe.from_dict(meta["recipe"]).with_overrides({

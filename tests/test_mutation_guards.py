@@ -23,7 +23,8 @@ from polarity.errors import ConfigError, DataError
 from polarity.inference import Predictor
 from polarity.inference.evaluation import accuracy_by_length, classification_metrics
 from polarity.models.classifiers import MeanEmbeddingClassifier, RecurrentClassifier
-from polarity.training.loop import Trainer, make_optimizer
+from polarity.training.loop import make_optimizer
+from polarity.training.trainer import Trainer
 from polarity.training.recipes import TrainingConfig, load_recipe
 
 # keras.preprocessing.text.text_to_word_sequence's default ``filters``, copied from Keras's source.
@@ -167,7 +168,7 @@ def scripted_trainer(tmp_path, val_accuracies, **training):
         trainer.seen_weights.append({k: v.clone() for k, v in model.state_dict().items()})
         return {"loss": 0.0, "accuracy": next(scores)}
 
-    trainer._evaluate = evaluate
+    trainer.task.measure = evaluate  # the validation at each epoch's end
     return trainer
 
 

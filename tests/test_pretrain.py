@@ -12,8 +12,10 @@ from polarity.errors import ConfigError
 from polarity.inference import Predictor
 from polarity.models import RecurrentClassifier
 from polarity.training import load_recipe, train_recipe
-from polarity.training.loop import Trainer, TrainingInterrupted, discriminative_groups, unfrozen_groups
-from polarity.training.pretrain import PretrainSettings, Pretrainer, load_encoder, pretrain
+from polarity.training.encoders import load_encoder
+from polarity.training.loop import TrainingInterrupted
+from polarity.training.pretrain import PretrainSettings, Pretrainer, pretrain
+from polarity.training.trainer import Trainer, discriminative_groups, unfrozen_groups
 from polarity.training.recipes import Recipe, TrainingConfig
 
 from conftest import synthetic_reviews
@@ -181,7 +183,7 @@ def test_recipes_check_the_encoder_setting():
 
 def test_the_pretrain_command_writes_to_the_cache_and_extends_with_resume(tiny_archive, capsys):
     from polarity.cli import main
-    from polarity.training.pretrain import encoders_dir
+    from polarity.training.encoders import encoders_dir
 
     common = ["--data", str(tiny_archive), "--no-strict", "--name", "tiny"]
     small = ["--words", "40", "--units", "4", "--embedding-dim", "4", "--vectors", "none", "--window", "8",

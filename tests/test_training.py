@@ -191,7 +191,7 @@ def test_sharded_batches_learn_reproducibly(tmp_path, corpus):
 
 
 def test_split_batch_deals_reviews_out_by_length():
-    from polarity.training.shards import split_batch
+    from polarity.training.steps import split_batch
 
     indices = np.array([10, 11, 12, 13, 14])
     parts = split_batch(indices, [50, 10, 40, 20, 30], 2)
@@ -208,7 +208,8 @@ from polarity.models.folder import model_options
 from polarity.models.registry import build_model
 from polarity.training import load_recipe
 from polarity.engine import EncodedSet, predict_logits
-from polarity.training.loop import Trainer, make_optimizer
+from polarity.training.loop import make_optimizer
+from polarity.training.trainer import Trainer
 rng = np.random.default_rng(0)
 data = EncodedSet([list(rng.integers(1, 5000, rng.integers(150, 500))) for _ in range(640)],
                   rng.integers(0, 2, 640).astype(np.int8))

@@ -200,7 +200,8 @@ PRETRAIN_FLAGS = ("words", "embedding_dim", "units", "window", "batch_size", "lr
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from polarity.training.loop import TrainingInterrupted
-    from polarity.training.pretrain import PretrainSettings, encoders_dir, pretrain
+    from polarity.training.encoders import encoders_dir
+    from polarity.training.pretrain import PretrainSettings, pretrain
 
     out = args.out or encoders_dir() / args.name
     chosen = {key: getattr(args, key) for key in PRETRAIN_FLAGS if getattr(args, key) is not None}

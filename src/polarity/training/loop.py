@@ -1,4 +1,13 @@
-"""The fit loop: epochs of batches, validation, best weights, early stopping, interruptible and resumable."""
+"""The one training loop: epochs of steps, checkpoints, Ctrl-C, exact resume, progress, the best
+epoch's weights and early stopping. What differs between classifier training and language-model
+pretraining is a :class:`Task` (its batches, its forward pass, what an epoch ends with) and a step
+strategy (one process, shards on CPU threads, DistributedDataParallel: :mod:`polarity.training.steps`).
+
+A run resumed from its checkpoint ends with the same weights as an uninterrupted one: the
+checkpoint holds the weights, the optimizer, every process's random state, the best epoch's
+weights and where the loop stands, and is rewritten after every epoch, on a stop request, and
+every ``checkpoint_minutes`` if set.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +15,22 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from polarity.engine import EncodedSet, autocast, evaluate_logits, flush_denormals, make_batch, plan_batches, predict_logits
 from polarity.engine import distributed
-from polarity.engine.device import resolve_precision
-from polarity.engine.predict import loss_and_correct
-from polarity.engine.threads import ShardPool
+from polarity.engine.device import flush_denormals
 from polarity.errors import ConfigError
-from polarity.models.classifiers import random_source
 from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
-from polarity.training.progress import ProgressLine
-from polarity.training.recipes import TrainingConfig
-from polarity.training.shards import rank_share, shard_seed, split_batch
+from polarity.training.steps import OneProcess, StepStrategy
+
+Callback = Callable[["Loop", "LoopState"], None]
 
 
 class TrainingInterrupted(Exception):
@@ -58,117 +64,107 @@ def make_optimizer(name: str, params, lr: float, *, initial_accumulator: float =
     return torch.optim.SGD(params, lr=lr)
 
 
-def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
-    """The model's parameters from its bottom layer to its top (one group if it does not say)."""
-    return model.layer_groups() if hasattr(model, "layer_groups") else [list(model.parameters())]
-
-
-def discriminative_groups(model: nn.Module, lr: float, decay: float) -> list[dict]:
-    """Optimizer groups, one per layer group: the top one at ``lr``, each lower one ``decay`` times
-    slower (ULMFiT's discriminative fine-tuning: lower layers hold more general, pretrained features)."""
-    groups = layer_groups(model)
-    top = len(groups) - 1
-    return [{"params": [p for p in group if p.requires_grad], "lr": lr / decay ** (top - k)}
-            for k, group in enumerate(groups) if any(p.requires_grad for p in group)]
-
-
-def unfrozen_groups(epoch: int, groups: int, schedule: str) -> int:
-    """How many layer groups, counted from the top, train in ``epoch`` (0-based): all of them, or
-    with ``gradual`` unfreezing (ULMFiT) the top one in the first epoch and one more each epoch after."""
-    return groups if schedule == "none" else min(groups, epoch + 1)
-
-
 @dataclass
-class FitState:
+class LoopState:
     """Where training stands; saved in checkpoints so that a resumed run continues exactly."""
 
     epoch: int = 0
-    batch: int = 0
+    batch: int = 0              # batches done in this epoch
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
+    steps: int = 0              # optimizer steps in all
+    seconds: float = 0.0        # time spent training, summed over runs (resumes included)
     history: list[dict] = field(default_factory=list)
     best_score: float = -math.inf
     best_epoch: int = -1
-    steps: int = 0
     stale_epochs: int = 0
     done: bool = False
 
+    @classmethod
+    def from_checkpoint(cls, meta: dict) -> "LoopState":
+        """The state a checkpoint holds (also one written before the loops were one: pretraining's
+        ``step`` and ``seen_windows`` are ``batch`` and ``seen``)."""
+        renamed = {"step": "batch", "seen_windows": "seen"}
+        values = {renamed.get(k, k): v for k, v in meta.items()}
+        values["best_score"] = -math.inf if values.get("best_score") is None else values["best_score"]
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
-def rng_key(rank: int) -> str:
-    """Checkpoint key of one process's random state (``rng.torch`` for the first, as before)."""
-    return "rng.torch" if rank == 0 else f"rng.torch.{rank}"
+    def to_checkpoint(self) -> dict:
+        return dict(asdict(self), best_score=None if math.isinf(self.best_score) else self.best_score)
+
+    def running(self) -> dict:
+        """The epoch's running loss (and accuracy, for a task that counts right answers)."""
+        return {"loss": self.loss_sum / max(self.seen, 1), "accuracy": self.correct / max(self.seen, 1)}
 
 
-class Trainer:
-    """Fits ``model`` on ``train`` and picks the best epoch on ``valid`` (accuracy).
+class Task(Protocol):
+    """What one kind of training brings to the loop."""
 
-    ``checkpoint`` is rewritten after every epoch and on a stop request (Ctrl-C, or
-    :meth:`request_stop`), so an interrupted run resumes where it stopped, RNG state included.
-    """
+    model: nn.Module
 
-    def __init__(
-        self,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        train: EncodedSet,
-        valid: EncodedSet | None,
-        *,
-        training: TrainingConfig,
-        maxlen: int | None,
-        device: torch.device,
-        checkpoint: Path,
-        test: EncodedSet | None = None,
-        callbacks: list[Callable[["Trainer", FitState], None]] | None = None,
-        progress: bool = True,
-    ) -> None:
-        self.model = model
-        self.optimizer = optimizer
-        self.train_set, self.valid_set, self.test_set = train, valid, test
-        self.training = training
-        self.precision = resolve_precision(training.precision, device)
-        self.shards = training.shards
-        if self.shards > 1 and device.type != "cpu":
-            raise ConfigError(f"training.shards = {self.shards} splits batches over CPU threads; use 1 on {device.type}")
-        self._shard_pool: ShardPool | None = None
+    def epoch_batches(self, epoch: int) -> Sequence[np.ndarray]:
+        """The batches of ``epoch``: index arrays into the task's data."""
+
+    def lengths(self, indices: np.ndarray) -> Sequence[int]:
+        """How long each item of a batch is (to share a batch out by length)."""
+
+    def forward(self, indices: np.ndarray, network: nn.Module) -> tuple[torch.Tensor, int]:
+        """The mean loss over the items at ``indices`` and how many the model gets right."""
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Before an epoch's first step (or its resumed next step)."""
+
+    def evaluate(self, state: LoopState) -> dict:
+        """An epoch's history row (after its number): the training loss, validation metrics, a
+        perplexity; the loop adds the epoch's ``seconds`` unless the row has its own."""
+
+    def end_epoch(self, state: LoopState) -> None:
+        """After the epoch is recorded, before the checkpoint (e.g. write a snapshot)."""
+
+
+class Progress(Protocol):
+    """What the user sees: an epoch starts, a step ends (batches done, running metrics), an epoch's
+    history row."""
+
+    def start_epoch(self, epoch: int, total_batches: int) -> None: ...
+    def update(self, done: int, metrics: dict) -> None: ...
+    def end_epoch(self, row: dict) -> None: ...
+
+
+@dataclass
+class BestEpoch:
+    """The best epoch by ``monitor`` (a history row's key, the first of ``monitor`` present): its
+    weights are kept (and restored at the end with ``restore``), and ``patience`` epochs without a
+    better one stop training (0: never). ``counts`` says whether an epoch counts for the patience."""
+
+    monitor: tuple[str, ...] = ("val_accuracy", "accuracy")
+    restore: bool = True
+    patience: int = 0
+    counts: Callable[[int], bool] = lambda epoch: True
+
+
+class Loop:
+    """Trains ``task.model`` with ``optimizer`` for ``epochs`` epochs, checkpointing to ``checkpoint``."""
+
+    def __init__(self, task: Task, optimizer: torch.optim.Optimizer, *, epochs: int, checkpoint: Path | None,
+                 device: torch.device, progress: Progress, strategy: StepStrategy | None = None,
+                 best: BestEpoch | None = None, callbacks: list[Callback] | None = None,
+                 checkpoint_minutes: float | None = None, clip_norm: float | None = None) -> None:
+        self.task, self.model, self.optimizer = task, task.model, optimizer
+        self.epochs, self.checkpoint, self.device, self.progress = epochs, checkpoint, device, progress
+        self.strategy = strategy or OneProcess()
+        self.best, self.callbacks = best, callbacks or []
+        self.checkpoint_minutes, self.clip_norm = checkpoint_minutes, clip_norm
         self.world, self.rank = distributed.world_size(), distributed.rank()
-        if self.world > 1 and self.shards > 1:
-            raise ConfigError("training.shards > 1 splits batches over threads of one process; with torchrun use 1")
-        self.network = self._data_parallel(model, device) if self.world > 1 else model
-        self.batch_width = maxlen if training.batching == "exact" else None
-        self.maxlen = maxlen
-        self.device = device
-        self.checkpoint = checkpoint
-        self.callbacks = callbacks or []
-        self.progress = ProgressLine(training.epochs, enabled=progress and distributed.is_main())
-        self.state = FitState()
+        self.state = LoopState()
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._stop = threading.Event()
-        self._groups = layer_groups(model)
-        self._trainable = [[p.requires_grad for p in group] for group in self._groups]
-        if training.unfreeze != "none" and self.world > 1:
-            raise ConfigError("training.unfreeze = 'gradual' changes which weights train between epochs, which "
-                              "DistributedDataParallel does not allow; use it in one process")
         flush_denormals()
-
-    def unfreeze(self, epoch: int) -> int:
-        """Let the layer groups of ``epoch``'s schedule train (weights frozen by the recipe stay frozen)."""
-        count = unfrozen_groups(epoch, len(self._groups), self.training.unfreeze)
-        for k, (group, trainable) in enumerate(zip(self._groups, self._trainable)):
-            for param, can_train in zip(group, trainable):
-                param.requires_grad_(can_train and k >= len(self._groups) - count)
-        return count
-
-    @staticmethod
-    def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
-        """``model`` behind DistributedDataParallel: gradients averaged over the processes after backward."""
-        from torch.nn.parallel import DistributedDataParallel
-
-        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     # -- control ------------------------------------------------------------------------------------
     def request_stop(self) -> None:
-        """Finish the current batch, write a checkpoint and raise :class:`TrainingInterrupted`."""
+        """Finish the current step, write a checkpoint and raise :class:`TrainingInterrupted`."""
         self._stop.set()
 
     def _on_sigint(self, signum, frame) -> None:
@@ -178,24 +174,24 @@ class Trainer:
             print("\nstopping after this batch (Ctrl-C again to abort without a checkpoint)...", flush=True)
         self._stop.set()
 
-    # -- checkpoints ----------------------------------------------------------------------------------
+    # -- checkpoints --------------------------------------------------------------------------------
     def save(self) -> None:
         """Write the checkpoint (the main process writes; every process's random state goes in it)."""
         rng_states = distributed.gather_tensors(torch.get_rng_state(), self.device)
         if distributed.is_main():
-            self._write_checkpoint(rng_states)
+            opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
+            meta = dict(self.state.to_checkpoint(), optimizer=opt_meta, world_size=self.world)
+            save_checkpoint(self.checkpoint, {**self._checkpoint_tensors(rng_states), **opt_tensors}, meta)
         distributed.barrier()  # no process goes on (or exits) before the checkpoint is on disk
 
-    def _write_checkpoint(self, rng_states: list[torch.Tensor]) -> None:
+    def _checkpoint_tensors(self, rng_states: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
-        tensors.update(opt_tensors)
         tensors.update({rng_key(r): state for r, state in enumerate(rng_states)})
+        if self.device.type == "cuda":  # dropout masks on a GPU come from its own generator
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         if self.best_weights is not None:
             tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
-        state = dict(vars(self.state), optimizer=opt_meta, world_size=self.world)
-        state["best_score"] = None if math.isinf(self.state.best_score) else self.state.best_score
-        save_checkpoint(self.checkpoint, tensors, state)
+        return tensors
 
     def restore(self) -> None:
         tensors, meta = load_checkpoint(self.checkpoint)
@@ -206,39 +202,21 @@ class Trainer:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         restore_optimizer(self.optimizer, tensors, meta.pop("optimizer"))
         torch.set_rng_state(tensors[rng_key(self.rank)])
-        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-        self.best_weights = best or None
-        if meta.get("best_score") is None:
-            meta["best_score"] = -math.inf
-        self.state = FitState(**meta)
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
+        self.state = LoopState.from_checkpoint(meta)
 
-    # -- the loop -----------------------------------------------------------------------------------
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """The batches of ``epoch``; with N processes, batches of N x ``batch_size`` reviews that
-        the processes share (the same seeded plan on every process)."""
-        t = self.training
-        return plan_batches(self.train_set, t.batching, t.batch_size * self.world, seed=t.seed, epoch=epoch)
-
-    def _forward(self, indices: np.ndarray, network: nn.Module | None = None) -> tuple[torch.Tensor, int]:
-        """Mean loss over the reviews at ``indices`` and how many of them the model gets right."""
-        ids, lengths, labels = make_batch(self.train_set, indices, self.batch_width, self.device)
-        with autocast(self.device, self.precision):
-            logits = (network or self.model)(ids, lengths)
-            loss, correct = loss_and_correct(logits, labels)
-        return loss, int(correct.item())
+    # -- steps --------------------------------------------------------------------------------------
+    def epoch_batches(self, epoch: int) -> Sequence[np.ndarray]:
+        return self.task.epoch_batches(epoch)
 
     def train_step(self, indices: np.ndarray) -> None:
-        """One optimizer step on the reviews at ``indices``."""
+        """One optimizer step on the items at ``indices``."""
         self.model.train()
-        if self.world > 1:
-            loss_sum, correct = self._distributed_step(indices)
-        elif self.shards > 1:
-            loss_sum, correct = self._sharded_step(indices)
-        else:
-            loss, correct = self._forward(indices)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            loss_sum = loss.item() * len(indices)
+        loss_sum, correct = self.strategy.gradients(self.task, indices, self.state.steps)
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
         self.optimizer.step()
         s = self.state
         s.loss_sum += loss_sum
@@ -246,110 +224,81 @@ class Trainer:
         s.seen += len(indices)
         s.steps += 1
 
-    def _distributed_step(self, indices: np.ndarray) -> tuple[float, int]:
-        """This process's share of the batch; DDP averages the gradients over the processes. Each
-        share's mean loss is weighted by its size, so the average is the whole batch's mean loss."""
-        part = rank_share(indices, self.train_set.lengths[indices], self.world, self.rank)
-        loss, correct = self._forward(part if len(part) else indices[:1], self.network)  # every process must step
-        weight = len(part) * self.world / len(indices)
-        self.optimizer.zero_grad(set_to_none=True)
-        (loss * weight).backward()
-        totals = torch.tensor([loss.item() * len(part), correct if len(part) else 0], dtype=torch.float64)
-        totals = distributed.sum_all(totals, self.device)
-        return float(totals[0]), int(totals[1])
-
-    def _sharded_step(self, indices: np.ndarray) -> tuple[float, int]:
-        """Gradients of the batch's mean loss, from its shards trained at once (see ``shards.py``)."""
-        if self._shard_pool is None:
-            self._shard_pool = ShardPool(self.shards)
-        parts = split_batch(indices, [len(self.train_set.sequences[i]) for i in indices], self.shards)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        seed, step = self.training.seed, self.state.steps
-
-        def run(shard: tuple[int, np.ndarray]):
-            k, part = shard
-            with random_source(torch.Generator().manual_seed(shard_seed(seed, step, k))):
-                loss, correct = self._forward(part)
-            grads = torch.autograd.grad(loss * (len(part) / len(indices)), params, allow_unused=True)
-            return grads, loss.item() * len(part), correct
-
-        results = self._shard_pool.map(run, list(enumerate(parts)))
-        for i, param in enumerate(params):
-            grads = [r[0][i] for r in results if r[0][i] is not None]
-            param.grad = torch.stack(grads).sum(0) if grads else None
-        return sum(r[1] for r in results), sum(r[2] for r in results)
-
-    def predict(self, data: EncodedSet) -> np.ndarray:
-        """Logits for ``data``; with N processes each predicts its share and all receive all."""
-        mine = distributed.share(len(data)) if self.world > 1 else None
-        part = EncodedSet([data.sequences[i] for i in mine], data.labels[mine]) if mine is not None else data
-        logits = predict_logits(self.model, part, batching=self.training.batching, maxlen=self.maxlen,
-                                device=self.device, precision=self.precision)
-        return distributed.gather_rows(logits, len(data), self.device) if mine is not None else logits
-
-    def _evaluate(self, data: EncodedSet) -> dict:
-        return evaluate_logits(self.predict(data), data.labels)
-
-    def _end_epoch(self, started: float) -> bool:
-        """Validate, record, keep the best weights; True when early stopping says stop."""
-        s, t = self.state, self.training
-        row = {"epoch": s.epoch + 1, "loss": s.loss_sum / max(s.seen, 1), "accuracy": s.correct / max(s.seen, 1)}
-        if self.valid_set is not None and len(self.valid_set):
-            valid = self._evaluate(self.valid_set)
-            row.update(val_loss=valid["loss"], val_accuracy=valid["accuracy"])
-        if t.eval_test_each_epoch and self.test_set is not None:
-            test = self._evaluate(self.test_set)
-            row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
-        row["seconds"] = round(time.perf_counter() - started, 2)
-        s.history.append(row)
-        self.progress.end_epoch({k: v for k, v in row.items() if k not in ("epoch", "seconds")})
-        score = row.get("val_accuracy", row["accuracy"])
-        if score > s.best_score:
-            s.best_score, s.best_epoch, s.stale_epochs = score, s.epoch, 0
-            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        elif unfrozen_groups(s.epoch, len(self._groups), t.unfreeze) == len(self._groups):
-            s.stale_epochs += 1  # with gradual unfreezing, patience counts once every layer trains
-        s.epoch, s.batch, s.loss_sum, s.correct, s.seen = s.epoch + 1, 0, 0.0, 0, 0
-        patience = t.early_stopping
-        return bool(patience) and s.stale_epochs >= patience
-
+    # -- the loop -----------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> list[dict]:
+        """Train (from the checkpoint with ``resume``); returns the history, one row per epoch."""
         if resume:
             self.restore()
         else:
             self.save()  # from now on, a run killed at any moment can be resumed
-        handler_installed = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if handler_installed else None
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if main else None
         try:
-            self._fit()
+            self._run()
         finally:
-            self.unfreeze(len(self._groups))  # every group trainable again, as the model was given
-            if handler_installed:
+            self.task.begin_epoch(math.inf)  # every layer group trainable again, as the model was given
+            if main:
                 signal.signal(signal.SIGINT, previous)
-            if self._shard_pool is not None:
-                self._shard_pool.close()
-                self._shard_pool = None
-        if self.training.restore_best and self.best_weights is not None:
+            self.strategy.close()
+        if self.best is not None and self.best.restore and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
         return self.state.history
 
-    def _fit(self) -> None:
+    def _run(self) -> None:
         s = self.state
-        while not s.done and s.epoch < self.training.epochs:
+        while not s.done and s.epoch < self.epochs:
             batches = self.epoch_batches(s.epoch)
-            self.unfreeze(s.epoch)
+            self.task.begin_epoch(s.epoch)
             self.progress.start_epoch(s.epoch, len(batches))
-            started = time.perf_counter()
-            while s.batch < len(batches):
-                self.train_step(batches[s.batch])
-                s.batch += 1
-                self.progress.update(s.batch, {"loss": s.loss_sum / s.seen, "accuracy": s.correct / s.seen})
-                for callback in self.callbacks:
-                    callback(self, s)
-                if distributed.any_rank(self._stop.is_set(), self.device):
-                    self.save()
-                    raise TrainingInterrupted(self.checkpoint)
-            if self._end_epoch(started):
+            self._run_epoch(batches)
+            if self._end_epoch():
                 s.done = True
             self.save()
         s.done = True
+
+    def _run_epoch(self, batches: Sequence[np.ndarray]) -> None:
+        s = self.state
+        started, seconds_before = time.perf_counter(), s.seconds
+        self._epoch_started = started
+        last_save = started
+        while s.batch < len(batches):
+            self.train_step(batches[s.batch])
+            s.batch += 1
+            now = time.perf_counter()
+            s.seconds = seconds_before + now - started
+            self.progress.update(s.batch, s.running())
+            for callback in self.callbacks:
+                callback(self, s)
+            if distributed.any_rank(self._stop.is_set(), self.device):
+                self.save()
+                raise TrainingInterrupted(self.checkpoint)
+            if self.checkpoint_minutes is not None and now - last_save >= 60 * self.checkpoint_minutes:
+                self.save()
+                last_save = now
+
+    def _end_epoch(self) -> bool:
+        """Record the epoch, keep the best weights; True when early stopping says stop."""
+        s = self.state
+        row = {"epoch": s.epoch + 1, **self.task.evaluate(s)}
+        row.setdefault("seconds", round(time.perf_counter() - self._epoch_started, 2))
+        s.history.append(row)
+        self.progress.end_epoch(row)
+        stop = self._track_best(row) if self.best is not None else False
+        s.epoch, s.batch, s.loss_sum, s.correct, s.seen = s.epoch + 1, 0, 0.0, 0, 0
+        self.task.end_epoch(s)
+        return stop
+
+    def _track_best(self, row: dict) -> bool:
+        s, best = self.state, self.best
+        score = next(row[key] for key in best.monitor if key in row)
+        if score > s.best_score:
+            s.best_score, s.best_epoch, s.stale_epochs = score, s.epoch, 0
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        elif best.counts(s.epoch):
+            s.stale_epochs += 1
+        return bool(best.patience) and s.stale_epochs >= best.patience
+
+
+def rng_key(rank: int) -> str:
+    """Checkpoint key of one process's random state (``rng.torch`` for the first, as before)."""
+    return "rng.torch" if rank == 0 else f"rng.torch.{rank}"

@@ -22,17 +22,14 @@ from polarity.data.labelled import LabelledTexts
 from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
 from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import Vocabulary
-from polarity.engine import EncodedSet, distributed, evaluate_logits, predict_logits, probabilities, resolve_device
+from polarity.engine import EncodedSet, distributed, evaluate_logits, probabilities, resolve_device
 from polarity.errors import ConfigError
 from polarity.files import write_json
 from polarity.models.folder import ModelFolder, model_options, num_outputs
-from polarity.models.hybrid import HybridClassifier
-from polarity.models.ngrams import BagOfNgrams
 from polarity.models.registry import build_model
-from polarity.training.linear import fit_bag_of_ngrams, fit_mix, part_logits
-from polarity.training.loop import Trainer, discriminative_groups, make_optimizer
+from polarity.training.fitting import VERBS, FitContext, Fitted, fitter_for
 from polarity.training.plots import plot_curves
-from polarity.training.pretrain import Encoder, load_encoder
+from polarity.training.encoders import Encoder, load_encoder
 from polarity.training.recipes import Recipe
 
 Predict = Callable[[EncodedSet], np.ndarray]
@@ -50,14 +47,6 @@ class Splits:
     @property
     def labels(self) -> list:
         return list(self.fit.names)
-
-
-@dataclass
-class Fitted:
-    """A fitted model's predictions (logits of an encoded split) and its best epoch (0-based)."""
-
-    predict: Predict
-    best_epoch: int = 0
 
 
 @dataclass
@@ -192,60 +181,6 @@ def parameter_counts(model: nn.Module) -> dict:
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
 
 
-def fit_closed_form(recipe: Recipe, model: BagOfNgrams, encoded: dict, splits: Splits, device: torch.device,
-                    log) -> tuple[list[dict], Fitted]:
-    """A linear model fitted by scikit-learn (no epochs, no checkpoint: it takes seconds)."""
-    row = fit_bag_of_ngrams(model, encoded["fit"], encoded["valid"], len(splits.labels), recipe.training.seed)
-    model.to(device)
-    log(f"{row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
-
-    def predict(data: EncodedSet) -> np.ndarray:
-        return predict_logits(model, data, batching="bucketed", maxlen=None, device=device)
-
-    if encoded["valid"] is not None:
-        valid = evaluate_logits(predict(encoded["valid"]), encoded["valid"].labels)
-        row.update(val_loss=valid["loss"], val_accuracy=valid["accuracy"])
-    return [row], Fitted(predict)
-
-
-def fit_hybrid_ngrams(recipe: Recipe, model: HybridClassifier, encoded: dict, splits: Splits, log) -> None:
-    """The hybrid's NBSVM, fitted before its RNN trains (again on resume: it is deterministic)."""
-    if encoded["valid"] is None or len(np.unique(encoded["valid"].labels)) < 2:
-        raise ConfigError("a hybrid model fits its mix of the RNN and NBSVM on the validation split, which needs "
-                          "texts of both labels: set data.valid_fraction > 0 (or raise it), or give --valid")
-    row = fit_bag_of_ngrams(model.ngrams, encoded["fit"], encoded["valid"], len(splits.labels), recipe.training.seed)
-    log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
-
-
-class PartLogits:
-    """A hybrid's two logits per text of each split, computed once for the mix, the metrics and the parts."""
-
-    def __init__(self, model: HybridClassifier, device: torch.device) -> None:
-        self.model, self.device, self.cache = model, device, {}
-
-    def __call__(self, data: EncodedSet) -> np.ndarray:
-        if id(data) not in self.cache:
-            self.cache[id(data)] = (data, part_logits(self.model, data, self.device))
-        return self.cache[id(data)][1]
-
-    def mixed(self, data: EncodedSet) -> np.ndarray:
-        """The hybrid's logits: its fitted mix of the two parts."""
-        weight, bias = (t.detach().cpu().numpy() for t in (self.model.mix.weight, self.model.mix.bias))
-        return (self(data) @ weight.T + bias).ravel().astype(np.float32)
-
-
-def hybrid_parts(model: HybridClassifier, encoded: dict, parts: PartLogits) -> dict:
-    """Accuracy of each part alone and the mixing weights: what each part contributes."""
-    weight = model.mix.weight.detach()
-    report = {"mix_weights": {"rnn": round(weight[0, 0].item(), 4), "ngrams": round(weight[0, 1].item(), 4)}}
-    for split in ("valid", "test"):
-        if encoded.get(split) is not None:
-            logits = parts(encoded[split])
-            report[split] = {name: evaluate_logits(logits[:, k], encoded[split].labels)["accuracy"]
-                             for k, name in enumerate(("rnn", "ngrams"))}
-    return report
-
-
 # -- step 4: evaluation and the model folder ---------------------------------------------------------------
 def best_threshold(probs_positive: np.ndarray, labels: np.ndarray) -> dict | None:
     """The decision threshold on P(second label) that maximises F1 on these (validation) texts."""
@@ -273,10 +208,10 @@ def versions() -> dict:
             "python": platform.python_version()}
 
 
-def final_metrics(recipe: Recipe, fitted: Fitted, history: list[dict], splits: Splits, encoded: dict,
-                  device: torch.device, limit: int | None) -> dict:
-    """metrics.json: the test split (or, without one, the validation split), validation, epochs."""
-    best = fitted.best_epoch
+def final_metrics(recipe: Recipe, fitted: Fitted, splits: Splits, encoded: dict, device: torch.device,
+                  limit: int | None) -> dict:
+    """metrics.json: the test split (or, without one, the validation split), validation, epochs, and
+    what the fitter reports beside (a hybrid's parts)."""
     metrics = {"recipe": recipe.name, "labels": splits.labels}
     if len(splits.valid):
         metrics["valid"], valid_probs = evaluate_split(fitted.predict, encoded["valid"])
@@ -287,18 +222,20 @@ def final_metrics(recipe: Recipe, fitted: Fitted, history: list[dict], splits: S
         metrics["reported_on"] = "test"
     else:
         metrics["reported_on"] = "valid"
+    history = fitted.history
     metrics.update({
-        "best_epoch": best + 1,
+        "best_epoch": fitted.best_epoch + 1,
         "epochs_run": len(history),
         "seconds_per_epoch": round(float(np.mean([row["seconds"] for row in history])), 2) if history else None,
         "device": str(device),
         "limited_to": limit,
     })
+    metrics.update(fitted.report(encoded))
     return metrics
 
 
-def save_run(out: Path, recipe: Recipe, model: nn.Module, encoder: TextEncoder, splits: Splits, metrics: dict,
-             history: list[dict], pretrained: Pretrained | None, started: float) -> None:
+def save_run(folder: ModelFolder, recipe: Recipe, model: nn.Module, encoder: TextEncoder, splits: Splits,
+             metrics: dict, history: list[dict], pretrained: Pretrained | None, started: float) -> None:
     config = {
         "recipe": recipe.to_dict(),
         "preprocessing": {"batching": recipe.training.batching},
@@ -313,7 +250,6 @@ def save_run(out: Path, recipe: Recipe, model: nn.Module, encoder: TextEncoder, 
                      "command": " ".join(sys.argv)},
         "versions": versions(),
     }
-    folder = ModelFolder(out)
     folder.write_metrics(metrics)
     folder.write_history(history)
     if history:
@@ -322,12 +258,12 @@ def save_run(out: Path, recipe: Recipe, model: nn.Module, encoder: TextEncoder, 
 
 
 # -- all steps ---------------------------------------------------------------------------------------------
-def _started_run(out: Path) -> dict:
+def _started_run(folder: ModelFolder) -> dict:
     """``run.json`` of an interrupted run: the recipe, limit and data it started with."""
-    folder = ModelFolder(out)
     run_file = folder.run_file
     if not folder.checkpoint.is_file() and (not run_file.is_file() or folder.is_complete()):
-        raise ConfigError(f"nothing to resume in {out}: no {folder.CHECKPOINT} (the run finished or never started)")
+        raise ConfigError(f"nothing to resume in {folder.path}: no {folder.CHECKPOINT} (the run finished or never "
+                          "started)")
     try:
         run = json.loads(run_file.read_text(encoding="utf-8"))
         return {"recipe": Recipe.from_dict(run["recipe"]), "limit": run["limit"], "data": run.get("data") or {}}
@@ -370,20 +306,46 @@ def train_recipe(
     :class:`~polarity.data.labelled.LabelledTexts`. Without ``valid``, a seeded stratified part of
     ``train`` validates; without ``test``, the final figures are the validation split's.
     """
-    out = Path(out_dir)
-    main_process = distributed.is_main()
-    log = log if main_process else (lambda *args: None)
+    folder = ModelFolder(out_dir)
+    log = log if distributed.is_main() else (lambda *args: None)
     sources = {"train": train, "valid": valid, "test": test, "text_column": text_column, "label_column": label_column}
-    if resume:
-        run = _started_run(out)
-        recipe, limit, sources = run["recipe"], run["limit"], _resumed_sources(run["data"], sources)
-        resume = ModelFolder(out).checkpoint.is_file()  # stopped before its first checkpoint: the same run from the start
-    elif ModelFolder(out).checkpoint.is_file():
-        raise ConfigError(f"{out} holds an unfinished run: continue it with --resume, or choose another --out")
+    recipe, limit, sources, resume = _run_to_start(folder, recipe, limit, sources, resume)
     started = time.perf_counter()
     dev = resolve_device(device)
     splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, log=log, **sources)
+    encoder, pretrained, encoded = encode_splits(recipe, splits, log)
+    model = build_recipe_model(recipe, encoder, splits.labels, pretrained).to(dev)
+    if distributed.is_main():
+        folder.path.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            write_json(folder.run_file, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
+    log(describe_run(recipe, splits, model, dev))
+    context = FitContext(recipe, model, encoded, splits.labels, encoder.maxlen, dev, folder.checkpoint, resume=resume,
+                         progress=progress, callbacks=callbacks, log=log)
+    fitted = fitter_for(recipe.model["type"])(context)
+    metrics = final_metrics(recipe, fitted, splits, encoded, dev, limit)
+    if distributed.is_main():
+        save_run(folder, recipe, model, encoder, splits, metrics, fitted.history, pretrained, started)
+        folder.checkpoint.unlink(missing_ok=True)
+    distributed.barrier()  # the folder is complete before any process returns
+    return metrics
 
+
+def _run_to_start(folder: ModelFolder, recipe: Recipe, limit: int | None, sources: dict,
+                  resume: bool) -> tuple[Recipe, int | None, dict, bool]:
+    """(recipe, limit, data sources, resume from a checkpoint): a resumed run's own, else the given ones."""
+    if resume:
+        run = _started_run(folder)
+        recipe, limit, sources = run["recipe"], run["limit"], _resumed_sources(run["data"], sources)
+        return recipe, limit, sources, folder.checkpoint.is_file()  # stopped before its first checkpoint: from the start
+    if folder.checkpoint.is_file():
+        raise ConfigError(f"{folder.path} holds an unfinished run: continue it with --resume, or choose another --out")
+    return recipe, limit, sources, False
+
+
+def encode_splits(recipe: Recipe, splits: Splits, log) -> tuple[TextEncoder, Pretrained | None, dict]:
+    """The text encoder (and pretrained vectors or encoder) fitted on the training texts, and every
+    split encoded."""
     loaded = recipe_encoder(recipe)
     tokenizer = recipe_tokenizer(recipe, loaded)
     fit_tokens = [tokenizer(x) for x in splits.fit.texts]
@@ -393,50 +355,24 @@ def train_recipe(
     del fit_tokens  # millions of token strings: the largest object of a run, not needed once encoded
     encoded["valid"] = encode(encoder, splits.valid) if len(splits.valid) else None
     encoded["test"] = encode(encoder, splits.test) if splits.test is not None else None
-    if pretrained is not None and pretrained.encoder is not None:
-        log(f"pretrained encoder {pretrained.coverage['encoder']} ({pretrained.coverage['epochs']} epochs, "
-            f"{pretrained.coverage['pretraining_seconds'] / 60:.0f} min of pretraining)")
-    elif pretrained is not None:
-        c = pretrained.coverage
-        log(f"pretrained vectors cover {c['word_coverage']:.1%} of the {c['words']:,} training words "
+    if pretrained is not None:
+        log(describe_pretrained(pretrained))
+    return encoder, pretrained, encoded
+
+
+def describe_pretrained(pretrained: Pretrained) -> str:
+    c = pretrained.coverage
+    if pretrained.encoder is not None:
+        return (f"pretrained encoder {c['encoder']} ({c['epochs']} epochs, {c['pretraining_seconds'] / 60:.0f} min "
+                "of pretraining)")
+    return (f"pretrained vectors cover {c['word_coverage']:.1%} of the {c['words']:,} training words "
             f"and {c['token_coverage']:.1%} of the training tokens; "
             f"{c['model_vocabulary']['word_coverage']:.1%} of the model's vocabulary has a vector")
 
-    model = build_recipe_model(recipe, encoder, splits.labels, pretrained).to(dev)
-    if main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            write_json(ModelFolder(out).run_file, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
+
+def describe_run(recipe: Recipe, splits: Splits, model: nn.Module, device: torch.device) -> str:
     test_note = f"test {len(splits.test):,}" if splits.test is not None else "no test set: final report on validation"
     processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
-    what = "fitting" if isinstance(model, BagOfNgrams) else "training"
-    log(f"{what} {recipe.name} on {len(splits.fit):,} texts (validation {len(splits.valid):,}, {test_note}), "
-        f"{len(splits.labels)} labels, {parameter_counts(model)['total']:,} parameters, device {dev}{processes}")
-    if isinstance(model, BagOfNgrams):
-        history, fitted = fit_closed_form(recipe, model, encoded, splits, dev, log)
-    else:
-        hybrid = isinstance(model, HybridClassifier)
-        if hybrid:
-            fit_hybrid_ngrams(recipe, model, encoded, splits, log)
-        trained = model.recurrent if hybrid else model
-        t = recipe.training
-        params = trained.parameters() if t.lr_decay == 1 else discriminative_groups(trained, t.lr, t.lr_decay)
-        optimizer = make_optimizer(t.optimizer, params, t.lr, initial_accumulator=t.initial_accumulator)
-        trainer = Trainer(trained, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=encoder.maxlen,
-                          device=dev, checkpoint=ModelFolder(out).checkpoint, test=encoded["test"], callbacks=callbacks,
-                          progress=progress)
-        history = trainer.fit(resume=resume)
-        fitted = Fitted(trainer.predict, trainer.state.best_epoch)
-        if hybrid:
-            parts = PartLogits(model, dev)
-            fit_mix(model, encoded["valid"], parts(encoded["valid"]))
-            fitted = Fitted(parts.mixed, trainer.state.best_epoch)
-
-    metrics = final_metrics(recipe, fitted, history, splits, encoded, dev, limit)
-    if isinstance(model, HybridClassifier):
-        metrics["parts"] = hybrid_parts(model, encoded, parts)
-    if main_process:
-        save_run(out, recipe, model, encoder, splits, metrics, history, pretrained, started)
-        ModelFolder(out).checkpoint.unlink(missing_ok=True)
-    distributed.barrier()  # the folder is complete before any process returns
-    return metrics
+    return (f"{VERBS.get(recipe.model['type'], 'training')} {recipe.name} on {len(splits.fit):,} texts "
+            f"(validation {len(splits.valid):,}, {test_note}), {len(splits.labels)} labels, "
+            f"{parameter_counts(model)['total']:,} parameters, device {device}{processes}")

@@ -1,51 +1,36 @@
-"""``polarity pretrain``: a language model on unlabelled reviews, saved as an encoder folder that recipes
-reference (``[model] encoder = "NAME"``).
+"""``polarity pretrain``: a language model on unlabelled reviews, saved as an encoder folder
+(:mod:`polarity.training.encoders`) that recipes reference (``[model] encoder = "NAME"``).
 
 The texts (IMDB's ``train/unsup`` and ``train`` reviews by default; never ``test``) become one stream
 of ids, each review after a start id, cut into windows of ``window`` words. Each epoch visits the
-windows in a seeded order. A checkpoint is written every few minutes, at each epoch's end and on
-Ctrl-C, so ``--resume`` continues exactly; each epoch ends with the held-out perplexity and an
-encoder snapshot (``snapshots/epoch-K.safetensors``), the points of the accuracy-against-pretraining-time
-curve. The folder:
-
-- ``encoder.safetensors``: the language model's tensors (``embedding.*``, ``rnn.*``, ``softmax.*``)
-- ``vocab.json``: every word of the texts, ranked by frequency (the model reads the first ``words`` ids)
-- ``config.json``: settings, tokenizer, corpus sizes, perplexity per epoch, seconds
-- ``pretrain.json``: the run's settings (what ``--resume`` continues with)
-- ``snapshots/epoch-K.safetensors``: the embedding and LSTM after each epoch
-- ``checkpoint.safetensors``: the run's state (weights, optimizer, random state), kept so that
-  ``--resume --epochs N`` can also extend a finished run
+windows in a seeded order, on the one training loop (:mod:`polarity.training.loop`): a checkpoint
+every few minutes, at each epoch's end and on Ctrl-C, so ``--resume`` continues exactly; each epoch
+ends with the held-out perplexity and an encoder snapshot (``snapshots/epoch-K.safetensors``), the
+points of the accuracy-against-pretraining-time curve.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import signal
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+import torch.nn as nn
 
 from polarity.data.encoder import TextEncoder
 from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import OOV, Vocabulary
 from polarity.engine.device import resolve_device
 from polarity.errors import ConfigError
-from polarity.files import atomic_path, write_json
-from polarity.settings import check_fields, count, flag, from_table, integer, number, optional, positive_int, rule
 from polarity.models.language import LanguageModel
-from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
-from polarity.training.loop import TrainingInterrupted
+from polarity.settings import check_fields, count, flag, from_table, integer, number, optional, positive_int, rule
+from polarity.training.encoders import KIND, EncoderFolder
+from polarity.training.loop import Loop, LoopState
 
-CONFIG, WEIGHTS, CHECKPOINT, RUN = "config.json", "encoder.safetensors", "checkpoint.safetensors", "pretrain.json"
-KIND = "polarity-encoder"
 LOG_SECONDS = 30.0
 
 
@@ -89,18 +74,6 @@ class PretrainSettings:
         return from_table(cls, values, "the settings", owner)
 
 
-@dataclass
-class PretrainState:
-    """Where pretraining stands (saved in the checkpoint's metadata)."""
-
-    epoch: int = 0
-    step: int = 0
-    loss_sum: float = 0.0
-    seen_windows: int = 0
-    seconds: float = 0.0        # time spent training, summed over runs (resumes included)
-    history: list[dict] = field(default_factory=list)
-
-
 # -- the text stream -------------------------------------------------------------------------------------
 def token_stream(encoder: TextEncoder, texts: list[str], words: int) -> np.ndarray:
     """All ``texts`` as one array of ids (each text after the start id); ids >= ``words`` become <UNK>."""
@@ -130,120 +103,34 @@ def unlabelled_texts(corpus, held_out: int, seed: int, limit: int | None) -> tup
     return rest, held
 
 
-# -- the encoder folder ----------------------------------------------------------------------------------
-def encoders_dir() -> Path:
-    from polarity.data.imdb import cache_dir
+# -- the task on the one loop -----------------------------------------------------------------------------
+class LanguageModelTask:
+    """Windows of the text stream for :class:`~polarity.training.loop.Loop`: both directions' mean
+    next-word loss; each epoch ends with the held-out perplexity and an encoder snapshot."""
 
-    return cache_dir() / "encoders"
-
-
-def locate_encoder(name: str | os.PathLike) -> tuple[Path, Path]:
-    """(the encoder folder, its weights file): ``name`` as a path, else ``NAME`` under the user
-    cache's ``encoders/``; ``NAME/snapshots/epoch-K.safetensors`` names an epoch's snapshot."""
-    for path in (Path(name), encoders_dir() / str(name)):
-        if path.suffix == ".safetensors" and path.parent.name == "snapshots":
-            folder, weights = path.parent.parent, path
-        else:
-            folder, weights = path, path / WEIGHTS
-        if (folder / CONFIG).is_file() and weights.is_file():
-            return folder, weights
-    if (Path(name) / CHECKPOINT).is_file() or (encoders_dir() / str(name) / CHECKPOINT).is_file():
-        raise ConfigError(f"the pretraining run {str(name)!r} has not finished an epoch yet: continue it with "
-                          "polarity pretrain --resume")
-    how = f"--out {name}" if os.sep in str(name) else f"--name {name}"
-    raise ConfigError(f"no pretrained encoder {str(name)!r} (looked for {Path(name)} and {encoders_dir() / str(name)}); "
-                      f"make it with: polarity pretrain {how}")
-
-
-@dataclass
-class Encoder:
-    """A pretrained encoder folder, loaded: settings, the text encoder, and the classifier's tensors.
-    ``folder`` is the snapshot file when one epoch's snapshot was named."""
-
-    folder: Path
-    settings: dict
-    text_encoder: TextEncoder
-    tensors: dict[str, torch.Tensor]
-    epochs: int
-    pretraining_seconds: float
-
-
-def load_encoder(name: str | os.PathLike) -> Encoder:
-    folder, weights = locate_encoder(name)
-    try:
-        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-        settings = config["settings"]
-        snapshot = weights.parent.name == "snapshots"  # epoch-K.safetensors
-        epochs = int(weights.stem.rpartition("-")[2]) if snapshot else config.get("epochs_done", 0)
-        if config.get("kind") != KIND:
-            raise ValueError(f"kind is {config.get('kind')!r}, not {KIND!r}")
-        text_encoder = TextEncoder(Vocabulary.load(folder / "vocab.json"), Tokenizer.from_dict(config["tokenizer"]))
-        with safe_open(str(weights), framework="pt") as handle:
-            tensors = {k: handle.get_tensor(k) for k in handle.keys() if k.startswith(("embedding.", "rnn."))}
-            meta = handle.metadata() or {}
-    except Exception as exc:  # safetensors reports damaged files with its own error type
-        raise ConfigError(f"{folder} is not a readable encoder folder ({exc}); make it again with polarity pretrain") from exc
-    seconds = float(meta.get("seconds", "nan")) if snapshot else config.get("pretraining_seconds", 0.0)
-    return Encoder(weights if snapshot else folder, settings, text_encoder, tensors, epochs, seconds)
-
-
-# -- the run ---------------------------------------------------------------------------------------------
-class Pretrainer:
-    """Trains a :class:`LanguageModel` into ``out``; interruptible (Ctrl-C, :meth:`request_stop`) and resumable."""
-
-    def __init__(self, settings: PretrainSettings, out: Path, fit: torch.Tensor, held: torch.Tensor,
-                 model: LanguageModel, device: torch.device, log=print) -> None:
-        self.settings, self.out, self.fit_windows, self.held_windows = settings, out, fit, held
-        self.model, self.device, self.log = model.to(device), device, log
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
-        self.state = PretrainState()
-        self._stop = threading.Event()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def _on_sigint(self, signum, frame) -> None:
-        if self._stop.is_set():
-            raise KeyboardInterrupt
-        self.log("\nstopping after this step (Ctrl-C again to abort without a checkpoint)...")
-        self._stop.set()
-
-    # -- checkpoints ------------------------------------------------------------------------------------
-    def save(self) -> None:
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
-        tensors.update(opt_tensors)
-        tensors["rng.torch"] = torch.get_rng_state()
-        if self.device.type == "cuda":  # dropout masks on a GPU come from its own generator
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        save_checkpoint(self.out / CHECKPOINT, tensors, dict(asdict(self.state), optimizer=opt_meta))
-
-    def restore(self) -> None:
-        tensors, meta = load_checkpoint(self.out / CHECKPOINT)
-        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        restore_optimizer(self.optimizer, tensors, meta.pop("optimizer"))
-        torch.set_rng_state(tensors["rng.torch"])
-        if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        self.state = PretrainState(**meta)
-
-    # -- training ---------------------------------------------------------------------------------------
-    def epoch_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.settings.seed, epoch]).permutation(len(self.fit_windows))
+    def __init__(self, model: LanguageModel, fit: torch.Tensor, held: torch.Tensor, settings: PretrainSettings,
+                 folder: EncoderFolder, device: torch.device) -> None:
+        self.model, self.fit_windows, self.held_windows = model, fit, held
+        self.settings, self.folder, self.device = settings, folder, device
 
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.fit_windows) / self.settings.batch_size)
 
-    def train_step(self, rows: np.ndarray) -> float:
-        self.model.train()
-        window = self.fit_windows[torch.from_numpy(rows)].to(self.device)
-        losses = self.model.losses(window)
-        loss = sum(losses) / len(losses)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip)
-        self.optimizer.step()
-        return loss.item()
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        order = np.random.default_rng([self.settings.seed, epoch]).permutation(len(self.fit_windows))
+        size = self.settings.batch_size
+        return [order[k * size:(k + 1) * size] for k in range(self.steps_per_epoch())]
+
+    def lengths(self, indices: np.ndarray) -> list[int]:
+        return [self.settings.window] * len(indices)
+
+    def forward(self, indices: np.ndarray, network: nn.Module) -> tuple[torch.Tensor, int]:
+        window = self.fit_windows[torch.from_numpy(indices)].to(self.device)
+        losses = network.losses(window)
+        return sum(losses) / len(losses), 0
+
+    def begin_epoch(self, epoch: float) -> None:
+        pass
 
     @torch.no_grad()
     def perplexity(self) -> dict:
@@ -258,80 +145,65 @@ class Pretrainer:
         names = ("forward", "backward")[: len(totals)]
         return {name: round(math.exp(float(total) / count), 2) for name, total in zip(names, totals)}
 
-    def fit(self, resume: bool = False) -> list[dict]:
-        if resume:
-            self.restore()
-        else:
-            self.save()
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if main else None
-        try:
-            self._fit()
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
-        return self.state.history
+    def evaluate(self, state: LoopState) -> dict:
+        return {"loss": round(state.loss_sum / max(state.seen, 1), 4), "held_out_perplexity": self.perplexity(),
+                "seconds": round(state.seconds, 1)}
 
-    def _fit(self) -> None:
-        s, settings = self.state, self.settings
-        total_steps = self.steps_per_epoch()
-        while s.epoch < settings.epochs:
-            order = self.epoch_order(s.epoch)
-            run_started = time.perf_counter()
-            seconds_before, steps_before = s.seconds, s.step
-            last_log = last_save = run_started
-            while s.step < total_steps:
-                rows = order[s.step * settings.batch_size:(s.step + 1) * settings.batch_size]
-                s.loss_sum += self.train_step(rows) * len(rows)
-                s.seen_windows += len(rows)
-                s.step += 1
-                now = time.perf_counter()
-                s.seconds = seconds_before + now - run_started
-                if now - last_log >= LOG_SECONDS:
-                    self._log_progress(s.step - steps_before, now - run_started, total_steps)
-                    last_log = now
-                if self._stop.is_set():
-                    self.save()
-                    raise TrainingInterrupted(self.out / CHECKPOINT)
-                if now - last_save >= 60 * settings.checkpoint_minutes:
-                    self.save()
-                    last_save = now
-            self._end_epoch()
+    def end_epoch(self, state: LoopState) -> None:
+        """The encoder and this epoch's snapshot, and config.json with the history so far."""
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        config = dict(self.folder.read_run(), history=state.history, epochs_done=state.epoch,
+                      pretraining_seconds=round(state.seconds, 1))
+        self.folder.write(tensors, config, epoch=state.epoch, seconds=state.seconds)
 
-    def _log_progress(self, steps_done: int, elapsed: float, total_steps: int) -> None:
-        s, settings = self.state, self.settings
-        per_step = elapsed / max(steps_done, 1)
-        left = per_step * ((total_steps - s.step) + (settings.epochs - s.epoch - 1) * total_steps)
-        tokens = settings.batch_size * settings.window / per_step
-        loss = s.loss_sum / max(s.seen_windows, 1)
-        self.log(f"epoch {s.epoch + 1}/{settings.epochs} step {s.step:,}/{total_steps:,} - loss {loss:.3f} "
-                 f"(perplexity {math.exp(loss):.0f}) - {tokens:,.0f} words/s - ETA {_duration(left)}")
 
-    def _end_epoch(self) -> None:
-        s = self.state
-        row = {"epoch": s.epoch + 1, "loss": round(s.loss_sum / max(s.seen_windows, 1), 4),
-               "held_out_perplexity": self.perplexity(), "seconds": round(s.seconds, 1)}
-        s.history.append(row)
-        s.epoch, s.step, s.loss_sum, s.seen_windows = s.epoch + 1, 0, 0.0, 0
-        self.write_encoder(snapshot=True)
-        self.save()
+class PeriodicLog:
+    """Pretraining's progress: a line every ``every`` seconds (loss, words per second, ETA) and one per epoch."""
+
+    def __init__(self, settings: PretrainSettings, steps_per_epoch: int, log, every: float = LOG_SECONDS) -> None:
+        self.settings, self.total, self.log, self.every = settings, steps_per_epoch, log, every
+
+    def start_epoch(self, epoch: int, total_batches: int) -> None:
+        self.epoch, self.started = epoch, time.perf_counter()
+        self.last = self.started
+        self.first_step: int | None = None
+
+    def update(self, done: int, metrics: dict) -> None:
+        now = time.perf_counter()
+        if self.first_step is None:
+            self.first_step = done - 1
+        if now - self.last < self.every:
+            return
+        self.last = now
+        per_step = (now - self.started) / max(done - self.first_step, 1)
+        left = per_step * ((self.total - done) + (self.settings.epochs - self.epoch - 1) * self.total)
+        words = self.settings.batch_size * self.settings.window / per_step
+        loss = metrics["loss"]
+        self.log(f"epoch {self.epoch + 1}/{self.settings.epochs} step {done:,}/{self.total:,} - loss {loss:.3f} "
+                 f"(perplexity {math.exp(loss):.0f}) - {words:,.0f} words/s - ETA {_duration(left)}")
+
+    def end_epoch(self, row: dict) -> None:
         ppl = ", ".join(f"{k} {v}" for k, v in row["held_out_perplexity"].items())
         self.log(f"epoch {row['epoch']}: training loss {row['loss']:.3f}, held-out perplexity {ppl}, "
                  f"{_duration(row['seconds'])} of pretraining so far")
 
-    def write_encoder(self, snapshot: bool = False) -> None:
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        with atomic_path(self.out / WEIGHTS) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": KIND})
-        if snapshot:
-            (self.out / "snapshots").mkdir(exist_ok=True)
-            name = f"epoch-{self.state.epoch}.safetensors"
-            with atomic_path(self.out / "snapshots" / name) as tmp:
-                save_file({k: v for k, v in tensors.items() if k.startswith(("embedding.", "rnn."))}, str(tmp),
-                          metadata={"format": KIND, "seconds": str(round(self.state.seconds, 1))})
-        run = _read_run(self.out)
-        write_json(self.out / CONFIG, dict(run, history=self.state.history, epochs_done=self.state.epoch,
-                                           pretraining_seconds=round(self.state.seconds, 1)))
+
+class Pretrainer(Loop):
+    """The loop for a :class:`LanguageModel` writing the encoder folder ``out``; interruptible (Ctrl-C,
+    :meth:`request_stop`) and resumable."""
+
+    def __init__(self, settings: PretrainSettings, out: Path, fit: torch.Tensor, held: torch.Tensor,
+                 model: LanguageModel, device: torch.device, log=print) -> None:
+        folder = EncoderFolder(out)
+        model = model.to(device)
+        task = LanguageModelTask(model, fit, held, settings, folder, device)
+        super().__init__(task, torch.optim.Adam(model.parameters(), lr=settings.lr), epochs=settings.epochs,
+                         checkpoint=folder.checkpoint, device=device,
+                         progress=PeriodicLog(settings, task.steps_per_epoch(), log),
+                         checkpoint_minutes=settings.checkpoint_minutes, clip_norm=settings.clip)
+
+    def steps_per_epoch(self) -> int:
+        return self.task.steps_per_epoch()
 
 
 def _duration(seconds: float) -> str:
@@ -339,13 +211,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def _read_run(out: Path) -> dict:
-    try:
-        return json.loads((out / RUN).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{out / RUN} cannot be read ({exc}); start over with another --out") from exc
-
-
+# -- the run ---------------------------------------------------------------------------------------------
 def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts: list[str] | None = None,
              held_out: list[str] | None = None, data: str | None = None, strict: bool = True,
              device: str = "auto", resume: bool = False, epochs: int | None = None, log=print) -> dict:
@@ -355,44 +221,20 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
     perplexity), or the given ``texts`` and ``held_out`` lists. ``resume`` continues the run in
     ``out`` with its own settings, up to ``epochs`` if given (a finished run is extended).
     """
-    out = Path(out)
-    run = None
-    if resume:
-        if not (out / CHECKPOINT).is_file():
-            raise ConfigError(f"nothing to resume in {out}: no {CHECKPOINT} (the run never started)")
-        run = _read_run(out)
-        settings = PretrainSettings.from_dict(run["settings"], f"{out / RUN}")
-        if epochs:
-            done = _read_config(out).get("epochs_done", 0) if (out / CONFIG).is_file() else 0
-            if epochs < done:
-                raise ConfigError(f"{out} has {done} epochs done already; --epochs is the total to reach")
-            settings.epochs = epochs
-            write_json(out / RUN, dict(run, settings=asdict(settings)))  # a later --resume goes as far
-    elif (out / CHECKPOINT).is_file():
-        raise ConfigError(f"{out} holds a pretraining run: continue or extend it with --resume (and --epochs), "
-                          "or choose another --out")
-    elif settings is None:
-        raise ConfigError("pretrain needs settings unless it resumes a run")
+    folder = EncoderFolder(out)
+    run, settings = _run_settings(folder, settings, resume, epochs)
     torch.manual_seed(settings.seed)
     dev = resolve_device(device)
     started = time.perf_counter()
     if texts is None:
-        from polarity.data.imdb import load_imdb
-
-        texts, held_out = unlabelled_texts(load_imdb(data, strict=strict, log=log), settings.held_out,
-                                           settings.seed, settings.limit)
+        texts, held_out = _imdb_texts(settings, data, strict, log)
     if not held_out:
         raise ConfigError("pretraining needs held-out texts to measure the perplexity")
-    if run is not None:  # the run's own vocabulary: ids must keep meaning what the weights learned
-        encoder = TextEncoder(Vocabulary.load(out / "vocab.json"), Tokenizer.from_dict(run["tokenizer"]))
-    else:
-        tokenizer = Tokenizer()
-        encoder = TextEncoder(Vocabulary.build(tokenizer(t) for t in texts), tokenizer)
-        settings.words = min(settings.words, encoder.vocab_size)  # a small corpus has fewer words than asked for
+    encoder = _text_encoder(folder, run, texts, settings)
     fit_windows = as_windows(token_stream(encoder, texts, settings.words), settings.window, "training")
     held_windows = as_windows(token_stream(encoder, held_out, settings.words), settings.window, "held-out")
     if run is not None and run["texts"]["fit_words"] != fit_windows.numel():
-        raise ConfigError(f"the texts differ from those {out} started with ({fit_windows.numel():,} words, not "
+        raise ConfigError(f"the texts differ from those {folder.path} started with ({fit_windows.numel():,} words, not "
                           f"{run['texts']['fit_words']:,}): resume with the same data")
     log(f"pretraining on {len(texts):,} texts ({fit_windows.numel():,} words, {len(encoder.vocab.words):,} distinct; "
         f"the model reads the {settings.words:,} most frequent), {len(held_out):,} held out; "
@@ -401,21 +243,60 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
                           dropout=settings.dropout)
     if settings.vectors and not resume:
         _initial_vectors(model, encoder.vocab, settings, log)
-    out.mkdir(parents=True, exist_ok=True)
+    folder.path.mkdir(parents=True, exist_ok=True)
     if run is None:
-        encoder.save(out)
-        write_json(out / RUN, {"kind": KIND, "settings": asdict(settings), "tokenizer": encoder.tokenizer.to_dict(),
-                               "texts": {"fit": len(texts), "held_out": len(held_out),
-                                         "fit_words": int(fit_windows.numel())}})
-    trainer = Pretrainer(settings, out, fit_windows, held_windows, model, dev, log)
+        _start_run(folder, encoder, settings, texts, held_out, fit_windows)
+    trainer = Pretrainer(settings, folder.path, fit_windows, held_windows, model, dev, log)
     log(f"{sum(p.numel() for p in model.parameters()):,} parameters, {trainer.steps_per_epoch():,} steps per epoch, "
         f"device {dev}")
     trainer.fit(resume=resume)  # the checkpoint stays: --resume --epochs N extends the run
-    return _read_config(out)
+    return folder.read_config()
 
 
-def _read_config(out: Path) -> dict:
-    return json.loads((out / CONFIG).read_text(encoding="utf-8"))
+def _run_settings(folder: EncoderFolder, settings: PretrainSettings | None, resume: bool,
+                  epochs: int | None) -> tuple[dict | None, PretrainSettings]:
+    """(the run being resumed, or None; the settings to train with)."""
+    if not resume:
+        if folder.checkpoint.is_file():
+            raise ConfigError(f"{folder.path} holds a pretraining run: continue or extend it with --resume (and --epochs), "
+                              "or choose another --out")
+        if settings is None:
+            raise ConfigError("pretrain needs settings unless it resumes a run")
+        return None, settings
+    if not folder.checkpoint.is_file():
+        raise ConfigError(f"nothing to resume in {folder.path}: no {folder.CHECKPOINT} (the run never started)")
+    run = folder.read_run()
+    settings = PretrainSettings.from_dict(run["settings"], str(folder.file(folder.RUN)))
+    if epochs:
+        done = folder.epochs_done()
+        if epochs < done:
+            raise ConfigError(f"{folder.path} has {done} epochs done already; --epochs is the total to reach")
+        settings.epochs = epochs
+        folder.write_run(dict(run, settings=asdict(settings)))  # a later --resume goes as far
+    return run, settings
+
+
+def _imdb_texts(settings: PretrainSettings, data: str | None, strict: bool, log) -> tuple[list[str], list[str]]:
+    from polarity.data.imdb import load_imdb
+
+    return unlabelled_texts(load_imdb(data, strict=strict, log=log), settings.held_out, settings.seed, settings.limit)
+
+
+def _text_encoder(folder: EncoderFolder, run: dict | None, texts: list[str], settings: PretrainSettings) -> TextEncoder:
+    """A resumed run's own vocabulary (ids must keep meaning what the weights learned), else one of ``texts``."""
+    if run is not None:
+        return folder.text_encoder(run["tokenizer"])
+    tokenizer = Tokenizer()
+    encoder = TextEncoder(Vocabulary.build(tokenizer(t) for t in texts), tokenizer)
+    settings.words = min(settings.words, encoder.vocab_size)  # a small corpus has fewer words than asked for
+    return encoder
+
+
+def _start_run(folder: EncoderFolder, encoder: TextEncoder, settings: PretrainSettings, texts: list[str],
+               held_out: list[str], fit_windows: torch.Tensor) -> None:
+    encoder.save(folder.path)
+    folder.write_run({"kind": KIND, "settings": asdict(settings), "tokenizer": encoder.tokenizer.to_dict(),
+                      "texts": {"fit": len(texts), "held_out": len(held_out), "fit_words": int(fit_windows.numel())}})
 
 
 def _initial_vectors(model: LanguageModel, vocab: Vocabulary, settings: PretrainSettings, log) -> None:

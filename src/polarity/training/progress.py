@@ -39,9 +39,10 @@ class ProgressLine:
         self.stream.write(line)
         self.stream.flush()
 
-    def end_epoch(self, metrics: dict) -> None:
+    def end_epoch(self, row: dict) -> None:
         if not self.enabled:
             return
+        metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds")}
         elapsed = time.perf_counter() - self.started
         per_step = 1000 * elapsed / max(self.total, 1)
         prefix = "\r" if self.live else ""
