@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     from polarity.data import load_imdb
     from polarity.data.batching import collate
     from polarity.engine.batches import EncodedSet, plan_batches
-    from polarity.export import export_model
+    from polarity.inference.export import export_model
     from polarity.inference import Predictor
 
     predictor = Predictor.load(args.model)

@@ -14,7 +14,7 @@ import torch
 from polarity.data import TextEncoder
 from polarity.engine import probabilities
 from polarity.errors import ConfigError
-from polarity.export import ExportModule, add_export_parser, export_model, read_preprocessing
+from polarity.inference.export import ExportModule, add_export_parser, export_model, read_preprocessing
 from polarity.inference import Predictor
 from polarity.models.folder import ModelFolder
 from polarity.models.registry import build_model
@@ -281,9 +281,9 @@ def test_export_errors(folders, tmp_path, monkeypatch):
         export_model(folders["mean"], tmp_path / "m.x", "tflite")
     with pytest.raises(ConfigError, match="not a polarity model folder"):
         export_model(tmp_path, tmp_path / "m.pt", "torchscript")
-    import polarity.export
+    import polarity.inference.export
 
-    monkeypatch.setattr(polarity.export, "_importable", lambda name: name != "onnxscript")
+    monkeypatch.setattr(polarity.inference.export, "_importable", lambda name: name != "onnxscript")
     with pytest.raises(ConfigError, match=r"needs onnxscript: pip install 'polarity\[export\]'"):
         export_model(folders["mean"], tmp_path / "m.onnx", "onnx")
     assert not (tmp_path / "m.onnx").exists()

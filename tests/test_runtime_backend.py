@@ -32,7 +32,7 @@ def test_onnxruntime_backend_gives_pytorchs_probabilities(which, request, capsys
     texts = ["A wonderful, moving film.", "Dull and far too long.", "", "zzz qqq", "great " * 300]
     ours = Predictor.load(folder)
     theirs = Predictor.load(folder, backend="onnxruntime")
-    assert theirs.backend == "onnxruntime" and theirs.network is not None
+    assert theirs.backend.name == "onnxruntime"
     assert np.abs(ours.predict_proba(texts) - theirs.predict_proba(texts)).max() < 1e-5
     assert np.abs(ours.predict_proba(texts) - theirs.predict_proba(texts, batch_size=2)).max() < 1e-5
     assert [p.label for p in ours.classify(texts)] == [p.label for p in theirs.classify(texts)]

@@ -641,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.set_defaults(handler=cmd_explain)
 
-    from polarity.export import add_export_parser
+    from polarity.inference.export import add_export_parser
     from polarity.server.cli import add_serve_parser
 
     add_export_parser(commands)

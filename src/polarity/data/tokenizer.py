@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-_BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # What ``bytes.split()`` without an argument splits on (``str.split()`` splits on more).
 _ASCII_WHITESPACE = b" \t\n\r\x0b\x0c"
 UTF8 = ("utf-8", "surrogatepass")  # any str encodes (lone surrogates too), and different words stay different
@@ -52,7 +52,7 @@ class Tokenizer:
         if not isinstance(text, str):
             raise TypeError(f"expected a str, got {type(text).__name__}")
         if self.strip_html_breaks:
-            text = _BR_TAG.sub(" ", text)
+            text = BR_TAG.sub(" ", text)
         if self.lower:
             text = text.lower()
         if self._removed is not None:
@@ -84,7 +84,7 @@ class Tokenizer:
                 yield [w.encode(*UTF8) for w in self.tokenize(text)]
             return
         table, sep, other_whitespace = plan
-        sub = _BR_TAG.sub if self.strip_html_breaks else None
+        sub = BR_TAG.sub if self.strip_html_breaks else None
         lower = self.lower
         for text in texts:
             if not isinstance(text, str):

@@ -11,14 +11,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from polarity.engine.batches import EncodedSet, make_batch, plan_batches
+from polarity.engine.batches import EncodedSet, deal_by_length, make_batch, plan_batches
 from polarity.engine.device import autocast, flush_denormals
 from polarity.engine.threads import ShardPool
 
 
 def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,
                    device: torch.device, batch_size: int = 256, precision: str = "float32",
-                   workers: int | None = None) -> np.ndarray:
+                   workers: int | None = None, parts: int | None = None, pool: ShardPool | None = None) -> np.ndarray:
     """Logits for every review, in the order of ``data``: shape (n,) for two labels, (n, labels) else.
 
     ``bucketed`` batches pad each batch to its longest review, and an RNN trained without masking
@@ -26,9 +26,12 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
     result never depends on the reviews it shares a batch with. ``exact`` pads every review to
     ``maxlen``, as in training, which is just as independent of the batch.
 
-    On CPU the batches run side by side on single-threaded workers, by default one per intra-op
-    thread (1.5x the reviews per second of one batch at a time on all threads in float32, 2x in
-    bfloat16: docs/PERFORMANCE.md, experiment 13); ``workers=1`` runs them in turn on the calling thread.
+    The reviews go in batches of ``batch_size``, or with ``parts`` as that many batches of equal
+    work (:func:`~polarity.engine.batches.deal_by_length`; a server's model call). On CPU the
+    batches run side by side on single-threaded workers (``pool``, else a pool made for the call),
+    by default one per intra-op thread (1.5x the reviews per second of one batch at a time on all
+    threads in float32, 2x in bfloat16: docs/PERFORMANCE.md, experiment 13); ``workers=1`` runs
+    them in turn on the calling thread.
     """
     flush_denormals()
     model.eval()
@@ -43,11 +46,17 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
             logits = model(ids, lengths, alone=width is None)
         out[indices] = logits.float().cpu().numpy()
 
-    batches = plan_batches(data, batching, batch_size, seed=None)
-    workers = min(workers or torch.get_num_threads(), len(batches)) if device.type == "cpu" else 1
-    if workers > 1:
-        with ShardPool(workers) as pool:
-            pool.map(run, batches)
+    if parts:
+        batches = [part for part in deal_by_length(data.lengths, parts) if len(part)]
+    else:
+        batches = plan_batches(data, batching, batch_size, seed=None)
+    side_by_side = pool.shards if pool is not None else (workers or torch.get_num_threads())
+    side_by_side = min(side_by_side, len(batches)) if device.type == "cpu" else 1
+    if side_by_side > 1 and pool is not None:
+        pool.map(run, batches)
+    elif side_by_side > 1:
+        with ShardPool(side_by_side) as own:
+            own.map(run, batches)
     else:
         for indices in batches:
             run(indices)

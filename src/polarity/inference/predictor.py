@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from polarity.data.batching import collate
 from polarity.data.encoder import TextEncoder
 from polarity.data.vocab import OOV
-from polarity.engine import EncodedSet, plan_batches, predict_logits, probabilities, resolve_device, resolve_precision
+from polarity.engine import resolve_device, resolve_precision
+from polarity.engine.threads import ShardPool
 from polarity.errors import DataError
-from polarity.inference.runtime import OnnxRuntimeNetwork, check_backend
+from polarity.inference.backends import Backend, check_backend, make_backend
 from polarity.models.folder import ModelConfig, ModelFolder
 
 
@@ -29,10 +29,13 @@ class Prediction:
     probabilities: dict[str, float]
     warning: str | None = None
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        if data["warning"] is None:
-            del data["warning"]
+    def to_dict(self, text: bool = True) -> dict:
+        """JSON-ready (``warning`` only where there is one; without the text with ``text=False``)."""
+        data = {"text": self.text, "label": self.label, "score": self.score, "probabilities": self.probabilities}
+        if not text:
+            del data["text"]
+        if self.warning is not None:
+            data["warning"] = self.warning
         return data
 
 
@@ -51,7 +54,9 @@ def check_texts(texts: Sequence[str]) -> list[str]:
 
 
 class Predictor:
-    """A trained model ready for raw text.
+    """A trained model ready for raw text: the one inference path of the CLI, Python, the server and
+    the engines. It owns the backend (PyTorch or ONNX Runtime), how texts are batched and shared out
+    over the cores, the decision rule with its threshold, and the result records.
 
     >>> predictor = Predictor.load("runs/default")                     # doctest: +SKIP
     >>> predictor.predict(["A wonderful film.", "Dreadful."])          # doctest: +SKIP
@@ -68,10 +73,9 @@ class Predictor:
         self.labels: list = list(config.labels)
         self.batching: str = config.batching
         self.name: str = config.name
-        self.backend = backend
-        self.network = None if backend == "torch" else OnnxRuntimeNetwork(
-            model, vocab_size=encoder.vocab_size, maxlen=encoder.maxlen,
-            alone=self.batching != "exact" or encoder.maxlen is None)  # as predict_logits decides
+        self.backend: Backend = make_backend(backend, model, vocab_size=encoder.vocab_size, maxlen=encoder.maxlen,
+                                             batching=self.batching, device=device, precision=self.precision)
+        self.workers: ShardPool | None = None
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike, device: str = "cpu", precision: str = "float32",
@@ -92,6 +96,17 @@ class Predictor:
     def binary(self) -> bool:
         return len(self.labels) == 2
 
+    # -- workers for many calls (a server) ------------------------------------------------------------
+    def keep_workers(self, cores: int) -> None:
+        """Keep ``cores`` single-threaded workers for :meth:`call_proba_ids` (CPU, PyTorch backend)."""
+        if cores > 1 and self.device.type == "cpu" and self.backend.name == "torch" and self.workers is None:
+            self.workers = ShardPool(cores)
+
+    def close(self, wait: bool = True) -> None:
+        if self.workers is not None:
+            self.workers.close(wait=wait)
+            self.workers = None
+
     # -- probabilities ---------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids as the model reads them."""
@@ -103,36 +118,37 @@ class Predictor:
             raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not ids:
             return np.zeros((0, len(self.labels)))
-        if self.network is not None:
-            return self._run_network(ids, batch_size)
-        logits = predict_logits(self.model, EncodedSet.unlabelled(ids), batching=self.batching, maxlen=self.maxlen,
-                                device=self.device, batch_size=batch_size, precision=self.precision)
-        return probabilities(logits)
+        return self.backend.probabilities(ids, batch_size=batch_size)
 
-    def _run_network(self, ids: list[list[int]], batch_size: int) -> np.ndarray:
-        """Probabilities from the ONNX Runtime network, batch after batch (the runtime uses every core)."""
-        width = self.maxlen if self.batching == "exact" else None
-        out = np.zeros((len(ids), len(self.labels)), dtype=np.float64)
-        for indices in plan_batches(EncodedSet.unlabelled(ids), self.batching, batch_size, seed=None):
-            out[indices] = self.network(*collate(ids, indices, maxlen=width))
-        return out
+    def call_proba_ids(self, ids: list[list[int]]) -> np.ndarray:
+        """One model call for a server's batch: shared out in parts of equal work over the kept
+        workers (:meth:`keep_workers`), each text getting what it gets alone."""
+        if not ids:
+            return np.zeros((0, len(self.labels)))
+        parts = self.workers.shards if self.workers is not None else 1
+        return self.backend.probabilities(ids, batch_size=len(ids), parts=parts, pool=self.workers)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(texts, labels) probabilities; columns in the order of :attr:`labels`."""
         return self.predict_proba_ids(self.encode(texts), batch_size)
 
     # -- decisions -----------------------------------------------------------------------------------
+    def check_threshold(self, threshold: float | None) -> float:
+        """``threshold`` (default 0.5) if it can apply to this model, else a :class:`DataError`."""
+        if threshold is None:
+            return 0.5
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+            raise DataError(f"threshold must be a number between 0 and 1, got {threshold!r}")
+        if not self.binary:
+            raise DataError(f"a threshold applies to two-label models; this one has {len(self.labels)} labels")
+        if not 0.0 <= threshold <= 1.0:
+            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+        return threshold
+
     def decide(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Label indices: the most probable label, or for two labels the second one when its
         probability is at least ``threshold`` (default 0.5)."""
-        if threshold is None:
-            threshold = 0.5
-        elif isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
-            raise DataError(f"threshold must be a number between 0 and 1, got {threshold!r}")
-        elif not self.binary:
-            raise DataError(f"a threshold applies to two-label models; this one has {len(self.labels)} labels")
-        elif not 0.0 <= threshold <= 1.0:
-            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+        threshold = self.check_threshold(threshold)
         if self.binary:
             return (probs[:, 1] >= threshold).astype(np.int64)
         return probs.argmax(axis=1)
@@ -149,12 +165,17 @@ class Predictor:
         """
         texts = check_texts(texts)
         ids = self.encoder.encode(texts)
-        probs = self.predict_proba_ids(ids, batch_size)
+        return self.results(texts, ids, self.predict_proba_ids(ids, batch_size), threshold)
+
+    def results(self, texts: list[str], ids: list[list[int]], probs: np.ndarray,
+                threshold: float | None = None) -> list[Prediction]:
+        """The records of texts already encoded and predicted (:meth:`classify` without the model call)."""
         chosen = self.decide(probs, threshold)
         names = [str(label) for label in self.labels]
+        start = self.encoder.vocab.start_char
         return [Prediction(text, self.labels[k], float(p[k]), dict(zip(names, map(float, p))),
-                           input_warning(text, seq, self.encoder.vocab.start_char))
-                for text, seq, p, k in zip(texts, ids, probs, chosen)]
+                           input_warning(text, seq, start))
+                for text, seq, p, k in zip(texts, ids, probs, chosen.tolist())]
 
 
 def input_warning(text: str, ids: list[int], start_char: int | None) -> str | None:

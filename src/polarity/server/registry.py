@@ -16,16 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from starlette.concurrency import run_in_threadpool
 
-from polarity.engine import EncodedSet, predict_logits, probabilities
-from polarity.engine.batches import deal_by_length
-from polarity.engine.threads import ShardPool, threads_for
-from polarity.errors import ConfigError
+from polarity.engine.threads import threads_for, torch_threads
+from polarity.errors import ConfigError, DataError
 from polarity.inference import Predictor
 from polarity.inference.explore import explain
-from polarity.inference.predictor import input_warning
 from polarity.models.folder import ModelFolder
 from polarity.server.batcher import Batcher
 from polarity.server.errors import ApiError
@@ -33,9 +29,6 @@ from polarity.server.schemas import MAX_EXPLAIN_WORDS
 
 log = logging.getLogger("polarity.server")
 
-# Texts per part on ONNX Runtime, whose exported network runs every row over its part's longest: parts of
-# similar lengths (50 clients, 20 s: 1,749-1,881 requests/s in parts of 16, 1,382-1,428 in one batch).
-ONNX_PART = 16
 INLINE_CHARS = 20_000  # requests with fewer characters are encoded on the event loop (a thread hop costs more)
 
 
@@ -90,40 +83,20 @@ def read_entries(folders: Sequence[str | os.PathLike]) -> list[ModelEntry]:
 
 
 class ServedModel:
-    """One loaded model: a batcher feeding one model thread (one call at a time). On CPU with PyTorch
-    a call shares its batch out among single-threaded workers, one per core, in groups of equal total
-    length; each group runs as one batch in which every review runs only about as many steps as it
-    has words (docs/PERFORMANCE.md, serving)."""
+    """One loaded model behind a batcher that feeds one model thread (one call at a time): a thin
+    adapter over :class:`~polarity.inference.Predictor`, which shares each call out over its workers,
+    one per core (docs/PERFORMANCE.md, serving), decides and makes the records."""
 
     def __init__(self, entry: ModelEntry, predictor: Predictor, *, max_batch: int, window: float,
                  cores: int | None = None) -> None:
         self.entry, self.predictor = entry, predictor
-        self.cores = 1 if predictor.device.type != "cpu" else max(1, cores or torch.get_num_threads())
+        self.cores = 1 if predictor.device.type != "cpu" else max(1, cores or torch_threads())
+        predictor.keep_workers(self.cores)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"polarity-{entry.name}")
-        side_by_side = self.cores > 1 and predictor.network is None
-        self.workers = ShardPool(self.cores) if side_by_side else None
-        self.batcher: Batcher[list[int], np.ndarray] = Batcher(self._probabilities, self.executor,
+        self.batcher: Batcher[list[int], np.ndarray] = Batcher(predictor.call_proba_ids, self.executor,
                                                                max_batch=max_batch, window=window)
 
     # -- in the model thread ---------------------------------------------------------------------------
-    def _probabilities(self, ids: list[list[int]]) -> np.ndarray:
-        """One model call for a whole batch; each text gets what it gets alone, whatever shares its batch."""
-        if self.predictor.network is not None:  # ONNX Runtime: parts one at a time on all its threads
-            return self.predictor.predict_proba_ids(ids, batch_size=ONNX_PART)
-        if self.workers is None or len(ids) == 1:
-            return probabilities(self._logits(ids))
-        groups = [g for g in deal_by_length([len(seq) for seq in ids], self.workers.shards) if len(g)]
-        logits = np.concatenate(self.workers.map(lambda group: self._logits([ids[i] for i in group]), groups))
-        ordered = np.empty_like(logits)
-        ordered[np.concatenate(groups)] = logits
-        return probabilities(ordered)
-
-    def _logits(self, ids: list[list[int]]) -> np.ndarray:
-        """The model's logits for ``ids`` as one batch, on the calling thread."""
-        p = self.predictor
-        return predict_logits(p.model, EncodedSet.unlabelled(ids), batching=p.batching, maxlen=p.maxlen,
-                              device=p.device, batch_size=len(ids), precision=p.precision, workers=1)
-
     def _explain(self, text: str) -> dict:
         words = len(self.predictor.encoder.tokenize(text))
         if words > MAX_EXPLAIN_WORDS:
@@ -133,22 +106,23 @@ class ServedModel:
             return explain(self.predictor, text)
 
     def warm_up(self) -> None:
-        """First calls build the kernels (one text alone, and groups side by side): pay before the first request."""
+        """First calls build the kernels (one text alone, and parts side by side): pay before the first request."""
         for texts in (["a warm up"], ["a warm up", "a warm up text, a little longer"]):
-            self.executor.submit(self._probabilities, self.predictor.encode(texts)).result()
+            self.executor.submit(self.predictor.call_proba_ids, self.predictor.encode(texts)).result()
 
     # -- on the event loop -----------------------------------------------------------------------------
     async def classify(self, texts: list[str], threshold: float | None) -> list[dict]:
         """``Predictor.classify(texts, threshold=...)`` records without the text, the model call batched."""
-        if threshold is not None and not self.predictor.binary:
-            raise ApiError(422, "invalid_threshold", f"a threshold applies to two-label models; {self.entry.name!r} "
-                           f"has {len(self.predictor.labels)} labels")
+        try:
+            self.predictor.check_threshold(threshold)
+        except DataError as exc:
+            raise ApiError(422, "invalid_threshold", f"{exc} ({self.entry.name!r})") from None
         if sum(map(len, texts)) <= INLINE_CHARS:
             ids = self.predictor.encode(texts)
         else:
             ids = await run_in_threadpool(self.predictor.encode, texts)
         probs = np.asarray(await self.batcher.submit(ids)).reshape(len(texts), len(self.predictor.labels))
-        return records(self.predictor, texts, ids, probs, threshold)
+        return [result.to_dict(text=False) for result in self.predictor.results(texts, ids, probs, threshold)]
 
     async def explain(self, text: str) -> dict:
         result = await asyncio.get_running_loop().run_in_executor(self.executor, self._explain, text)
@@ -158,24 +132,7 @@ class ServedModel:
     async def close(self) -> None:
         await self.batcher.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
-        if self.workers is not None:
-            self.workers.close(wait=False)  # on the event loop: never wait for a running group
-
-
-def records(predictor: Predictor, texts: list[str], ids: list[list[int]], probs: np.ndarray,
-            threshold: float | None) -> list[dict]:
-    """``Predictor.classify``'s records (``Prediction.to_dict()``) from the same probabilities, without the text."""
-    chosen = predictor.decide(probs, threshold)
-    names = [str(label) for label in predictor.labels]
-    start = predictor.encoder.vocab.start_char
-    out = []
-    for text, seq, p, k in zip(texts, ids, probs.tolist(), chosen.tolist()):
-        record = {"label": predictor.labels[k], "score": p[k], "probabilities": dict(zip(names, p))}
-        warning = input_warning(text, seq, start)
-        if warning is not None:
-            record["warning"] = warning
-        out.append(record)
-    return out
+        self.predictor.close(wait=False)  # on the event loop: never wait for a running part
 
 
 class ModelSet:
@@ -200,7 +157,7 @@ class ModelSet:
         try:
             for name, entry in self.entries.items():
                 started = time.perf_counter()
-                with threads_for(self.cores or torch.get_num_threads()):  # ONNX Runtime's threads
+                with threads_for(self.cores or torch_threads()):  # ONNX Runtime's threads
                     predictor = Predictor.load(entry.folder, device=self.device, backend=self.backend)
                 served = ServedModel(entry, predictor,
                                      max_batch=self.max_batch, window=self.window, cores=self.cores)

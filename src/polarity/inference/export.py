@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from polarity.data.tokenizer import _BR_TAG
+from polarity.data.tokenizer import BR_TAG
 from polarity.errors import ConfigError, PolarityError
 from polarity.files import atomic_path, atomic_write
 
@@ -180,7 +180,7 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, format: s
     out = Path(out)
     sample = example_inputs(encoder.vocab_size, encoder.maxlen)
     if format == "onnx":
-        _onnx_modules()
+        onnx_modules()
     with atomic_path(out) as tmp:  # only a file that passed the check replaces ``out``
         if format == "onnx":
             write_onnx(module, sample, tmp, opset)
@@ -200,7 +200,7 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, format: s
     return result
 
 
-def _onnx_modules() -> None:
+def onnx_modules() -> None:
     missing = [name for name in ("onnx", "onnxscript") if not _importable(name)]
     if missing:
         raise ConfigError(f"ONNX export needs {' and '.join(missing)}: pip install 'polarity[export]' "
@@ -326,7 +326,7 @@ def preprocessing_spec(config, encoder, module: ExportModule, out: Path, format:
         "labels": list(config.labels),
         "tokenizer": {
             **tokenizer.to_dict(),
-            "html_break_pattern": _BR_TAG.pattern if tokenizer.strip_html_breaks else None,
+            "html_break_pattern": BR_TAG.pattern if tokenizer.strip_html_breaks else None,
             "steps": [
                 "if strip_html_breaks: replace every match of html_break_pattern (case-insensitive) with ' '",
                 "if lower: lower-case (Python's str.lower: full Unicode mapping, final sigma included)",
