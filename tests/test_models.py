@@ -4,7 +4,12 @@ import torch
 
 from polarity.errors import ConfigError
 from polarity.models import MeanEmbeddingClassifier, RecurrentClassifier, build_model
-from polarity.models.classifiers import Dropout, left_align, segment_ends
+from polarity.models.classifiers import Dropout, segment_ends
+from polarity.models.masking import left_align, row_positions
+
+
+def aligned(ids, lengths):
+    return left_align(ids, *row_positions(ids, lengths))
 from polarity.models.pretrained import load_glove, pretrained_matrix
 from polarity.data import Vocabulary, pad_sequences
 
@@ -50,7 +55,7 @@ def test_gru_and_bidirectional_shapes():
 
 def test_left_align_moves_pre_padding_to_the_end():
     ids = torch.tensor([[0, 0, 5, 6], [1, 2, 3, 4], [0, 0, 0, 9]])
-    assert left_align(ids, torch.tensor([2, 4, 1])).tolist() == [[5, 6, 0, 0], [1, 2, 3, 4], [9, 0, 0, 0]]
+    assert aligned(ids, torch.tensor([2, 4, 1])).tolist() == [[5, 6, 0, 0], [1, 2, 3, 4], [9, 0, 0, 0]]
 
 
 @pytest.mark.parametrize("options", [dict(), dict(cell="gru"), dict(layers=2), dict(bidirectional=True)])
@@ -132,7 +137,7 @@ def test_dense_masking_equals_packing():
     model = RecurrentClassifier(60, 8, 6, mask_padding=True).eval()
     seqs = [[1, 7, 8, 9, 10, 11], [1, 4], [1, 5, 6, 7]]
     ids, lengths = torch.tensor(pad_sequences(seqs), dtype=torch.long), torch.tensor([6, 2, 4])
-    packed = torch.nn.utils.rnn.pack_padded_sequence(model.embedding(left_align(ids, lengths)), lengths,
+    packed = torch.nn.utils.rnn.pack_padded_sequence(model.embedding(aligned(ids, lengths)), lengths,
                                                      batch_first=True, enforce_sorted=False)
     _, (h, _) = model.rnn(packed)
     torch.testing.assert_close(model(ids, lengths), model.output(h[-1]).squeeze(-1))

@@ -5,19 +5,11 @@ the true lengths ``lengths`` (int64, ``(batch,)``), both with dynamic batch and 
 ``probabilities`` (float32, ``(batch, labels)``): one column per label in the order of ``labels``
 (for two-label models ``[1 - p, p]`` from the sigmoid, else a softmax).
 
-:class:`ExportModule` wraps a model with a forward pass that computes the same function as the
-model's own ``forward`` in eval mode, written only with operations that export (no packed
-sequences, no Python numbers taken from tensors):
-
-* masking (``mask_padding``) left-aligns each row with a gather, as ``left_align`` does;
-* a forward-only masked RNN runs the dense kernel on the left-aligned rows and gathers the output
-  at each row's last word (the model's own path);
-* a bidirectional masked RNN, which the model runs on packed sequences, runs each layer and
-  direction as its own one-layer RNN with the same weights: the forward direction on the
-  left-aligned rows, the backward direction on each row reversed within its length (a gather);
-  the outputs at the last word are what packing gives as final states, and the reversed backward
-  outputs, reversed back, feed the next layer;
-* dropouts and weight-drop are training-only and left out.
+:class:`ExportModule` wraps a model's own ``forward`` in eval mode, which is written in tensor
+operations only (:mod:`polarity.models.masking`): masking left-aligns each row with a gather, a
+masked RNN gathers its output at each row's last word and runs its backward direction on each row
+reversed within its length; the time segments a CPU prediction uses are left out while tracing, and
+dropouts and weight-drop are training-only.
 
 ``tests/test_export.py`` checks the wrapper against ``model.forward`` and the exported files against
 PyTorch.
@@ -53,7 +45,8 @@ SAMPLE_TEXTS = ["One of the best films I have seen this year: moving, funny and 
 
 
 class ExportModule(nn.Module):
-    """``(ids, lengths) -> probabilities`` for a ``rnn`` or ``mean-embedding`` classifier, export-friendly."""
+    """``(ids, lengths) -> probabilities`` for a ``rnn`` or ``mean-embedding`` classifier: the model's
+    own forward pass, traced."""
 
     def __init__(self, model: nn.Module, alone: bool = False) -> None:
         """``alone``: each row computed as if without padding (the masked computation), as polarity
@@ -70,10 +63,8 @@ class ExportModule(nn.Module):
             raise ConfigError("cannot export an rnn with pooling over time or a step-loop LSTM (hard_sigmoid gates, "
                               "per-sequence recurrent dropout): only the last step of a fused LSTM/GRU is exported")
         self.binary = model.output.out_features == 1
+        self.alone = alone
         self.masked = bool(model.mask_padding) or (alone and self.kind == "rnn")
-        self.directions = nn.ModuleList()
-        if self.kind == "rnn" and self.masked and model.rnn.bidirectional:
-            self.directions = split_directions(model.rnn)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         logits = self.logits(ids, lengths)
@@ -84,71 +75,11 @@ class ExportModule(nn.Module):
 
     def logits(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``(batch, outputs)`` logits: the model's own output, with the one-logit axis kept."""
-        model = self.model
-        if self.kind == "mean":
-            return model.output(model.pool(ids))
-        if not self.masked:
-            _, state = model.rnn(model.embedding(ids))
-            return model.output(final_hidden(state, model.cell, model.rnn.bidirectional))
-        positions, lengths = row_positions(ids, lengths)
-        x = model.embedding(left_align_ids(ids, positions, lengths))
-        if not model.rnn.bidirectional:
-            outputs, _ = model.rnn(x)
-            return model.output(at_last_step(outputs, lengths))
-        reverse = torch.where(positions < lengths, lengths - 1 - positions, positions)
-        finals: list[torch.Tensor] = []
-        for layer in range(len(self.directions) // 2):
-            forward_out, _ = self.directions[2 * layer](x)
-            backward_out, _ = self.directions[2 * layer + 1](along_time(x, reverse))
-            finals = [at_last_step(forward_out, lengths), at_last_step(backward_out, lengths)]
-            x = torch.cat([forward_out, along_time(backward_out, reverse)], dim=2)
-        return model.output(torch.cat(finals, dim=1))
+        from polarity.models.classifiers import exporting
 
-
-def split_directions(rnn: nn.RNNBase) -> nn.ModuleList:
-    """One single-layer, single-direction copy of ``rnn`` per layer and direction (forward first), same weights."""
-    parts = nn.ModuleList()
-    width = 2 if rnn.bidirectional else 1
-    for layer in range(rnn.num_layers):
-        inputs = rnn.input_size if layer == 0 else rnn.hidden_size * width
-        for suffix in ("", "_reverse")[:width]:
-            part = type(rnn)(inputs, rnn.hidden_size, num_layers=1, batch_first=True)
-            with torch.no_grad():
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    source = getattr(rnn, f"{name}_l{layer}{suffix}")  # bias_hh: a zero buffer in polarity's LSTM
-                    getattr(part, f"{name}_l0").copy_(source)
-            parts.append(part.eval())
-    return parts
-
-
-def final_hidden(state, cell: str, bidirectional: bool) -> torch.Tensor:
-    hidden = state[0] if cell == "lstm" else state
-    return torch.cat([hidden[-2], hidden[-1]], dim=-1) if bidirectional else hidden[-1]
-
-
-def row_positions(ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(positions 0..time-1 per row, lengths clamped to 1..time as ``(batch, 1)``), from tensors only,
-    so that traced and exported graphs keep both axes dynamic."""
-    positions = torch.cumsum(torch.ones_like(ids), dim=1) - 1
-    width = positions[:, -1:] + 1
-    return positions, torch.minimum(lengths.unsqueeze(1).clamp(min=1), width)
-
-
-def left_align_ids(ids: torch.Tensor, positions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """:func:`polarity.models.classifiers.left_align`: each row's last ``length`` ids moved to the start."""
-    width = positions[:, -1:] + 1
-    source = positions + (width - lengths)
-    return ids.gather(1, torch.minimum(source, width - 1)).masked_fill(source >= width, 0)
-
-
-def along_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``x[b, index[b, t]]`` for a ``(batch, time, features)`` tensor."""
-    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
-
-
-def at_last_step(outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``outputs[b, lengths[b] - 1]``."""
-    return along_time(outputs, lengths - 1).squeeze(1)
+        with exporting():
+            logits = self.model(ids, lengths, alone=self.alone)
+        return logits.unsqueeze(1) if logits.ndim == 1 else logits
 
 
 # -- export ------------------------------------------------------------------------------------------------

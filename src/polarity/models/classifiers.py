@@ -20,6 +20,7 @@ from torch.func import functional_call
 from polarity.errors import ConfigError
 from polarity.models.init import keras_dense_, keras_embedding_, keras_recurrent_, use_single_bias
 from polarity.models.language import load_encoder_state
+from polarity.models.masking import along_time, at_last_step, left_align, reversed_within, row_positions
 from polarity.models.registry import register
 
 
@@ -80,6 +81,22 @@ def random_source(generator: torch.Generator | None) -> Iterator[None]:
 
 def _generator() -> torch.Generator | None:
     return getattr(_random, "generator", None)
+
+
+@contextmanager
+def exporting() -> Iterator[None]:
+    """While a model is traced for export: only the traceable paths (no time segments)."""
+    previous = getattr(_random, "exporting", False)
+    _random.exporting = True
+    try:
+        yield
+    finally:
+        _random.exporting = previous
+
+
+def tracing() -> bool:
+    """Whether the model is being traced or exported (Python-level shortcuts would be baked in)."""
+    return getattr(_random, "exporting", False) or torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 class Dropout(nn.Dropout):
@@ -262,8 +279,8 @@ class RecurrentClassifier(nn.Module):
                 return functional_call(self.rnn, self._recurrent_weights(), (inputs,))
         return self.rnn(inputs)
 
-    def _bidirectional(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(batch, time, 2 * units)`` of the bidirectional RNN on post-padded ``x``, exactly
+    def _bidirectional(self, x: torch.Tensor, positions: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(batch, time, 2 * units)`` of the bidirectional RNN on left-aligned ``x``, exactly
         masked: each direction runs on the fused dense kernel, the backward one on every row reversed
         within its length (packed sequences: 5x slower on CPU, docs/PERFORMANCE.md experiment 3)."""
         rnn = self.rnn
@@ -271,34 +288,31 @@ class RecurrentClassifier(nn.Module):
             weights = {name: getattr(rnn, name) for name in rnn._flat_weights_names}
             if self.training and self.recurrent_dropout > 0:
                 weights.update(self._recurrent_weights())
-        positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
-        ends = lengths.unsqueeze(1)
-        reverse = torch.where(positions < ends, ends - 1 - positions, positions).unsqueeze(-1)
+        reverse = reversed_within(positions, ends)
         for layer in range(rnn.num_layers):
-            template = self._direction_template(layer, x.shape[-1])
-            forward_out, _ = functional_call(template, _direction_weights(weights, layer, ""), (x,))
-            backward_in = x.gather(1, reverse.expand(-1, -1, x.shape[-1]))
-            backward_out, _ = functional_call(template, _direction_weights(weights, layer, "_reverse"), (backward_in,))
-            backward_out = backward_out.gather(1, reverse.expand(-1, -1, backward_out.shape[-1]))
-            x = torch.cat([forward_out, backward_out], dim=-1)
+            forward_out = self._run_direction(_direction_weights(weights, layer, ""), x)
+            backward_out = self._run_direction(_direction_weights(weights, layer, "_reverse"), along_time(x, reverse))
+            x = torch.cat([forward_out, along_time(backward_out, reverse)], dim=-1)
         return x
 
-    def _direction_template(self, layer: int, inputs: int) -> nn.RNNBase:
-        """A one-layer, one-direction RNN whose weights :meth:`_bidirectional` supplies (not a
-        submodule). One per thread: ``functional_call`` swaps weights into it while it runs."""
-        local = self.__dict__.setdefault("_templates", threading.local())
-        templates = local.__dict__.setdefault("by_layer", {})
-        if layer not in templates:
-            templates[layer] = type(self.rnn)(inputs, self.rnn.hidden_size, batch_first=True)
-        return templates[layer]
+    def _run_direction(self, weights: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """One layer and direction of the RNN (``weights``: input, recurrent, biases) on batch-first ``x``:
+        the fused kernel ``nn.LSTM``/``nn.GRU`` call, with no module state (threads and traces share it)."""
+        h = x.new_zeros(1, x.shape[0], self.rnn.hidden_size)
+        if self.cell == "lstm":
+            return torch.lstm(x, (h, h), weights, True, 1, 0.0, self.training, False, True)[0]
+        return torch.gru(x, h, weights, True, 1, 0.0, self.training, False, True)[0]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None, alone: bool = False) -> torch.Tensor:
         """Logits for pre-padded ``ids``. ``alone`` gives each review the output it gets without
-        padding, whatever the batch (the masked computation), also for a model trained reading padding."""
+        padding, whatever the batch (the masked computation), also for a model trained reading padding.
+        Written in tensor operations only: ``polarity export`` traces this method."""
         masked = (self.mask_padding or alone) and lengths is not None
         if masked:
-            lengths = lengths.clamp(min=1, max=ids.shape[1]).to(ids.device)
-            ids = left_align(ids, lengths)
+            positions, ends = row_positions(ids, lengths)
+            ids = left_align(ids, positions, ends)
+        elif self.pooling != "last":  # every step is read
+            positions, ends = row_positions(ids, torch.full_like(ids[:, 0], ids.shape[1]))
         x = self.embedding_dropout(self.embedding(ids))
         if self.training and self.input_dropout > 0:
             keep = 1.0 - self.input_dropout
@@ -306,24 +320,27 @@ class RecurrentClassifier(nn.Module):
                                    generator=_generator())
             x = x * (mask / keep)
         if self.pooling != "last":
-            last = self._pool(x, lengths if masked else None)
-        elif masked and self.rnn.bidirectional:
-            outputs = self._bidirectional(x, lengths)
-            half = self.rnn.hidden_size
-            last = torch.cat([outputs[torch.arange(len(lengths), device=ids.device), lengths - 1, :half],
-                              outputs[:, 0, half:]], dim=-1)
-        elif masked and not self.training and x.device.type == "cpu" and not isinstance(self.rnn, StepLSTM):
-            last = self._last_outputs(x, lengths)
+            last = self._pool(x, positions, ends, masked)
         elif masked:
-            # Post-padded, a forward-only RNN's output at each review's last word has not seen the
-            # padding: exact masking with the fused dense kernel (packing measured 5x slower on CPU).
-            outputs, _ = self._run_rnn(x)
-            last = outputs[torch.arange(len(lengths), device=ids.device), lengths - 1]
+            last = self._masked_last(x, positions, ends)
         else:
             _, state = self._run_rnn(x)
             hidden = state[0] if self.cell == "lstm" else state
             last = torch.cat([hidden[-2], hidden[-1]], dim=-1) if self.rnn.bidirectional else hidden[-1]
         return squeeze_binary(self.output(self.output_dropout(last)))
+
+    def _masked_last(self, x: torch.Tensor, positions: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """The RNN's final output of each left-aligned row, as packed sequences give it."""
+        if self.rnn.bidirectional:
+            outputs = self._bidirectional(x, positions, ends)
+            half = self.rnn.hidden_size
+            return torch.cat([at_last_step(outputs[..., :half], ends), outputs[:, 0, half:]], dim=-1)
+        if not self.training and x.device.type == "cpu" and not isinstance(self.rnn, StepLSTM) and not tracing():
+            return self._last_outputs(x, ends.squeeze(1))
+        # Post-padded, a forward-only RNN's output at each review's last word has not seen the
+        # padding: exact masking with the fused dense kernel (packing measured 5x slower on CPU).
+        outputs, _ = self._run_rnn(x)
+        return at_last_step(outputs, ends)
 
     def _last_outputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """A forward-only RNN's output at each post-padded row's last word, without running rows far
@@ -352,20 +369,18 @@ class RecurrentClassifier(nn.Module):
         last[order] = ordered_last
         return last
 
-    def _pool(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-        """Max and/or mean of the RNN's outputs over each review's steps (all steps without ``lengths``)."""
-        if lengths is not None and self.rnn.bidirectional:
-            outputs = self._bidirectional(x, lengths)
+    def _pool(self, x: torch.Tensor, positions: torch.Tensor, ends: torch.Tensor, masked: bool) -> torch.Tensor:
+        """Max and/or mean of the RNN's outputs over each review's steps (every step unless ``masked``)."""
+        if masked and self.rnn.bidirectional:
+            outputs = self._bidirectional(x, positions, ends)
         else:
             outputs, _ = self._run_rnn(x)  # forward-only on post-padded input: steps before the padding are exact
-        if lengths is None:
-            lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
-        real = (torch.arange(x.shape[1], device=x.device).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1)
+        real = (positions < ends).unsqueeze(-1)
         pooled = []
         if self.pooling in ("max", "max-mean"):
             pooled.append(outputs.masked_fill(~real, float("-inf")).amax(dim=1))
         if self.pooling in ("mean", "max-mean"):
-            pooled.append((outputs * real).sum(dim=1) / lengths.unsqueeze(1).to(outputs.dtype))
+            pooled.append((outputs * real).sum(dim=1) / ends.to(outputs.dtype))
         return torch.cat(pooled, dim=-1)
 
     def summary(self, maxlen: int | None) -> list[dict]:
@@ -411,9 +426,9 @@ def _first_rows(state, rows: int):
     return state[:, :rows].contiguous()
 
 
-def _direction_weights(weights: dict[str, torch.Tensor], layer: int, suffix: str) -> dict[str, torch.Tensor]:
-    """One layer and direction's tensors of a bidirectional RNN, named as in a one-layer RNN."""
-    return {f"{name}_l0": weights[f"{name}_l{layer}{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+def _direction_weights(weights: dict[str, torch.Tensor], layer: int, suffix: str) -> list[torch.Tensor]:
+    """One layer and direction's tensors of a bidirectional RNN, in the fused kernel's order."""
+    return [weights[f"{name}_l{layer}{suffix}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
 def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -452,12 +467,3 @@ class StepLSTM(nn.LSTM):
 def HardSigmoidLSTM(*args, **kwargs) -> StepLSTM:
     """Keras 2.2's LSTM default, ``recurrent_activation='hard_sigmoid'`` (a :class:`StepLSTM`)."""
     return StepLSTM(*args, gate="hard_sigmoid", **kwargs)
-
-
-def left_align(ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Move each pre-padded row's ids to the start (post-padding): masked RNNs read rows this way."""
-    width = ids.shape[1]
-    lengths = lengths.clamp(max=width).to(ids.device)
-    positions = torch.arange(width, device=ids.device).unsqueeze(0) + (width - lengths).unsqueeze(1)
-    aligned = ids.gather(1, positions.clamp(max=width - 1))
-    return aligned.masked_fill(positions >= width, 0)
