@@ -263,6 +263,12 @@ def test_a_suite_file_reads_into_cases(tmp_path):
     assert [case.where for case in cases] == [f"{tmp_path / 'suite.jsonl'}, line {n}" for n in (1, 3, 4)]
 
 
+def test_the_documented_example_suite_reads():
+    cases = read_suite(Path(__file__).resolve().parents[1] / "docs" / "examples" / "check-suite.jsonl")
+    assert [case.test for case in cases] == ["negation"] * 4 + ["contrast"] * 2 + ["names", "user suite"]
+    assert check(WordListModel(negation=True, contrast=True), cases).cases == 8
+
+
 @pytest.mark.parametrize("content, line, message", [
     ('{"text": "fine", "expect": "positive"}\n{"text": "x", "expect": }\n', 2, "not valid JSON"),
     ('["text", "expect"]\n', 1, "expected a JSON object"),

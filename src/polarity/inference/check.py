@@ -338,10 +338,13 @@ def format_report(report: CheckReport) -> str:
     """The report as the terminal shows it: a row per test, its failing examples under it, a total."""
     score = score_name(report.labels)
     lines = [f"{report.model} (labels {', '.join(map(str, report.labels))}): {suite_name(report)}, "
-             f"{len(report.tests)} tests, {report.cases:,} cases",
-             f"mean |dP|: mean change of {score} from the reference text; direction cases may move "
-             f"{report.tolerance:g} the wrong way",
-             f"{'test':<36}{'kind':<12}{'cases':>6}{'failed':>8}{'rate':>9}{'mean |dP|':>11}"]
+             f"{len(report.tests)} tests, {report.cases:,} cases"]
+    legend = [f"mean |dP|: mean change of {score} from the reference text"] * any(
+        test.mean_abs_change is not None for test in report.tests)
+    legend += [f"direction cases may move {report.tolerance:g} the wrong way"] * any(
+        test.kind in ("direction", "mixed") for test in report.tests)
+    lines += ["; ".join(legend)] * bool(legend)
+    lines.append(f"{'test':<36}{'kind':<12}{'cases':>6}{'failed':>8}{'rate':>9}{'mean |dP|':>11}")
     for test in report.tests:
         change = f"{test.mean_abs_change:11.3f}" if test.mean_abs_change is not None else ""
         lines.append(f"{shorten(test.name, 35):<36}{test.kind:<12}{test.cases:>6,}{test.failures:>8,}"
