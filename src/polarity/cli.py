@@ -641,11 +641,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.set_defaults(handler=cmd_explain)
 
+    from polarity.cli_check import add_check_parser
     from polarity.inference.export import add_export_parser
     from polarity.server.cli import add_serve_parser
 
     add_export_parser(commands)
     add_serve_parser(commands)
+    add_check_parser(commands)
     return parser
 
 
@@ -676,6 +678,7 @@ EXAMPLES = {
     "explain": 'polarity explain runs/default "The plot is thin but the cast is wonderful."',
     "serve": "polarity serve runs/default --port 8000",
     "export": "polarity export runs/default --format onnx --out model.onnx",
+    "check": "polarity check runs/default --fail-above 0.5\n  polarity check runs/default --suite my-cases.jsonl --json",
 }
 
 

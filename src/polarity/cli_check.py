@@ -1,0 +1,71 @@
+"""``polarity check MODEL_DIR``: behavioural tests (negation, contrast, intensity, invariance,
+direction) with a failure rate per test, and an exit status that can gate a CI job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from polarity.errors import PolarityError
+
+
+def add_check_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``polarity check`` (and its handler) to the main CLI's subcommands."""
+    parser = commands.add_parser("check", help="behavioural tests (negation, contrast, invariance...): failure rate "
+                                 "per test")
+    parser.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+    parser.add_argument("--suite", metavar="FILE", help="a JSONL file of your own cases (text, then expect, not or "
+                        "same_as) instead of the built-in suite")
+    parser.add_argument("--fail-above", type=rate, metavar="RATE", help="exit 1 when any test fails more than this "
+                        "fraction of its cases (0 to 1, e.g. 0.2)")
+    parser.add_argument("--seed", type=int, help="draws the built-in suite's cases (default 0)")
+    parser.add_argument("--cases", type=positive_int, metavar="N", help="cases per built-in test (default 100)")
+    parser.add_argument("--examples", type=non_negative_int, default=3, metavar="K",
+                        help="failing examples shown per test (default 3)")
+    parser.add_argument("--tolerance", type=float, metavar="P", help="how far a probability may move the wrong way "
+                        "in a direction case (default 0.01)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=cmd_check)
+    return parser
+
+
+def rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1 (0.2 for 20 %), got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from polarity.inference.check import CASES_PER_TEST, TOLERANCE, check, format_report
+
+    if args.suite and (args.seed is not None or args.cases is not None):
+        raise PolarityError("--seed and --cases draw the built-in suite; a --suite file has its own cases")
+    report = check(args.model, args.suite, seed=0 if args.seed is None else args.seed,
+                   cases_per_test=args.cases or CASES_PER_TEST, examples=args.examples,
+                   tolerance=TOLERANCE if args.tolerance is None else args.tolerance)
+    above = report.above(args.fail_above) if args.fail_above is not None else []
+    if args.json:
+        data = report.to_dict() | {"fail_above": args.fail_above, "tests_above": [test.name for test in above]}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(format_report(report))
+    if above:
+        worst = ", ".join(f"{test.name} {100 * test.failure_rate:.1f} %" for test in above)
+        raise PolarityError(f"{len(above)} of {len(report.tests)} tests fail more than {100 * args.fail_above:g} % "
+                            f"of their cases: {worst}")
+    return 0
