@@ -50,6 +50,19 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
+def check_threshold(threshold: float | None, labels: list) -> float:
+    """``threshold`` (default 0.5) when it fits a model with ``labels``, else a :class:`DataError`."""
+    if threshold is None:
+        return 0.5
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise DataError(f"threshold must be a number between 0 and 1, got {threshold!r}")
+    if len(labels) != 2:
+        raise DataError(f"a threshold applies to two-label models; this one has {len(labels)} labels")
+    if not 0.0 <= threshold <= 1.0:
+        raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+    return threshold
+
+
 class Predictor:
     """A trained model ready for raw text.
 
@@ -125,14 +138,7 @@ class Predictor:
     def decide(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Label indices: the most probable label, or for two labels the second one when its
         probability is at least ``threshold`` (default 0.5)."""
-        if threshold is None:
-            threshold = 0.5
-        elif isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
-            raise DataError(f"threshold must be a number between 0 and 1, got {threshold!r}")
-        elif not self.binary:
-            raise DataError(f"a threshold applies to two-label models; this one has {len(self.labels)} labels")
-        elif not 0.0 <= threshold <= 1.0:
-            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+        threshold = check_threshold(threshold, self.labels)
         if self.binary:
             return (probs[:, 1] >= threshold).astype(np.int64)
         return probs.argmax(axis=1)
