@@ -11,6 +11,8 @@ scores every batch it is given after that.
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,10 +135,7 @@ def connect(quiet: bool = False, verbose: bool = False) -> bool:
     counts one CPU more than its cores: the actors take one per core, and Ray Data's list, read and
     write tasks (light next to the model) share the cores with them. ``quiet``: no progress bars;
     ``verbose``: the workers' own logs too."""
-    import logging
-    import os
-
-    import ray
+    import ray.data
 
     if ray.is_initialized():
         return False

@@ -116,6 +116,7 @@ def session(app_name: str = "polarity", quiet: bool = False, verbose: bool = Fal
     return spark, True
 
 
+SPLIT = "spark.sql.files.maxPartitionBytes"  # Spark's default: 128 MB
 CSV_READ = {"header": True, "multiLine": True, "escape": '"'}  # RFC 4180, as Python's csv module writes
 CSV_WRITE = {"header": True, "escape": '"'}
 
@@ -125,8 +126,11 @@ def score_files(source: str, output: str, model: str | Path, *, input_format: st
     """Read Parquet or CSV (a file or a folder of part files), score it, write a folder of part
     files in ``output_format``: what ``polarity predict --engine spark`` runs. ``options`` go to
     :func:`score_spark`. CSV fields are all text, and an empty one is an empty text, as in
-    ``polarity predict --file``."""
+    ``polarity predict --file``. A session created here reads in parts of at most 32 MB unless
+    ``spark.sql.files.maxPartitionBytes`` is configured."""
     spark, created = session("polarity predict", quiet, verbose)
+    if created and not spark.sparkContext.getConf().contains(SPLIT):
+        spark.conf.set(SPLIT, "32m")  # scoring costs far more per byte than reading: small tasks share the cores evenly
     try:
         if input_format == "csv":
             df = spark.read.csv(source, **CSV_READ).na.fill("")
