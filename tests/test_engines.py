@@ -142,10 +142,14 @@ def test_spark_empty_partitions_and_frames(spark, tiny_model, reviews):
     assert list(empty.columns) == ["id", "text", *ADDED] and len(empty) == 0
 
 
-def test_spark_ships_the_folder_with_the_job(spark, tiny_model, reviews, expected):
+def test_spark_ships_the_folder_with_the_job(spark, tiny_model, reviews, expected, tmp_path):
     from polarity.integrations.spark import score_spark
 
     check_scores(score_spark(spark.createDataFrame(reviews), tiny_model, ship=True).toPandas(), reviews, expected)
+    namesake = shutil.copytree(tiny_model, tmp_path / "other" / tiny_model.name)
+    with pytest.raises(PolarityError) as error:
+        score_spark(spark.createDataFrame(reviews), namesake, ship=True)
+    assert_one_line(error, "already shipped", "another name")
 
 
 @pytest.mark.parametrize("change, words", [
