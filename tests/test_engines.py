@@ -1,8 +1,10 @@
 """Scoring on Spark (local[2]) and Ray (a local cluster): the probabilities of Predictor, the input's
 columns kept, the output columns of `polarity predict --output`, empty partitions, one-line errors."""
 
+import contextlib
 import os
 import shutil
+import signal
 import sys
 
 import numpy as np
@@ -57,6 +59,18 @@ def assert_one_line(error: pytest.ExceptionInfo, *words: str) -> None:
     assert "\n" not in message and all(word in message for word in words), message
 
 
+@contextlib.contextmanager
+def signal_handlers_kept():
+    """SparkContext and ray.init install SIGINT and SIGTERM handlers that outlive them: the tests
+    after these get the process's own back."""
+    kept = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
     code = main(argv)
     return code, capsys.readouterr().err
@@ -100,7 +114,7 @@ def spark():
         pytest.skip("Spark needs Java (Debian: apt-get install default-jre-headless); none found")
     from pyspark.sql import SparkSession
 
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, signal_handlers_kept():
         patch.setenv("PYSPARK_PYTHON", sys.executable)
         session = (SparkSession.builder.master("local[2]").appName("polarity-tests")
                    .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
@@ -219,10 +233,11 @@ def ray_cluster():
     import ray
 
     # Two CPUs for two actors and one for Ray Data's own tasks (Ray waits forever when actors hold them all).
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray
-    ray.shutdown()
+    with signal_handlers_kept():
+        ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        yield ray
+        ray.shutdown()
 
 
 def test_ray_scores_equal_the_predictors(ray_cluster, tiny_model, reviews, expected):
