@@ -90,19 +90,24 @@ def predictor_for(folder: str, threads: int | None = 1) -> Predictor:
 def score_frame(frame: pd.DataFrame, job: ScoringJob, folder: str | None = None) -> pd.DataFrame:
     """``frame`` with the prediction columns added after its own; ``folder`` is where this worker
     finds the model (default: ``job.model``). An empty frame gets the (empty) columns alone."""
-    import pandas as pd
-
     texts = text_values(frame[job.text_column], job.text_column)
     results = []
     if texts:
         predictor = predictor_for(folder or job.model, job.threads)
         results = predictor.classify(texts, batch_size=job.batch_size, threshold=job.threshold)
-    values = list(zip(*(prediction_values(result, job.labels) for result in results))) or [()] * len(job.columns)
-    label, score, *probs, warning = values
-    label = [int(v) for v in label] if job.integer_labels else [str(v) for v in label]
-    added = [pd.Series(label, dtype="int64" if job.integer_labels else object),
-             *(pd.Series(column, dtype="float64") for column in (score, *probs)), pd.Series(warning, dtype=object)]
+    added = prediction_series(results, job)
     return frame.assign(**{name: series.set_axis(frame.index) for name, series in zip(job.columns, added)})
+
+
+def prediction_series(results: list, job: ScoringJob) -> list[pd.Series]:
+    """The prediction columns of ``results``, typed: labels as int64 or text, the rest float64 or text."""
+    import pandas as pd
+
+    columns = list(zip(*(prediction_values(result, job.labels) for result in results))) or [()] * len(job.columns)
+    label, score, *probs, warning = columns
+    labels = pd.Series([int(v) for v in label], dtype="int64") if job.integer_labels else \
+        pd.Series([str(v) for v in label], dtype=object)
+    return [labels, *(pd.Series(values, dtype="float64") for values in (score, *probs)), pd.Series(warning, dtype=object)]
 
 
 def text_values(column: pd.Series, name: str) -> list[str]:
