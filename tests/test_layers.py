@@ -1,4 +1,5 @@
-"""Data flows one way: data -> engine (device, batches, prediction) -> models -> training -> inference -> interfaces."""
+"""Data flows one way: data -> engine (device, batches, prediction) -> models -> training -> inference ->
+integrations (Spark, Ray) -> interfaces."""
 
 import ast
 from pathlib import Path
@@ -7,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "polarity"
 # A layer may import itself and the layers before it, never one after it.
-ORDER = ["data", "engine", "models", "training", "inference"]
+ORDER = ["data", "engine", "models", "training", "inference", "integrations"]
 
 
 def imported_layers(path: Path) -> set[str]:

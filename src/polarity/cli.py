@@ -359,6 +359,10 @@ def _stream_predictions(args: argparse.Namespace, predictor) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.engine:
+        from polarity.integrations.cli import predict_with_engine
+
+        return predict_with_engine(args)
     _check_output(args)
     predictor = _predictor(args)
     if args.output:
@@ -597,6 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     _precision_option(predict)
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.add_argument("--engine", choices=["spark", "ray"], help="score --file on Spark or Ray (the spark or ray "
+                         "extra): --file is a .parquet or .csv file or a folder of them; --output a new folder of part "
+                         "files, CSV when its name ends in .csv, else Parquet; one PyTorch thread per task unless --threads N")
     predict.set_defaults(handler=cmd_predict)
 
     for name, handler, help_text in (("evaluate", cmd_evaluate, "accuracy, precision, recall, F1, AUC, log loss, by length"),
@@ -670,7 +677,8 @@ EXAMPLES = {
     "reproduce": "polarity reproduce mean-embedding --seeds 3",
     "pretrain": "polarity pretrain\n  polarity pretrain --resume --epochs 8",
     "predict": 'polarity predict runs/default "A wonderful film."\n'
-               "  polarity predict runs/default --file reviews.csv --output predictions.csv",
+               "  polarity predict runs/default --file reviews.csv --output predictions.csv\n"
+               "  polarity predict runs/default --engine spark --file reviews.parquet --output scored.parquet",
     "evaluate": "polarity evaluate runs/default --plots runs/default/plots",
     "compare": "polarity compare runs/default runs/mean-embedding",
     "neighbors": "polarity neighbors runs/default great -k 10",

@@ -53,6 +53,19 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
+def check_threshold(threshold: float | None, labels: list) -> float:
+    """``threshold`` (default 0.5) when it fits a model with ``labels``, else a :class:`DataError`."""
+    if threshold is None:
+        return 0.5
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise DataError(f"threshold must be a number between 0 and 1, got {threshold!r}")
+    if len(labels) != 2:
+        raise DataError(f"a threshold applies to two-label models; this one has {len(labels)} labels")
+    if not 0.0 <= threshold <= 1.0:
+        raise DataError(f"threshold must be between 0 and 1, got {threshold}")
+    return threshold
+
+
 class Predictor:
     """A trained model ready for raw text: the one inference path of the CLI, Python, the server and
     the engines. It owns the backend (PyTorch or ONNX Runtime), how texts are batched and shared out
@@ -135,15 +148,7 @@ class Predictor:
     # -- decisions -----------------------------------------------------------------------------------
     def check_threshold(self, threshold: float | None) -> float:
         """``threshold`` (default 0.5) if it can apply to this model, else a :class:`DataError`."""
-        if threshold is None:
-            return 0.5
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
-            raise DataError(f"threshold must be a number between 0 and 1, got {threshold!r}")
-        if not self.binary:
-            raise DataError(f"a threshold applies to two-label models; this one has {len(self.labels)} labels")
-        if not 0.0 <= threshold <= 1.0:
-            raise DataError(f"threshold must be between 0 and 1, got {threshold}")
-        return threshold
+        return check_threshold(threshold, self.labels)
 
     def decide(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Label indices: the most probable label, or for two labels the second one when its

@@ -38,19 +38,27 @@ def prediction_columns(labels: list) -> list[str]:
     return ["pred_label", "pred_score", *(f"prob_{label}" for label in labels), "pred_warning"]
 
 
-def prediction_rows(results, rows: list[dict], labels: list) -> list[dict]:
-    """The input rows with the prediction columns added; a row that already has one of them is an error."""
+def check_input_columns(columns, labels: list) -> list[str]:
+    """The prediction columns, or a :class:`DataError` when the input already has one of them."""
     added = prediction_columns(labels)
-    clash = sorted(set(added) & {key for row in rows for key in row})
+    clash = sorted(set(added) & set(columns))
     if clash:
         raise DataError(f"the input already has column(s) {', '.join(clash)}: rename them; "
                         "predict adds " + ", ".join(added))
-    out = []
-    for result, row in zip(results, rows):
-        values = [result.label, round(result.score, 6), *(round(result.probabilities[str(k)], 6) for k in labels),
-                  result.warning or ""]
-        out.append({**(row or {"text": result.text}), **dict(zip(added, values))})
-    return out
+    return added
+
+
+def prediction_values(result, labels: list) -> list:
+    """One result's values, in the order of :func:`prediction_columns`."""
+    return [result.label, round(result.score, 6), *(round(result.probabilities[str(k)], 6) for k in labels),
+            result.warning or ""]
+
+
+def prediction_rows(results, rows: list[dict], labels: list) -> list[dict]:
+    """The input rows with the prediction columns added; a row that already has one of them is an error."""
+    added = check_input_columns({key for row in rows for key in row}, labels)
+    return [{**(row or {"text": result.text}), **dict(zip(added, prediction_values(result, labels)))}
+            for result, row in zip(results, rows)]
 
 
 class _Writer:

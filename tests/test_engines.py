@@ -1,0 +1,284 @@
+"""Scoring on Spark (local[2]) and Ray (a local cluster): the probabilities of Predictor, the input's
+columns kept, the output columns of `polarity predict --output`, empty partitions, one-line errors."""
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from polarity.cli import main
+from polarity.errors import ConfigError, PolarityError
+from polarity.inference import Predictor
+from polarity.integrations import frames
+
+from conftest import synthetic_reviews
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray's own settings
+
+TEXTS = synthetic_reviews(12, True, 21) + ["", "qqq zzz", "Not bad at all."] + synthetic_reviews(12, False, 22)
+ADDED = ["pred_label", "pred_score", "prob_negative", "prob_positive", "pred_warning"]
+
+
+@pytest.fixture(scope="module")
+def reviews() -> pd.DataFrame:
+    return pd.DataFrame({"id": np.arange(len(TEXTS), dtype="int64"), "review": TEXTS,
+                         "stars": [float(i % 5) for i in range(len(TEXTS))]})
+
+
+@pytest.fixture(scope="module")
+def expected(tiny_model) -> pd.DataFrame:
+    """What the model says of TEXTS in memory, with Predictor itself."""
+    predictor = Predictor.load(tiny_model)
+    results = predictor.classify(TEXTS)
+    probs = predictor.predict_proba(TEXTS)
+    return pd.DataFrame({"pred_label": [r.label for r in results], "prob_negative": probs[:, 0],
+                         "prob_positive": probs[:, 1], "pred_warning": [r.warning or "" for r in results]})
+
+
+def check_scores(scored: pd.DataFrame, reviews: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """``scored`` (any row order) holds the input's columns unchanged, then the prediction columns,
+    with the probabilities of Predictor.predict_proba to 1e-6."""
+    assert list(scored.columns) == [*reviews.columns, *ADDED]
+    scored = pd.DataFrame({name: scored[name].tolist() for name in scored.columns})  # Ray's pyarrow dtypes: plain
+    scored = scored.sort_values("id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(scored[list(reviews.columns)], reviews, check_dtype=False)
+    probs = scored[["prob_negative", "prob_positive"]].to_numpy()
+    np.testing.assert_allclose(probs, expected[["prob_negative", "prob_positive"]].to_numpy(), atol=1e-6, rtol=0)
+    assert scored["pred_label"].tolist() == expected["pred_label"].tolist()
+    np.testing.assert_allclose(scored["pred_score"], probs.max(axis=1), atol=1e-6, rtol=0)
+    assert scored["pred_warning"].tolist() == expected["pred_warning"].tolist()
+
+
+def assert_one_line(error: pytest.ExceptionInfo, *words: str) -> None:
+    message = str(error.value)
+    assert "\n" not in message and all(word in message for word in words), message
+
+
+@contextlib.contextmanager
+def signal_handlers_kept():
+    """SparkContext and ray.init install SIGINT and SIGTERM handlers that outlive them: the tests
+    after these get the process's own back."""
+    kept = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+# -- without the engines -----------------------------------------------------------------------------------
+def test_a_pandas_batch_gets_the_predictor_scores(tiny_model, reviews, expected):
+    job = frames.plan_job(tiny_model, list(reviews.columns), None, threads=None, batch_size=7, threshold=None,
+                          where="the batch")
+    assert job.text_column == "review" and job.columns == ADDED
+    check_scores(frames.score_frame(reviews, job), reviews, expected)
+    empty = frames.score_frame(reviews.iloc[:0], job)
+    assert list(empty.columns) == [*reviews.columns, *ADDED] and len(empty) == 0
+
+
+def test_each_process_loads_a_folder_once(tiny_model):
+    first = frames.predictor_for(str(tiny_model), threads=None)
+    assert frames.predictor_for(str(tiny_model), threads=None) is first
+    assert frames.LOADS[str(tiny_model)] == 1
+
+
+def test_without_the_extra_the_error_says_what_to_install(tiny_model, reviews, monkeypatch):
+    from polarity.integrations.ray import score_ray
+    from polarity.integrations.spark import score_spark
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql.types", None)
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    with pytest.raises(ConfigError) as spark_error:
+        score_spark(reviews, tiny_model)
+    assert_one_line(spark_error, 'pip install "polarity[spark]"')
+    with pytest.raises(ConfigError) as ray_error:
+        score_ray(reviews, tiny_model)
+    assert_one_line(ray_error, 'pip install "polarity[ray]"')
+
+
+# -- Spark, local[2] -----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark.sql", reason="the spark extra is not installed")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java (Debian: apt-get install default-jre-headless); none found")
+    from pyspark.sql import SparkSession
+
+    with pytest.MonkeyPatch.context() as patch, signal_handlers_kept():
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        session = (SparkSession.builder.master("local[2]").appName("polarity-tests")
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+        session.sparkContext.setLogLevel("OFF")  # the failing jobs below would print executor traces
+        yield session
+        session.stop()
+
+
+def test_spark_scores_equal_the_predictors(spark, tiny_model, reviews, expected):
+    from polarity.integrations.spark import score_spark
+
+    df = spark.createDataFrame(reviews).repartition(3)
+    scored = score_spark(df, tiny_model)
+    assert scored.columns == [*reviews.columns, *ADDED]
+    check_scores(scored.toPandas(), reviews, expected)
+
+
+def test_spark_loads_the_folder_once_per_worker_process(spark, tiny_model, reviews):
+    from polarity.integrations.spark import score_spark
+
+    score_spark(spark.createDataFrame(reviews).repartition(8), tiny_model, batch_size=4).collect()
+    folder = str(tiny_model.absolute())
+
+    def loads(batches):  # runs in the same pool of Python workers as the scoring
+        for _ in batches:
+            yield pd.DataFrame({"pid": [os.getpid()], "loads": [frames.LOADS[folder]]})
+
+    counts = spark.range(0, 8, numPartitions=8).mapInPandas(loads, "pid long, loads long").toPandas()
+    assert counts["loads"].max() == 1 and counts["loads"].min() >= 0, counts
+
+
+def test_spark_empty_partitions_and_frames(spark, tiny_model, reviews):
+    from polarity.integrations.spark import score_spark
+
+    two = spark.createDataFrame(reviews.head(2)).repartition(4)
+    assert score_spark(two, tiny_model).count() == 2
+    empty = score_spark(spark.createDataFrame([], "id long, text string"), tiny_model).toPandas()
+    assert list(empty.columns) == ["id", "text", *ADDED] and len(empty) == 0
+
+
+def test_spark_ships_the_folder_with_the_job(spark, tiny_model, reviews, expected, tmp_path):
+    from polarity.integrations.spark import score_spark
+
+    check_scores(score_spark(spark.createDataFrame(reviews), tiny_model, ship=True).toPandas(), reviews, expected)
+    namesake = shutil.copytree(tiny_model, tmp_path / "other" / tiny_model.name)
+    with pytest.raises(PolarityError) as error:
+        score_spark(spark.createDataFrame(reviews), namesake, ship=True)
+    assert_one_line(error, "already shipped", "another name")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"model": "no/such/folder"}, ["no/such/folder", "not a polarity model folder"]),
+    ({"text_column": "body"}, ["no column 'body'", "review"]),
+    ({"text_column": "id"}, ["'id'", "not text"]),
+    ({"threshold": 1.5}, ["threshold"]),
+    ({"threads": 0}, ["threads"]),
+])
+def test_spark_bad_input_is_one_error_on_the_driver(spark, tiny_model, reviews, change, words):
+    from polarity.integrations.spark import score_spark
+
+    options = {"model": tiny_model, **change}
+    with pytest.raises(PolarityError) as error:
+        score_spark(spark.createDataFrame(reviews), **options)
+    assert_one_line(error, *words)
+
+
+def test_spark_input_with_a_prediction_column_is_refused(spark, tiny_model, reviews):
+    from polarity.integrations.spark import score_spark
+
+    with pytest.raises(PolarityError) as error:
+        score_spark(spark.createDataFrame(reviews.assign(pred_label="x")), tiny_model)
+    assert_one_line(error, "pred_label", "rename")
+
+
+def test_predict_engine_spark_round_trip(spark, tiny_model, reviews, expected, tmp_path, capsys):
+    source = tmp_path / "reviews"
+    source.mkdir()
+    reviews.iloc[:15].to_parquet(source / "part-0.parquet")
+    reviews.iloc[15:].to_parquet(source / "part-1.parquet")
+    out = tmp_path / "scored"
+    code, err = run_cli(["predict", str(tiny_model), "--engine", "spark", "--file", str(source), "--output", str(out),
+                         "--quiet"], capsys)
+    assert code == 0 and f"wrote {len(reviews)} predictions to {out}" in err
+    check_scores(pd.read_parquet(out), reviews, expected)
+    csv_in, csv_out = tmp_path / "reviews.csv", tmp_path / "scored.csv"
+    reviews.to_csv(csv_in, index=False)
+    code, err = run_cli(["predict", str(tiny_model), "--engine", "spark", "--file", str(csv_in), "--output",
+                         str(csv_out), "--quiet"], capsys)
+    assert code == 0, err
+    parts = sorted(csv_out.glob("part-*.csv"))
+    scored = pd.concat([pd.read_csv(p, keep_default_na=False) for p in parts], ignore_index=True)
+    check_scores(scored, reviews, expected)
+
+
+def test_predict_engine_errors_are_one_line(spark, tiny_model, reviews, tmp_path, capsys):
+    source = tmp_path / "nulls.parquet"
+    reviews.assign(review=[None, *TEXTS[1:]]).to_parquet(source)
+    cases = [(["--file", str(source), "--output", str(tmp_path / "a")], "holds None, not text"),
+             (["--file", str(source)], "give --file IN and --output OUT_DIR"),
+             (["--file", str(source), "--output", str(tmp_path / "b"), "--json"], "drop --json"),
+             (["--file", str(tmp_path / "none.parquet"), "--output", str(tmp_path / "c")], "does not exist"),
+             (["--file", str(source), "--output", str(tmp_path)], "exists")]
+    for options, words in cases:
+        code, err = run_cli(["predict", str(tiny_model), "--engine", "spark", *options, "--quiet"], capsys)
+        assert code == 1 and err.count("\n") == 1 and err.startswith("polarity: error:") and words in err, err
+    code, err = run_cli(["predict", str(tmp_path / "nomodel"), "--engine", "spark", "--file", str(source), "--output",
+                         str(tmp_path / "d")], capsys)
+    assert code == 1 and err.count("\n") == 1 and "not a polarity model folder" in err
+
+
+# -- Ray, a local cluster ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_cluster():
+    pytest.importorskip("ray.data", reason="the ray extra is not installed")
+    import ray
+
+    # Two CPUs for two actors and one for Ray Data's own tasks (Ray waits forever when actors hold them all).
+    with signal_handlers_kept():
+        ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        yield ray
+        ray.shutdown()
+
+
+def test_ray_scores_equal_the_predictors(ray_cluster, tiny_model, reviews, expected):
+    from polarity.integrations.ray import score_ray
+
+    dataset = ray_cluster.data.from_pandas([reviews.iloc[:10], reviews.iloc[10:]])
+    scored = score_ray(dataset, tiny_model, concurrency=2, rows_per_batch=6)
+    check_scores(scored.to_pandas(), reviews, expected)
+
+
+def test_ray_empty_blocks(ray_cluster, tiny_model, reviews, expected):
+    from polarity.integrations.ray import score_ray
+
+    dataset = ray_cluster.data.from_pandas([reviews.iloc[:0], reviews, reviews.iloc[:0]])
+    check_scores(score_ray(dataset, tiny_model, "review", concurrency=1).to_pandas(), reviews, expected)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"model": "no/such/folder"}, ["no/such/folder", "not a polarity model folder"]),
+    ({"text_column": "body"}, ["no column 'body'"]),
+    ({"text_column": "stars"}, ["'stars'", "not text"]),
+    ({"concurrency": 0}, ["concurrency"]),
+])
+def test_ray_bad_input_is_one_error_on_the_driver(ray_cluster, tiny_model, reviews, change, words):
+    from polarity.integrations.ray import score_ray
+
+    options = {"model": tiny_model, **change}
+    with pytest.raises(PolarityError) as error:
+        score_ray(ray_cluster.data.from_pandas(reviews), **options)
+    assert_one_line(error, *words)
+
+
+def test_predict_engine_ray_round_trip(ray_cluster, tiny_model, reviews, expected, tmp_path, capsys):
+    source, out = tmp_path / "reviews.parquet", tmp_path / "scored"
+    reviews.to_parquet(source)
+    code, err = run_cli(["predict", str(tiny_model), "--engine", "ray", "--file", str(source), "--output", str(out),
+                         "--quiet"], capsys)
+    assert code == 0 and f"wrote {len(reviews)} predictions to {out}" in err, err
+    check_scores(pd.read_parquet(out), reviews, expected)
+    nulls = tmp_path / "nulls.parquet"
+    reviews.assign(review=[None, *TEXTS[1:]]).to_parquet(nulls)
+    code, err = run_cli(["predict", str(tiny_model), "--engine", "ray", "--file", str(nulls), "--output",
+                         str(tmp_path / "bad"), "--quiet"], capsys)
+    assert code == 1 and err.strip().splitlines()[-1].startswith("polarity: error: the text column 'review' holds")
