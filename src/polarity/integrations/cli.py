@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from polarity.errors import PolarityError
-from polarity.models.io import read_config
+from polarity.models.folder import ModelFolder
 
 FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
@@ -18,7 +18,7 @@ def predict_with_engine(args: argparse.Namespace) -> int:
     """Run ``polarity predict --engine``: check the options, score, say what was written."""
     source, output = _check_options(args)
     input_format, output_format = input_format_of(source), output_format_of(output)
-    read_config(args.model)  # before the engine starts
+    ModelFolder(args.model).config()  # checked before the engine starts
     options = {"text_column": args.text_column, "threads": args.threads or 1, "batch_size": args.batch_size,
                "threshold": args.threshold, "quiet": args.quiet, "verbose": args.debug}
     if args.engine == "ray":

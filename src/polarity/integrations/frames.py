@@ -14,7 +14,7 @@ from polarity.data.tables import TEXT_COLUMNS, pick_column
 from polarity.errors import ConfigError, DataError
 from polarity.inference.predictor import Predictor, check_threshold
 from polarity.inference.stream import check_input_columns, prediction_columns, prediction_values
-from polarity.models.io import read_config
+from polarity.models.folder import ModelFolder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +52,7 @@ def plan_job(model: str | Path, columns: list[str], text_column: str | None, *, 
     the model folder, the options, the text column (found by name when not given) and clashes
     with the columns prediction adds. ``where`` names the input in messages."""
     folder = Path(model).expanduser().absolute()
-    labels = read_config(folder)["labels"]
+    labels = ModelFolder(folder).config().labels
     _check_positive("threads", threads, optional=True)
     _check_positive("batch_size", batch_size)
     check_threshold(threshold, labels)
