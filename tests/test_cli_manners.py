@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from polarity.cli import _remember_parsers, build_parser, main
+from polarity.cli import build_parser, main
 
 
 def subcommands(parser, prefix=()):
@@ -17,7 +17,6 @@ def subcommands(parser, prefix=()):
 
 def test_every_subcommand_has_a_description_an_example_and_helped_options():
     parser = build_parser()
-    _remember_parsers(parser)
     found = list(subcommands(parser))
     assert {"train", "predict", "evaluate", "explain"} <= {path[-1] for path, _ in found}
     for path, sub in found:
@@ -40,12 +39,12 @@ def test_an_unknown_option_shows_the_subcommands_usage(argv, usage, capsys):
 
 
 def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
-    import polarity.cli as cli
+    import polarity.cli.train as train
 
     def broken(args):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(cli, "cmd_recipes", broken)
+    monkeypatch.setattr(train, "cmd_recipes", broken)
     assert main(["recipes"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: ZeroDivisionError: boom" in err and "--debug" in err

@@ -14,7 +14,8 @@ import torch
 from polarity.data import TextEncoder
 from polarity.engine import probabilities
 from polarity.errors import ConfigError
-from polarity.inference.export import ExportModule, add_export_parser, export_model, read_preprocessing
+from polarity.cli.export import register as add_export_parser
+from polarity.inference.export import ExportModule, export_model, read_preprocessing
 from polarity.inference import Predictor
 from polarity.models.folder import ModelFolder
 from polarity.models.registry import build_model
@@ -263,7 +264,7 @@ def test_preprocessing_says_when_padding_matters(exported):
 # -- command line and errors ------------------------------------------------------------------------------------
 def test_export_command(folders, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="polarity")
-    add_export_parser(parser.add_subparsers())
+    add_export_parser(parser.add_subparsers(), argparse.ArgumentParser(add_help=False))
     out = tmp_path / "sub" / "mean.pt"
     args = parser.parse_args(["export", str(folders["mean"]), "--format", "torchscript", "--out", str(out)])
     args.handler(args)

@@ -27,7 +27,7 @@ from polarity.inference import Predictor  # noqa: E402
 from polarity.inference.explore import explain  # noqa: E402
 from polarity.server import create_app  # noqa: E402
 from polarity.server.batcher import Batcher, BatchStats  # noqa: E402
-from polarity.server.cli import add_serve_parser, settings_from_args  # noqa: E402
+from polarity.cli.serve import register as add_serve_parser, settings_from_args  # noqa: E402
 from polarity.server.process import ServerProcess  # noqa: E402
 from polarity.training import load_recipe, train_recipe  # noqa: E402
 
@@ -341,7 +341,7 @@ def test_api_key_protects_the_api_only(models):
 # -- command line -----------------------------------------------------------------------------------------
 def serve_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="polarity")
-    add_serve_parser(parser.add_subparsers(dest="command"))
+    add_serve_parser(parser.add_subparsers(dest="command"), argparse.ArgumentParser(add_help=False))
     return parser.parse_args(["serve", *argv])
 
 

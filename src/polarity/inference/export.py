@@ -17,7 +17,6 @@ PyTorch.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -299,42 +298,3 @@ def read_preprocessing(path: str | os.PathLike) -> dict:
     if data.get("format") != PREPROCESSING_FORMAT:
         raise ConfigError(f"{path} is not a polarity preprocessing file (expected format {PREPROCESSING_FORMAT})")
     return data
-
-
-# -- command line ------------------------------------------------------------------------------------------
-def add_export_parser(subcommands) -> argparse.ArgumentParser:
-    """Add ``polarity export MODEL_DIR --format onnx|torchscript --out FILE`` to ``subcommands``."""
-    parser = subcommands.add_parser("export", help="write the network as ONNX or TorchScript, with its preprocessing as JSON")
-    parser.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
-    parser.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (default) or torchscript")
-    parser.add_argument("--out", required=True, metavar="FILE", help="e.g. model.onnx; the preprocessing goes "
-                        "to FILE with suffix .preprocessing.json")
-    parser.add_argument("--opset", type=int, default=OPSET, help=f"ONNX opset (default {OPSET})")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(handler=cmd_export)
-    return parser
-
-
-def cmd_export(args: argparse.Namespace) -> None:
-    result = export_model(args.model, args.out, args.format, opset=args.opset)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    print(describe(result))
-
-
-def describe(result: dict) -> str:
-    kind = f"ONNX opset {result['opset']}" if result["format"] == "onnx" else "TorchScript"
-    labels = ", ".join(map(str, result["labels"]))
-    first = (f"wrote {result['model']} ({kind}, {result['bytes'] / 1e6:.1f} MB): ids int64 (batch, time), "
-             f"lengths int64 (batch,) -> probabilities float32 (batch, {len(result['labels'])}) [{labels}]")
-    lines = [first]
-    check = result["check"]
-    if check.get("runtime"):
-        lines.append(f"  checked with {check['runtime']} against PyTorch on {check['rows']} reviews: "
-                     f"max abs difference {check['max_abs_diff']:.1e}")
-    else:
-        lines.append(f"  not run: {check['note']}")
-    lines.append(f"wrote {result['preprocessing']} (tokenizer, {result['vocabulary_words']:,} words, "
-                 f"maxlen {result['maxlen']}, pre-padding, labels)")
-    return "\n".join(lines)

@@ -2,6 +2,6 @@
 
 import sys
 
-from polarity.server.cli import serve_main
+from polarity.cli.serve import serve_main
 
 sys.exit(serve_main())

@@ -26,7 +26,7 @@ from fastapi.security import HTTPBearer
 
 from polarity import __version__
 from polarity.engine.threads import serving_process
-from polarity.server.cli import API_KEY_ENV, CONFIG_ENV
+from polarity.server.settings import API_KEY_ENV, CONFIG_ENV
 from polarity.server.errors import BearerAuthMiddleware, BodyLimitMiddleware, install_error_handlers
 from polarity.server.fastpath import PredictFastPath
 from polarity.server.registry import ModelSet, read_entries

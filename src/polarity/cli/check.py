@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from polarity.cli.common import command, non_negative_int, positive_int
 from polarity.errors import PolarityError
 
 
-def add_check_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``polarity check`` (and its handler) to the main CLI's subcommands."""
-    parser = commands.add_parser("check", help="behavioural tests (negation, contrast, invariance...): failure rate "
-                                 "per test")
+def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentParser) -> None:
+    parser = command(commands, "check", "behavioural tests (negation, contrast, invariance...): failure rate per test",
+                     "polarity check runs/default --fail-above 0.5\n"
+                     "  polarity check runs/default --suite my-cases.jsonl --json")
     parser.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
     parser.add_argument("--suite", metavar="FILE", help="a JSONL file of your own cases (text, then expect, not or "
                         "same_as) instead of the built-in suite")
@@ -26,27 +27,12 @@ def add_check_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentP
                         "in a direction case (default 0.01)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=cmd_check)
-    return parser
 
 
 def rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1 (0.2 for 20 %), got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
 
 

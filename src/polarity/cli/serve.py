@@ -1,63 +1,20 @@
-"""``polarity serve MODEL_DIR [MODEL_DIR ...]``: the command line of the server.
-
-The main CLI calls :func:`add_serve_parser`; ``python -m polarity.server`` runs :func:`serve_main`.
-Nothing here imports FastAPI or uvicorn until the command runs, so ``polarity --help`` works without
-the ``serve`` extra.
-"""
+"""``polarity serve MODEL_DIR [MODEL_DIR ...]`` (and ``python -m polarity.server``): the server's
+command line. Nothing here imports FastAPI or uvicorn until the command runs, so ``polarity --help``
+works without the ``serve`` extra."""
 
 from __future__ import annotations
 
 import argparse
 import copy
 import ipaddress
-import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from polarity.cli.common import command
 from polarity.engine.threads import available_cores
 from polarity.errors import PolarityError
-from polarity.settings import check_fields, choice, integer, number, optional, positive_int, rule, string
-
-CONFIG_ENV = "POLARITY_SERVE_CONFIG"  # settings handed to uvicorn's worker processes
-API_KEY_ENV = "POLARITY_API_KEY"
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-@dataclass
-class ServeSettings:
-    """What `polarity serve` runs: model folders (absolute paths) and server options, checked
-    (messages name the command-line flag)."""
-
-    models: list[str]
-    host: str = rule("127.0.0.1", string)
-    port: int = rule(8000, integer(0, "between 0 and 65535", 65535))
-    workers: int = rule(1, integer(1, "at least 1"))
-    api_key: str | None = rule(None, optional(string))
-    max_batch: int = rule(256, integer(1, "between 1 and 4096", 4096))
-    batch_window_ms: float = rule(5.0, number("between 0 and 1000", lambda v: 0 <= v <= 1000))
-    threads: int | None = rule(None, optional(positive_int))  # PyTorch threads per worker (None: all cores)
-    backend: str = rule("torch", choice("torch", "onnxruntime"))
-    log_level: str = "info"
-    access_log: bool = True
-
-    def __post_init__(self) -> None:
-        check_fields(self, _flag)
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
-
-    def worker_config(self) -> str:
-        """The JSON in $POLARITY_SERVE_CONFIG (no API key: that travels in $POLARITY_API_KEY)."""
-        return json.dumps({"models": self.models, "max_batch": self.max_batch, "batch_window": self.batch_window_ms / 1000,
-                           "threads": self.threads, "backend": self.backend})
-
+from polarity.server.settings import API_KEY_ENV, CONFIG_ENV, ServeSettings
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """The options of `polarity serve` (shared with ``python -m polarity.server``)."""
@@ -81,12 +38,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="no line per request")
 
 
-def add_serve_parser(subcommands: argparse._SubParsersAction) -> None:
-    """Add the ``serve`` subcommand (and its handler) to the main CLI's subcommands."""
-    serve = subcommands.add_parser("serve", help="serve models over HTTP: JSON API, a page to try them, /docs",
-                                   description="Serve model folders over HTTP (needs the serve extra: "
-                                   "pip install 'polarity[serve]'). SIGTERM or Ctrl-C finish the requests in "
-                                   "flight, then stop.")
+def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentParser) -> None:
+    """Add ``serve`` (and its handler) to the main CLI's subcommands."""
+    serve = command(commands, "serve", "serve models over HTTP: JSON API, a page to try them, /docs",
+                    "polarity serve runs/default --port 8000")
+    serve.description = ("Serve model folders over HTTP (needs the serve extra: pip install 'polarity[serve]'). "
+                         "SIGTERM or Ctrl-C finish the requests in flight, then stop.")
     configure_parser(serve)
     serve.set_defaults(handler=cmd_serve)
 
