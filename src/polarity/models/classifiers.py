@@ -208,39 +208,18 @@ class RecurrentClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.num_outputs = num_outputs
-        if cell not in ("lstm", "gru"):
-            raise ConfigError(f"cell must be 'lstm' or 'gru', got {cell!r}")
-        if pooling not in POOLINGS:
-            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        self.pooling = pooling
-        if recurrent_activation not in ("sigmoid", "hard_sigmoid"):
-            raise ConfigError(f"recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got {recurrent_activation!r}")
-        if recurrent_activation == "hard_sigmoid" and (cell != "lstm" or bidirectional or layers != 1):
-            raise ConfigError("recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer")
-        if recurrent_dropout_mask not in ("batch", "sequence"):
-            raise ConfigError(f"recurrent_dropout_mask must be 'batch' or 'sequence', got {recurrent_dropout_mask!r}")
-        if recurrent_dropout_mask == "sequence" and (cell != "lstm" or bidirectional or layers != 1):
-            raise ConfigError("recurrent_dropout_mask = 'sequence' is for one forward LSTM layer")
-        self.recurrent_dropout_mask = recurrent_dropout_mask
-        for name, p in (("embedding_dropout", embedding_dropout), ("input_dropout", input_dropout),
-                        ("recurrent_dropout", recurrent_dropout), ("output_dropout", output_dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {p}")
+        _check_rnn_options(cell, pooling, recurrent_activation, recurrent_dropout_mask, bidirectional, layers,
+                           {"embedding_dropout": embedding_dropout, "input_dropout": input_dropout,
+                            "recurrent_dropout": recurrent_dropout, "output_dropout": output_dropout})
+        self.pooling, self.recurrent_dropout_mask = pooling, recurrent_dropout_mask
         self.cell = cell
         self.mask_padding = mask_padding
         self.input_dropout = input_dropout
         self.recurrent_dropout = recurrent_dropout
         self.embedding = make_embedding(vocab_size, embedding_dim, pretrained, freeze_embedding, keras_init)
         self.embedding_dropout = Dropout(embedding_dropout)
-        if recurrent_activation == "hard_sigmoid" or recurrent_dropout_mask == "sequence":
-            self.rnn = StepLSTM(embedding_dim, units, batch_first=True, gate=recurrent_activation)
-        else:
-            rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
-            self.rnn = rnn_class(embedding_dim, units, num_layers=layers, batch_first=True, bidirectional=bidirectional)
-        if keras_init:
-            keras_recurrent_(self.rnn)
-        if cell == "lstm":
-            use_single_bias(self.rnn)  # Keras's GRU (reset_after=True) has two biases, like PyTorch's
+        self.rnn = _make_rnn(embedding_dim, units, layers, cell, bidirectional, recurrent_activation,
+                             recurrent_dropout_mask, keras_init)
         self.output_dropout = Dropout(output_dropout)
         width = units * (2 if bidirectional else 1) * (2 if pooling == "max-mean" else 1)
         self.output = nn.Linear(width, num_outputs)
@@ -399,6 +378,41 @@ class RecurrentClassifier(nn.Module):
             rows.append(summary_row("dropout_1", "Dropout", (None, width), None))
         rows.append(output_row(self.output))
         return rows
+
+
+def _check_rnn_options(cell: str, pooling: str, recurrent_activation: str, recurrent_dropout_mask: str,
+                       bidirectional: bool, layers: int, dropouts: dict[str, float]) -> None:
+    if cell not in ("lstm", "gru"):
+        raise ConfigError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+    if pooling not in POOLINGS:
+        raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    if recurrent_activation not in ("sigmoid", "hard_sigmoid"):
+        raise ConfigError(f"recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got {recurrent_activation!r}")
+    if recurrent_activation == "hard_sigmoid" and (cell != "lstm" or bidirectional or layers != 1):
+        raise ConfigError("recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer")
+    if recurrent_dropout_mask not in ("batch", "sequence"):
+        raise ConfigError(f"recurrent_dropout_mask must be 'batch' or 'sequence', got {recurrent_dropout_mask!r}")
+    if recurrent_dropout_mask == "sequence" and (cell != "lstm" or bidirectional or layers != 1):
+        raise ConfigError("recurrent_dropout_mask = 'sequence' is for one forward LSTM layer")
+    for name, p in dropouts.items():
+        if not 0.0 <= p < 1.0:
+            raise ConfigError(f"{name} must be in [0, 1), got {p}")
+
+
+def _make_rnn(inputs: int, units: int, layers: int, cell: str, bidirectional: bool, recurrent_activation: str,
+              recurrent_dropout_mask: str, keras_init: bool) -> nn.RNNBase:
+    """The fused LSTM/GRU, or a step-loop LSTM for what the fused kernels cannot do; Keras's
+    initialisers, and one bias vector per LSTM layer and direction as Keras has."""
+    if recurrent_activation == "hard_sigmoid" or recurrent_dropout_mask == "sequence":
+        rnn = StepLSTM(inputs, units, batch_first=True, gate=recurrent_activation)
+    else:
+        rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(inputs, units, num_layers=layers, batch_first=True,
+                                                      bidirectional=bidirectional)
+    if keras_init:
+        keras_recurrent_(rnn)
+    if cell == "lstm":
+        use_single_bias(rnn)  # Keras's GRU (reset_after=True) has two biases, like PyTorch's
+    return rnn
 
 
 SEGMENT_STEPS = 32  # a row runs fewer than this many steps past its last word
