@@ -1,0 +1,113 @@
+"""Counterfactuals without human pairs: edits that flip a review's label, made by rule.
+
+Two kinds of edit, each on every place it applies, so that the review says the opposite:
+
+- ``antonyms``: sentiment words swapped with their opposite from a small lexicon ("great" <->
+  "terrible", "loved" <-> "hated"); the lexicon is symmetric, so the edit undoes itself;
+- ``negation``: a negation after "is/was/are/were" removed where there is one ("is not good" ->
+  "is good") and inserted where there is none ("was boring" -> "was not boring"), before a word
+  of the lexicon only.
+
+:func:`flip` returns the edited text and the list of replacements it made (or None when nothing
+applies); :func:`augment` adds such flipped copies, with the opposite label, to training data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from polarity.data.labelled import LabelledTexts
+
+# Pairs of opposite sentiment words (both directions are used).
+OPPOSITES = {
+    "good": "bad", "great": "terrible", "excellent": "awful", "best": "worst", "wonderful": "horrible",
+    "brilliant": "dreadful", "amazing": "pathetic", "superb": "lousy", "beautiful": "ugly", "fantastic": "atrocious",
+    "perfect": "flawed", "enjoyable": "unbearable", "entertaining": "boring", "interesting": "dull",
+    "funny": "unfunny", "love": "hate", "loved": "hated", "loves": "hates", "enjoyed": "endured",
+    "recommend": "discourage", "recommended": "discouraged", "masterpiece": "disaster", "gem": "mess",
+    "clever": "stupid", "better": "worse", "underrated": "overrated", "fun": "tedious", "touching": "cringeworthy",
+    "memorable": "forgettable", "impressive": "unimpressive", "charming": "irritating", "believable": "unbelievable",
+    "success": "failure", "satisfying": "disappointing", "excited": "bored", "pleasant": "unpleasant",
+}
+LEXICON = {**OPPOSITES, **{bad: good for good, bad in OPPOSITES.items()}}
+KINDS = ("antonyms", "negation", "both")
+_WORD = re.compile(r"[A-Za-z]+")
+_COPULA = re.compile(r"\b(is|was|are|were)( not|n't)?\s+([A-Za-z]+)", re.IGNORECASE)
+
+
+@dataclass
+class Edit:
+    """A flipped text and what changed: ``(before, after)`` for each replacement, in order."""
+
+    text: str
+    changes: list[tuple[str, str]]
+
+
+def _keep_case(word: str, replacement: str) -> str:
+    if word.isupper() and len(word) > 1:
+        return replacement.upper()
+    return replacement[:1].upper() + replacement[1:] if word[:1].isupper() else replacement
+
+
+def swap_antonyms(text: str) -> Edit:
+    """Every word of the lexicon replaced by its opposite (case kept)."""
+    changes: list[tuple[str, str]] = []
+
+    def replace(match: re.Match) -> str:
+        word = match.group(0)
+        opposite = LEXICON.get(word.lower())
+        if opposite is None:
+            return word
+        changes.append((word, _keep_case(word, opposite)))
+        return changes[-1][1]
+
+    return Edit(_WORD.sub(replace, text), changes)
+
+
+def toggle_negation(text: str) -> Edit:
+    """"is not X" -> "is X" and "is X" -> "is not X" (also was/are/were, and "isn't"), for X of the lexicon."""
+    changes: list[tuple[str, str]] = []
+
+    def toggle(match: re.Match) -> str:
+        verb, negation, word = match.group(1), match.group(2), match.group(3)
+        if word.lower() not in LEXICON:
+            return match.group(0)
+        before = match.group(0)[: -len(word)].rstrip()
+        after = verb if negation else f"{verb} not"
+        changes.append((before, after))
+        return f"{after} {word}"
+
+    return Edit(_COPULA.sub(toggle, text), changes)
+
+
+def flip(text: str, kind: str = "both") -> Edit | None:
+    """``text`` edited to say the opposite (``kind``: antonyms, negation or both), or None when no
+    edit applies. With ``both``, negation first, then antonyms where no negation was toggled."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    edit = toggle_negation(text) if kind in ("negation", "both") else Edit(text, [])
+    if kind == "antonyms" or (kind == "both" and not edit.changes):
+        edit = swap_antonyms(text)
+    return edit if edit.changes else None
+
+
+def augment(data: LabelledTexts, kind: str, fraction: float, seed: int) -> tuple[LabelledTexts, int]:
+    """``data`` with a flipped copy (the opposite label) of about ``fraction`` of its texts that an
+    edit applies to, drawn with ``seed``; two labels only. Returns the data and how many were added."""
+    if len(data.names) != 2 or fraction <= 0:
+        return data, 0
+    rng = np.random.default_rng(seed)
+    chosen = np.flatnonzero(rng.random(len(data)) < fraction)
+    texts, labels = [], []
+    for i in chosen:
+        edit = flip(data.texts[i], kind)
+        if edit is not None:
+            texts.append(edit.text)
+            labels.append(1 - int(data.labels[i]))
+    if not texts:
+        return data, 0
+    joined = LabelledTexts(data.texts + texts, np.concatenate([data.labels, labels]), list(data.names), data.source)
+    return joined, len(texts)

@@ -1,0 +1,109 @@
+"""Training that reads the difference: review pairs (CAD and a user's own file), holding reviews out
+of training, and rule-made counterfactuals that flip what they claim."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from polarity.data.counterfactual import LEXICON, augment, flip, swap_antonyms, toggle_negation
+from polarity.data.labelled import LabelledTexts
+from polarity.data.pairs import load_cad, read_pairs
+from polarity.errors import DataError
+
+CAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "cad"
+WORDS = st.sampled_from(["the", "film", "plot", "was", "is", "not", "great", "boring", "loved", "it", "Great",
+                         "HATED", "acting", "isn't", "wasn't", "very", "good", "bad", "fun", "were", ".", ",", "!"])
+TEXTS = st.lists(WORDS, min_size=1, max_size=20).map(" ".join)
+
+
+# -- rule-made counterfactuals ---------------------------------------------------------------------------
+@given(TEXTS)
+def test_an_antonym_swap_changes_exactly_the_words_it_lists_and_undoes_itself(text):
+    edit = swap_antonyms(text)
+    assert len(edit.changes) == sum(1 for w in re.findall(r"[A-Za-z]+", text) if w.lower() in LEXICON)
+    for before, after in edit.changes:
+        assert LEXICON[before.lower()] == after.lower()
+    assert re.findall(r"[^A-Za-z]+", edit.text) == re.findall(r"[^A-Za-z]+", text)  # nothing else moved
+    assert swap_antonyms(edit.text).text == text  # the lexicon is symmetric
+
+
+@given(TEXTS)
+def test_a_negation_toggle_adds_or_removes_not_where_it_says_and_undoes_itself(text):
+    edit = toggle_negation(text)
+    added = sum(after.endswith(" not") for _, after in edit.changes)
+    removed = len(edit.changes) - added
+    assert len(re.findall(r"\bnot\b|n't", edit.text)) == len(re.findall(r"\bnot\b|n't", text)) + added - removed
+    if edit.changes and not re.search(r"n't", text):  # "isn't" comes back as "is not": the same meaning
+        assert toggle_negation(edit.text).text == text
+
+
+def test_flip_examples():
+    assert flip("The film was boring and the acting is not good.").text == "The film was not boring and the acting is good."
+    assert flip("A great movie, I loved it!").text == "A terrible movie, I hated it!"
+    assert flip("It wasn't funny.").text == "It was funny."
+    assert flip("Nothing to see here.") is None
+    with pytest.raises(ValueError, match="kind"):
+        flip("good", "sarcasm")
+
+
+def test_augment_adds_flipped_copies_with_the_opposite_label():
+    data = LabelledTexts.from_lists(["A great film.", "An awful film.", "A film.", "It was good."] * 25,
+                                    ["positive", "negative", "positive", "positive"] * 25)
+    joined, added = augment(data, "both", 1.0, seed=0)
+    assert added == 75 and len(joined) == 175  # "A film." has nothing to flip
+    for text, label in zip(joined.texts[100:], joined.labels[100:]):
+        original = data.texts[data.texts.index(flip(text).text)]
+        assert data.labels[data.texts.index(original)] == 1 - label
+    same, none = augment(data, "both", 0.0, seed=0)
+    assert none == 0 and same is data
+    assert augment(data, "both", 0.5, seed=1)[0].texts == augment(data, "both", 0.5, seed=1)[0].texts  # seeded
+
+
+# -- pairs -----------------------------------------------------------------------------------------------
+def write(tmp_path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_plain_pairs_file_and_its_errors(tmp_path):
+    good = write(tmp_path, "p.csv", "text,label,pair_id\nA good film,positive,1\nA bad film,negative,1\n"
+                                     "Loved it,positive,b\nHated it,negative,b\n")
+    pairs = read_pairs(good)
+    assert len(pairs) == 4 and pairs.members() == [(0, 1), (2, 3)] and pairs.data.names == ["negative", "positive"]
+    cases = {
+        "text,label,pair_id\nA,positive,1\nB,positive,1\n": "line 3: the two texts of pair '1' have the same label",
+        "text,label,pair_id\nA,positive,1\nB,negative,1\nC,negative,1\n": "pair '1' has 3 rows",
+        "text,label,pair_id\nA,positive,1\nB,negative,\n": "line 3: no pair id",
+        "text,label\nA,positive\n": "pair",
+    }
+    for content, message in cases.items():
+        with pytest.raises(DataError, match=re.escape(message)) as info:
+            read_pairs(write(tmp_path, "bad.csv", content))
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(not CAD.is_dir(), reason="the CAD pairs are not beside the project")
+def test_the_cad_layout_reads_as_pairs(monkeypatch):
+    monkeypatch.setenv("POLARITY_CAD", str(CAD))
+    dev = load_cad("dev")
+    assert len(dev) == 490 and len(dev.members()) == 245 and dev.data.names == ["negative", "positive"]
+    assert all(dev.data.labels[a] != dev.data.labels[b] for a, b in dev.members())
+    with pytest.raises(DataError, match="train or dev"):
+        load_cad("test")
+    monkeypatch.setenv("POLARITY_CAD", str(CAD.parent))
+    with pytest.raises(DataError, match="has no dev_paired.tsv"):
+        load_cad("dev")
+
+
+def test_pairs_know_their_originals():
+    data = LabelledTexts.from_lists(["orig good", "edit bad", "orig bad", "edit good"], [1, 0, 0, 1])
+    from polarity.data.pairs import Pairs
+
+    pairs = Pairs(data, ["a", "a", "b", "b"])
+    assert pairs.originals({"orig good", "orig bad", "other"}).tolist() == [True, False, True, False]
+    assert np.array_equal(pairs.subset([2, 3]).data.labels, [0, 1])
