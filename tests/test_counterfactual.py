@@ -76,7 +76,8 @@ def test_a_plain_pairs_file_and_its_errors(tmp_path):
     pairs = read_pairs(good)
     assert len(pairs) == 4 and pairs.members() == [(0, 1), (2, 3)] and pairs.data.names == ["negative", "positive"]
     cases = {
-        "text,label,pair_id\nA,positive,1\nB,positive,1\n": "line 3: the two texts of pair '1' have the same label",
+        "text,label,pair_id\nA,positive,1\nB,positive,1\nC,negative,2\nD,positive,2\n":
+            "line 3: the two texts of pair '1' have the same label",
         "text,label,pair_id\nA,positive,1\nB,negative,1\nC,negative,1\n": "pair '1' has 3 rows",
         "text,label,pair_id\nA,positive,1\nB,negative,\n": "line 3: no pair id",
         "text,label\nA,positive\n": "pair",
@@ -107,3 +108,50 @@ def test_pairs_know_their_originals():
     pairs = Pairs(data, ["a", "a", "b", "b"])
     assert pairs.originals({"orig good", "orig bad", "other"}).tolist() == [True, False, True, False]
     assert np.array_equal(pairs.subset([2, 3]).data.labels, [0, 1])
+
+
+# -- in training -----------------------------------------------------------------------------------------
+def test_held_out_texts_never_reach_training_or_validation(sentiment_archive, tmp_path):
+    from polarity.data.imdb import load_imdb
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import prepare_data
+
+    corpus = load_imdb(sentiment_archive, strict=False)
+    held = corpus.train.texts[::3]
+    exclude = write(tmp_path, "held.txt", "\n".join(held) + "\n")
+    recipe = load_recipe("mean-embedding", {"data.exclude": str(exclude)})
+    splits = prepare_data(recipe, corpus=corpus)
+    assert not set(held) & (set(splits.fit.texts) | set(splits.valid.texts))
+    assert splits.origin["excluded"] == len(set(held)) and len(splits.fit) + len(splits.valid) == len(corpus.train) - len(set(held))
+    assert set(held) <= set(corpus.test.texts) | set(corpus.train.texts)  # they were there to leave out
+
+
+def test_pairs_and_counterfactuals_join_the_training_texts_only(sentiment_archive, tmp_path):
+    from polarity.data.imdb import load_imdb
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import prepare_data
+
+    pairs = write(tmp_path, "pairs.csv", "text,label,pair_id\nWorth every minute,positive,1\nNot worth a minute,negative,1\n")
+    recipe = load_recipe("mean-embedding", {"data.pairs": str(pairs), "data.pair_repeat": 3, "data.augment": "both",
+                                            "data.augment_fraction": 1.0})
+    corpus = load_imdb(sentiment_archive, strict=False)
+    plain = prepare_data(load_recipe("mean-embedding"), corpus=corpus)
+    splits = prepare_data(recipe, corpus=corpus)
+    assert splits.fit.texts.count("Worth every minute") == 3 and "Worth every minute" not in splits.valid.texts
+    assert splits.origin["pairs"] == {"source": str(pairs), "texts": 2, "repeat": 3}
+    assert len(splits.fit) == len(plain.fit) + 6 + splits.origin["augmented"] and splits.origin["augmented"] > 0
+    assert splits.valid.texts == plain.valid.texts and splits.test.texts == plain.test.texts
+
+
+def test_the_cli_trains_with_pairs_and_negation_scope_travels_in_the_folder(sentiment_archive, tmp_path, capsys):
+    from polarity.cli import main
+    from polarity.inference import Predictor
+
+    pairs = write(tmp_path, "pairs.csv", "text,label,pair_id\nNot bad at all,positive,1\nBad at all,negative,1\n")
+    out = tmp_path / "m"
+    assert main(["train", "mean-embedding", "--data", str(sentiment_archive), "--no-strict", "--out", str(out),
+                 "--quiet", "--epochs", "1", "--pairs", str(pairs), "--set", "data.negation_scope=true"]) == 0
+    predictor = Predictor.load(out)
+    assert predictor.encoder.tokenizer.negation_scope
+    assert predictor.encoder.tokenize("not bad, good") == ["not", "NEGbad", "good"]
+    assert predictor.config.data["pairs"]["texts"] == 2 and predictor.config.recipe["data"]["pairs"] == str(pairs)

@@ -100,7 +100,8 @@ def overrides(args: argparse.Namespace) -> dict:
 
     flags = {"epochs": "training.epochs", "batch_size": "training.batch_size", "lr": "training.lr",
              "seed": "training.seed", "batching": "training.batching", "early_stopping": "training.early_stopping",
-             "maxlen": "data.maxlen", "num_words": "data.num_words", "valid_fraction": "data.valid_fraction"}
+             "maxlen": "data.maxlen", "num_words": "data.num_words", "valid_fraction": "data.valid_fraction",
+             "pairs": "data.pairs", "exclude": "data.exclude"}
     overrides = {key: getattr(args, flag) for flag, key in flags.items() if getattr(args, flag, None) is not None}
     overrides.update(parse_assignment(item) for item in args.set or [])
     return overrides

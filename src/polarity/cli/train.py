@@ -42,6 +42,10 @@ def _train_parser(commands: argparse._SubParsersAction, data_opts: argparse.Argu
     files.add_argument("--test", metavar="FILE", help="test data (default: none; the final report is on validation)")
     files.add_argument("--text-column", help="column holding the text (default: text, review, sentence, ...)")
     files.add_argument("--label-column", help="column holding the label (default: label, sentiment, rating, ...)")
+    files.add_argument("--pairs", metavar="FILE", help="review pairs that join the training texts (data.pairs): cad "
+                       "(the counterfactually-augmented IMDb pairs) or a file with text, label and pair_id columns")
+    files.add_argument("--exclude", metavar="FILE", help="texts held out of training and validation (data.exclude): "
+                       "cad-dev (the CAD dev pairs) or a file (its text column, or one text a line)")
     train.add_argument("--out", metavar="DIR", help="model folder (default: runs/RECIPE)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     train.add_argument("--quiet", action="store_true", help="print only the final result line")

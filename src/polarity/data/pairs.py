@@ -127,3 +127,41 @@ def _download(split: str, folder: Path) -> Path:
 def load_cad(split: str, *, download: bool = True) -> Pairs:
     """The counterfactually-augmented IMDb pairs of ``split`` (negative/positive labels)."""
     return read_pairs(locate_cad(split, download=download), names=["negative", "positive"])
+
+
+def resolve_pairs(spec: str, names: list) -> Pairs:
+    """A recipe's ``data.pairs``: ``cad`` (the CAD training pairs) or a pairs file."""
+    if spec == "cad":
+        return load_cad("train")
+    return read_pairs(spec, names=names)
+
+
+def excluded_texts(spec: str) -> set[str]:
+    """The texts a recipe's ``data.exclude`` holds out of training: ``cad-dev`` (both texts of every CAD
+    dev pair, its originals being aclImdb training reviews), or every text of a file (a pairs or
+    labelled file's text column, or one text a line in a .txt file)."""
+    if spec == "cad-dev":
+        return set(load_cad("dev").texts)
+    path = Path(spec)
+    if not path.is_file():
+        raise DataError(f"data.exclude names {spec}, which is not a file (or cad-dev)")
+    table = read_rows(path)
+    if table.format == "txt":
+        return {row["text"] for _, row in table.rows}
+    column = pick_column(table.columns, None, TEXT_COLUMNS, "text", path)
+    return {row.get(column) for _, row in table.rows if isinstance(row.get(column), str)}
+
+
+def without_texts(data: LabelledTexts, texts: set[str]) -> tuple[LabelledTexts, int]:
+    """``data`` less every text in ``texts`` (exactly equal); returns it and how many were left out."""
+    kept = [i for i, text in enumerate(data.texts) if text not in texts]
+    return (data.subset(kept), len(data) - len(kept)) if len(kept) < len(data) else (data, 0)
+
+
+def with_pairs(fit: LabelledTexts, pairs: Pairs, repeat: int = 1) -> LabelledTexts:
+    """``fit`` with every pair's two texts added ``repeat`` times (labels as ``fit``'s names)."""
+    if list(pairs.data.names) != list(fit.names):
+        raise DataError(f"the pairs' labels {pairs.data.names} differ from the training data's {fit.names}")
+    texts = fit.texts + pairs.texts * repeat
+    labels = np.concatenate([fit.labels] + [pairs.data.labels] * repeat)
+    return LabelledTexts(texts, labels, list(fit.names), fit.source)

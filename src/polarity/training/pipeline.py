@@ -18,7 +18,9 @@ import torch.nn as nn
 from polarity import __version__
 from polarity.data.encoder import TextEncoder
 from polarity.data.imdb import ImdbCorpus, load_imdb
+from polarity.data.counterfactual import augment
 from polarity.data.labelled import LabelledTexts
+from polarity.data.pairs import excluded_texts, resolve_pairs, with_pairs, without_texts
 from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
 from polarity.data.tokenizer import Tokenizer
 from polarity.data.vocab import Vocabulary
@@ -80,6 +82,8 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         test_set = as_labelled(test, names=train_set.names, **columns) if test is not None else None
         origin = {"dataset": "files", "train": _describe(train), "valid": _describe(valid), "test": _describe(test),
                   **columns}
+    if d.exclude:
+        train_set, origin["excluded"] = without_texts(train_set, excluded_texts(d.exclude))
     if valid is None:
         fit, valid_set = fit_valid_split(train_set, d.valid_fraction, seed, limit)
     else:
@@ -88,11 +92,25 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         valid_set = sample(valid_set, max(1, int(round(limit * d.valid_fraction))), seed) if limit else valid_set
     if limit and test_set is not None:
         test_set = sample(test_set, limit, seed)
+    fit = _counterfactuals(recipe, fit, origin)
     if not len(valid_set) and test_set is None:
         raise ConfigError(f"no validation texts ({len(fit):,} training texts, data.valid_fraction = {d.valid_fraction}"
                           f"{f', --limit {limit}' if limit else ''}) and no test set: nothing would measure the model; "
                           "raise the fraction or the limit, or give --valid or --test")
     return Splits(fit, valid_set, test_set, origin)
+
+
+def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> LabelledTexts:
+    """The training texts with the recipe's pairs and rule-made counterfactuals (recorded in ``origin``)."""
+    d = recipe.data
+    if d.pairs:
+        pairs = resolve_pairs(d.pairs, fit.names)
+        fit = with_pairs(fit, pairs, d.pair_repeat)
+        origin["pairs"] = {"source": d.pairs, "texts": len(pairs), "repeat": d.pair_repeat}
+    if d.augment != "none":
+        fit, added = augment(fit, d.augment, d.augment_fraction, recipe.training.seed)
+        origin["augmented"] = added
+    return fit
 
 
 def _describe(source: DataSource | None) -> str | None:
@@ -118,13 +136,13 @@ def recipe_encoder(recipe: Recipe) -> Encoder | None:
 def recipe_tokenizer(recipe: Recipe, loaded: Encoder | None = None) -> Tokenizer:
     """The recipe's tokenizer; with a pretrained encoder (``loaded``), the encoder's (the recipe may not change it)."""
     d = recipe.data
-    tokenizer = Tokenizer(remove=d.remove_characters, stop_words=tuple(d.stop_words))
+    tokenizer = Tokenizer(remove=d.remove_characters, stop_words=tuple(d.stop_words), negation_scope=d.negation_scope)
     if loaded is None:
         return tokenizer
     pretrained = loaded.text_encoder.tokenizer
-    if (d.remove_characters or d.stop_words) and pretrained.to_dict() != tokenizer.to_dict():
-        raise ConfigError("data.remove_characters and data.stop_words would change the pretrained encoder's "
-                          "tokenizer: drop them (the encoder's own settings apply)")
+    if (d.remove_characters or d.stop_words or d.negation_scope) and pretrained.to_dict() != tokenizer.to_dict():
+        raise ConfigError("data.remove_characters, data.stop_words and data.negation_scope would change the "
+                          "pretrained encoder's tokenizer: drop them (the encoder's own settings apply)")
     return pretrained
 
 

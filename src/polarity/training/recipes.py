@@ -90,6 +90,12 @@ class DataConfig:
     remove_characters: str = rule("", regex)
     stop_words: list = field(default_factory=list, metadata={"check": words})
     unknown_vector: str = rule("random", choice("random", "last"))  # with pretrained vectors: the unknown id's row
+    negation_scope: bool = rule(False, flag)  # words after a negation, up to punctuation, read as other words
+    pairs: str = rule("", string)  # "cad" or a pairs file: both texts of each pair join the training texts
+    pair_repeat: int = rule(1, positive_int)  # how many times the pairs join them
+    exclude: str = rule("", string)  # "cad-dev" or a file: its texts are held out of training and validation
+    augment: str = rule("none", choice("none", "antonyms", "negation", "both"))  # rule-made label-flipping copies
+    augment_fraction: float = rule(0.5, number("a number in (0, 1]", lambda v: 0 < v <= 1))
 
     def __post_init__(self) -> None:
         check_fields(self, "data.")
