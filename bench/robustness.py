@@ -1,0 +1,96 @@
+"""Does a model read what a review says? IMDB test accuracy beside the held-out CAD dev pairs
+(originals and their label-flipping edits), the behavioural suite and the out-of-domain sets.
+
+The models must have been trained without the dev pairs' originals (``--exclude cad-dev``: those
+originals are aclImdb training reviews, and a model that trained on one remembers it):
+
+    polarity train default --exclude cad-dev --out runs/robust/default
+    python -m bench.robustness runs/robust/default runs/robust/... [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from polarity.data.imdb import load_imdb
+from polarity.data.pairs import load_cad
+from polarity.inference import Predictor
+from polarity.inference.check import check
+from polarity.models.folder import ModelFolder
+
+NEGATION_AND_CONTRAST = ("negation", "contrast")
+
+
+def cad_dev_rows(train_texts: set[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The 490 dev texts, their labels (1 positive) and which are originals (aclImdb training reviews)."""
+    dev = load_cad("dev")
+    return dev.texts, dev.data.labels, dev.originals(train_texts)
+
+
+def held_out(folder: Path) -> bool:
+    """Whether the model's training left the CAD dev texts out."""
+    return ModelFolder(folder).config().recipe["data"].get("exclude") == "cad-dev"
+
+
+def measure(folder: Path, dev: tuple[list[str], np.ndarray, np.ndarray], ood: dict | None) -> dict:
+    predictor = Predictor.load(folder)
+    texts, labels, originals = dev
+    right = np.asarray(predictor.predict(texts)) == np.array([predictor.labels[i] for i in labels])
+    metrics = ModelFolder(folder).metrics() or {}
+    report = check(predictor)
+    rates = {test.name: test.failure_rate for test in report.tests}
+    groups = {name: [r for test, r in rates.items() if test.startswith(name)] for name in NEGATION_AND_CONTRAST}
+    row = {
+        "model": str(folder), "recipe": predictor.name, "held_out": held_out(folder),
+        "imdb_test": metrics.get("test", {}).get("accuracy"),
+        "cad_originals": float(right[originals].mean()), "cad_edits": float(right[~originals].mean()),
+        "check": rates,
+        "negation_failures": float(np.mean(groups["negation"])), "contrast_failures": float(np.mean(groups["contrast"])),
+    }
+    row["gap"] = row["cad_originals"] - row["cad_edits"]
+    if ood is not None:
+        from polarity.inference.evaluation import evaluate_texts
+
+        row["ood"] = {name: evaluate_texts(predictor, t, y)[0]["accuracy"] for name, (t, y) in ood.items()}
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| model | IMDB test | CAD dev originals | CAD dev edits | gap | negation failures | contrast failures |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        mark = "" if r["held_out"] else " (dev originals not held out!)"
+        imdb = f"{100 * r['imdb_test']:.2f}" if r["imdb_test"] is not None else "-"
+        lines.append(f"| {r['model']}{mark} | {imdb} | {100 * r['cad_originals']:.1f} | {100 * r['cad_edits']:.1f} | "
+                     f"{100 * r['gap']:.1f} | {100 * r['negation_failures']:.1f} % | {100 * r['contrast_failures']:.1f} % |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--data", help="the aclImdb archive (default: $POLARITY_DATA)")
+    parser.add_argument("--ood", action="store_true", help="also the out-of-domain sets (bench.ood)")
+    parser.add_argument("--json", type=Path, help="write every figure, the behavioural suite per test included")
+    args = parser.parse_args()
+    dev = cad_dev_rows(set(load_imdb(args.data).train.texts))
+    ood = None
+    if args.ood:
+        from bench.ood import DEFAULT_OOD, ood_sets
+
+        ood = ood_sets(DEFAULT_OOD)
+    rows = []
+    for folder in args.models:
+        rows.append(measure(folder, dev, ood))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "check"}), flush=True)
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
