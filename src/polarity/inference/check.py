@@ -26,7 +26,14 @@ import numpy as np
 from polarity.data.labelled import NEGATIVE_WORDS, POSITIVE_WORDS, normalise_label
 from polarity.data.tables import iter_lines
 from polarity.errors import ConfigError, DataError
-from polarity.inference.checklist import CASES_PER_TEST, USER_TEST, Case, builtin_suite, describe_builtin_suite
+from polarity.inference.checklist import (
+    CASES_PER_TEST,
+    USER_TEST,
+    Case,
+    builtin_suite,
+    describe_builtin_suite,
+)
+from polarity.inference.predictor import decide
 
 TOLERANCE = 0.01  # direction cases: how far a probability may move the wrong way before the case fails
 EXAMPLES = 3
@@ -236,7 +243,7 @@ def check(predictor, suite: Sequence[Case] | str | os.PathLike | None = None, *,
     resolved = [resolve(case, labels, case.where or f"case {i}") for i, case in enumerate(cases, 1)]
     texts = list(dict.fromkeys(t for case in cases for t in (case.text, case.reference) if t is not None))
     probs = np.asarray(predictor.predict_proba(texts), dtype=np.float64)
-    rows = dict(zip(texts, probs))
+    rows = dict(zip(texts, zip(probs, decide(probs, labels).tolist())))  # the Predictor's decision rule
     results = [judge(case, rows, labels, tolerance) for case in resolved]
     tests = summarise(cases, results, examples)
     return CheckReport(model, labels, name, seed if suite is None else None, tolerance, tests)
@@ -291,16 +298,11 @@ def resolve(case: Case, labels: list, where: str) -> Case:
                 rises, falls, where)
 
 
-def decide(p: np.ndarray) -> int:
-    """The label index Predictor.decide gives without a threshold: for two labels, the second at 0.5 or more."""
-    return int(p[1] >= 0.5) if len(p) == 2 else int(np.argmax(p))
-
-
-def judge(case: Case, rows: dict[str, np.ndarray], labels: list, tolerance: float) -> CaseResult:
-    """Whether the model did what ``case`` (labels as indices) asks, and what it did."""
-    p = rows[case.text]
-    got = decide(p)
-    ref = rows[case.reference] if case.reference is not None else None
+def judge(case: Case, rows: dict[str, tuple[np.ndarray, int]], labels: list, tolerance: float) -> CaseResult:
+    """Whether the model did what ``case`` (labels as indices) asks, and what it did (``rows``: each
+    text's probabilities and decided label)."""
+    p, got = rows[case.text]
+    ref, ref_got = rows[case.reference] if case.reference is not None else (None, None)
     checks: list[tuple[bool, str]] = []
     if case.expect is not None:
         checks.append((got == case.expect, str(labels[case.expect])))
@@ -311,7 +313,7 @@ def judge(case: Case, rows: dict[str, np.ndarray], labels: list, tolerance: floa
     if case.falls is not None:
         checks.append((p[case.falls] <= ref[case.falls] + tolerance, f"P({labels[case.falls]}) <= {ref[case.falls]:.3f}"))
     if case.same_label:
-        checks.append((got == decide(ref), f"{labels[decide(ref)]} (as the reference)"))
+        checks.append((got == ref_got, f"{labels[ref_got]} (as the reference)"))
     names = [str(label) for label in labels]
     return CaseResult(case.text, all(ok for ok, _ in checks), " and ".join(text for _, text in checks), labels[got],
                       dict(zip(names, map(float, p))), case.reference,

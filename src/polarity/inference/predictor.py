@@ -66,6 +66,15 @@ def check_threshold(threshold: float | None, labels: list) -> float:
     return threshold
 
 
+def decide(probs: np.ndarray, labels: list, threshold: float | None = None) -> np.ndarray:
+    """Label indices: the most probable label, or for two labels the second one when its probability
+    is at least ``threshold`` (default 0.5)."""
+    threshold = check_threshold(threshold, labels)
+    if len(labels) == 2:
+        return (probs[:, 1] >= threshold).astype(np.int64)
+    return probs.argmax(axis=1)
+
+
 class Predictor:
     """A trained model ready for raw text: the one inference path of the CLI, Python, the server and
     the engines. It owns the backend (PyTorch or ONNX Runtime), how texts are batched and shared out
@@ -151,12 +160,9 @@ class Predictor:
         return check_threshold(threshold, self.labels)
 
     def decide(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
-        """Label indices: the most probable label, or for two labels the second one when its
-        probability is at least ``threshold`` (default 0.5)."""
-        threshold = self.check_threshold(threshold)
-        if self.binary:
-            return (probs[:, 1] >= threshold).astype(np.int64)
-        return probs.argmax(axis=1)
+        """Label indices (:func:`decide`: the most probable label, or for two labels the second one
+        when its probability is at least ``threshold``, default 0.5)."""
+        return decide(probs, self.labels, threshold)
 
     def predict(self, texts: Sequence[str], batch_size: int = 256, threshold: float | None = None) -> list:
         """The label of each text (names as in the training data)."""
