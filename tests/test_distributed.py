@@ -23,6 +23,10 @@ SCRIPT = """
 import json, os, sys
 from polarity.engine import distributed
 from polarity.training import TrainingInterrupted, load_recipe, train_recipe
+
+import pytest
+
+pytestmark = pytest.mark.slow  # starts torchrun processes: left out of mutation runs
 settings, data, out, stop, resume = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
 distributed.init_from_env("cpu")
 def stop_at(trainer, state):

@@ -18,7 +18,8 @@ from polarity.integrations import frames
 
 from conftest import synthetic_reviews
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray's own settings
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),  # Ray's own settings
+              pytest.mark.slow]  # starts Spark and Ray: left out of mutation runs
 
 TEXTS = synthetic_reviews(12, True, 21) + ["", "qqq zzz", "Not bad at all."] + synthetic_reviews(12, False, 22)
 ADDED = ["pred_label", "pred_score", "prob_negative", "prob_positive", "pred_warning"]

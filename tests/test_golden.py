@@ -14,6 +14,8 @@ import pytest
 
 import golden
 
+pytestmark = pytest.mark.slow  # trains every model kind: left out of mutation runs
+
 
 def test_every_model_kind_gives_its_recorded_results(tmp_path):
     record = golden.record_path()

@@ -11,6 +11,10 @@ import time
 import torch
 from safetensors.torch import load_file
 
+import pytest
+
+pytestmark = pytest.mark.slow  # kills training processes: left out of mutation runs
+
 ARGS = ["train", "lstm-dropout", "--no-strict", "--quiet", "--epochs", "30", "--batch-size", "16", "--lr", "0.03",
         "--set", "data.num_words=100", "--set", "data.maxlen=60", "--set", "data.valid_fraction=0.2",
         "--set", "model.embedding_dim=16", "--set", "model.units=16"]  # dropout on: the random state must resume too

@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 from polarity.server.process import ServerProcess  # noqa: E402
 
+pytestmark = pytest.mark.slow  # drives a browser: left out of mutation runs
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 REVIEW = "A wonderful film, the actors were brilliant, the music superb. Only the plot was a bit boring."
