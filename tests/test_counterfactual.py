@@ -155,3 +155,40 @@ def test_the_cli_trains_with_pairs_and_negation_scope_travels_in_the_folder(sent
     assert predictor.encoder.tokenizer.negation_scope
     assert predictor.encoder.tokenize("not bad, good") == ["not", "NEGbad", "good"]
     assert predictor.config.data["pairs"]["texts"] == 2 and predictor.config.recipe["data"]["pairs"] == str(pairs)
+
+
+def test_the_pair_term_pushes_a_pairs_texts_apart_and_resumes_exactly(tmp_path):
+    """With training.pair_weight, the two texts of each pair move apart in the direction of their
+    labels more than without it; a run stopped midway and resumed ends with the same weights."""
+    import torch
+
+    from polarity.inference import Predictor
+    from polarity.training import TrainingInterrupted, load_recipe, train_recipe
+
+    sys_texts = [f"{word} film number {i}" for i in range(30) for word in ("nice", "poor")]
+    pairs = write(tmp_path, "pairs.csv", "text,label,pair_id\n" + "".join(
+        f"the plot was {w} {i},{lab},{i}\n" for i in range(20) for w, lab in (("fine", "positive"), ("meh", "negative"))))
+    data = (sys_texts, ["positive", "negative"] * 30)
+    base = {"data.num_words": 100, "training.epochs": 3, "training.lr": 0.05, "data.pairs": str(pairs),
+            "model.mask_padding": True}
+    gaps = {}
+    for weight in (0.0, 5.0):
+        out = tmp_path / f"w{weight}"
+        train_recipe(load_recipe("mean-embedding", {**base, "training.pair_weight": weight}), out, train=data,
+                     progress=False, log=lambda *a: None)
+        p = Predictor.load(out).predict_proba([f"the plot was {w} {i}" for i in range(20) for w in ("fine", "meh")])[:, 1]
+        gaps[weight] = float((p[0::2] - p[1::2]).mean())
+    assert gaps[5.0] > gaps[0.0] + 0.05, gaps
+
+    recipe = load_recipe("mean-embedding", {**base, "training.pair_weight": 5.0})
+    train_recipe(recipe, tmp_path / "straight", train=data, progress=False, log=lambda *a: None)
+
+    def stop(trainer, state):
+        if state.steps == 3:
+            trainer.request_stop()
+
+    with pytest.raises(TrainingInterrupted):
+        train_recipe(recipe, tmp_path / "resumed", train=data, progress=False, log=lambda *a: None, callbacks=[stop])
+    train_recipe(recipe, tmp_path / "resumed", train=data, progress=False, log=lambda *a: None, resume=True)
+    a, b = (Predictor.load(tmp_path / d).model.state_dict() for d in ("straight", "resumed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -39,6 +39,7 @@ class FitContext:
     progress: bool = True
     callbacks: list | None = None
     log: Callable = print
+    pair_rows: list[tuple[int, int]] = field(default_factory=list)  # review pairs among the fit texts
 
 
 @dataclass
@@ -81,7 +82,7 @@ def train_on_loop(context: FitContext, model: nn.Module) -> Trainer:
     encoded = context.encoded
     trainer = Trainer(model, optimizer, encoded["fit"], encoded["valid"], training=t, maxlen=context.maxlen,
                       device=context.device, checkpoint=context.checkpoint, test=encoded["test"],
-                      callbacks=context.callbacks, progress=context.progress)
+                      callbacks=context.callbacks, progress=context.progress, pair_rows=context.pair_rows)
     trainer.fit(resume=context.resume)
     return trainer
 

@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ class Splits:
     valid: LabelledTexts
     test: LabelledTexts | None
     origin: dict
+    pair_rows: list[tuple[int, int]] = field(default_factory=list)  # the fit rows of each pair's two texts
 
     @property
     def labels(self) -> list:
@@ -92,25 +93,29 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         valid_set = sample(valid_set, max(1, int(round(limit * d.valid_fraction))), seed) if limit else valid_set
     if limit and test_set is not None:
         test_set = sample(test_set, limit, seed)
-    fit = _counterfactuals(recipe, fit, origin)
+    fit, pair_rows = _counterfactuals(recipe, fit, origin)
     if not len(valid_set) and test_set is None:
         raise ConfigError(f"no validation texts ({len(fit):,} training texts, data.valid_fraction = {d.valid_fraction}"
                           f"{f', --limit {limit}' if limit else ''}) and no test set: nothing would measure the model; "
                           "raise the fraction or the limit, or give --valid or --test")
-    return Splits(fit, valid_set, test_set, origin)
+    return Splits(fit, valid_set, test_set, origin, pair_rows)
 
 
-def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> LabelledTexts:
-    """The training texts with the recipe's pairs and rule-made counterfactuals (recorded in ``origin``)."""
-    d = recipe.data
+def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> tuple[LabelledTexts, list]:
+    """The training texts with the recipe's pairs and rule-made counterfactuals (recorded in ``origin``),
+    and the rows of each pair's two texts."""
+    d, pair_rows = recipe.data, []
     if d.pairs:
         pairs = resolve_pairs(d.pairs, fit.names)
+        pair_rows = [(len(fit) + a, len(fit) + b) for a, b in pairs.members()]
         fit = with_pairs(fit, pairs, d.pair_repeat)
         origin["pairs"] = {"source": d.pairs, "texts": len(pairs), "repeat": d.pair_repeat}
+    elif recipe.training.pair_weight:
+        raise ConfigError("training.pair_weight weighs a term over review pairs: give data.pairs (--pairs)")
     if d.augment != "none":
         fit, added = augment(fit, d.augment, d.augment_fraction, recipe.training.seed)
         origin["augmented"] = added
-    return fit
+    return fit, pair_rows
 
 
 def _describe(source: DataSource | None) -> str | None:
@@ -339,7 +344,7 @@ def train_recipe(
             write_json(folder.run_file, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
     log(describe_run(recipe, splits, model, dev))
     context = FitContext(recipe, model, encoded, splits.labels, encoder.maxlen, dev, folder.checkpoint, resume=resume,
-                         progress=progress, callbacks=callbacks, log=log)
+                         progress=progress, callbacks=callbacks, log=log, pair_rows=splits.pair_rows)
     fitted = fitter_for(recipe.model["type"])(context)
     metrics = final_metrics(recipe, fitted, splits, encoded, dev, limit)
     if distributed.is_main():

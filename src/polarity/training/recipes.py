@@ -119,6 +119,8 @@ class TrainingConfig:
     eval_test_each_epoch: bool = rule(False, flag)
     unfreeze: str = rule("none", choice("none", "gradual"))
     lr_decay: float = rule(1.0, number("a number >= 1", lambda v: v >= 1))
+    pair_weight: float = rule(0.0, number("a number >= 0", lambda v: v >= 0))  # the pair term's weight (data.pairs)
+    pairs_per_step: int = rule(8, positive_int)  # pairs drawn for the pair term at each step
 
     def __post_init__(self) -> None:
         check_fields(self, "training.")

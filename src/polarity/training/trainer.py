@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from polarity.engine import EncodedSet, autocast, evaluate_logits, make_batch, plan_batches, predict_logits
 from polarity.engine import distributed
@@ -48,8 +49,10 @@ class ClassifierTask:
     recipe says (exact or bucketed), cross-entropy loss, validation (and test) each epoch."""
 
     def __init__(self, model: nn.Module, train: EncodedSet, valid: EncodedSet | None, test: EncodedSet | None, *,
-                 training: TrainingConfig, maxlen: int | None, device: torch.device) -> None:
+                 training: TrainingConfig, maxlen: int | None, device: torch.device,
+                 pair_rows: list[tuple[int, int]] | None = None) -> None:
         self.model, self.train_set, self.valid_set, self.test_set = model, train, valid, test
+        self.pairs = PairTerm(pair_rows, training, train.labels) if training.pair_weight and pair_rows else None
         self.training, self.maxlen, self.device = training, maxlen, device
         self.precision = resolve_precision(training.precision, device)
         self.batch_width = maxlen if training.batching == "exact" else None
@@ -75,6 +78,8 @@ class ClassifierTask:
         with autocast(self.device, self.precision):
             logits = network(ids, lengths)
             loss, correct = loss_and_correct(logits, labels)
+            if self.pairs is not None:
+                loss = loss + self.pairs(network, self.train_set, self.batch_width, self.device)
         return loss, int(correct.item())
 
     def unfreeze(self, epoch: float) -> int:
@@ -116,6 +121,30 @@ class ClassifierTask:
         pass
 
 
+class PairTerm:
+    """A term that makes the two texts of a review pair disagree, in the direction of their labels:
+    at each step ``pairs_per_step`` pairs are drawn (PyTorch's generator: a resumed run draws the
+    same), and ``weight * softplus(1 - (logit of the positive text - logit of the negative one))``
+    is added to the batch's loss. Two labels, one process without shards."""
+
+    def __init__(self, pair_rows: list[tuple[int, int]], training: TrainingConfig, labels: np.ndarray) -> None:
+        if training.shards > 1 or distributed.world_size() > 1:
+            raise ConfigError("training.pair_weight runs in one process: use training.shards = 1, without torchrun")
+        if len(np.unique(labels)) > 2:
+            raise ConfigError("training.pair_weight is for two-label models")
+        rows = np.asarray(pair_rows, dtype=np.int64)
+        flip = labels[rows[:, 0]] == 0  # each pair as (positive text, negative text)
+        self.rows = np.where(flip[:, None], rows[:, ::-1], rows)
+        self.weight, self.count = training.pair_weight, training.pairs_per_step
+
+    def __call__(self, network: nn.Module, data: EncodedSet, width: int | None, device: torch.device) -> torch.Tensor:
+        drawn = self.rows[torch.randint(len(self.rows), (min(self.count, len(self.rows)),)).numpy()]
+        ids, lengths, _ = make_batch(data, drawn.T.ravel(), width, device)
+        logits = network(ids, lengths)
+        positive, negative = logits[: len(drawn)], logits[len(drawn):]
+        return self.weight * F.softplus(1.0 - (positive - negative)).mean()
+
+
 class Trainer(Loop):
     """The loop for a classifier: fits ``model`` on ``train`` and keeps the best epoch on ``valid``
     (accuracy). ``checkpoint`` is rewritten after every epoch and on a stop request (Ctrl-C, or
@@ -124,9 +153,11 @@ class Trainer(Loop):
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, train: EncodedSet,
                  valid: EncodedSet | None, *, training: TrainingConfig, maxlen: int | None, device: torch.device,
                  checkpoint: Path | None, test: EncodedSet | None = None,
-                 callbacks: list[Callable] | None = None, progress: bool = True) -> None:
+                 callbacks: list[Callable] | None = None, progress: bool = True,
+                 pair_rows: list[tuple[int, int]] | None = None) -> None:
         strategy = choose_strategy(model, device, training.shards, training.seed)
-        task = ClassifierTask(model, train, valid, test, training=training, maxlen=maxlen, device=device)
+        task = ClassifierTask(model, train, valid, test, training=training, maxlen=maxlen, device=device,
+                              pair_rows=pair_rows)
         best = BestEpoch(restore=training.restore_best, patience=training.early_stopping, counts=task.every_layer_trains)
         super().__init__(task, optimizer, epochs=training.epochs, checkpoint=checkpoint, device=device,
                          progress=ProgressLine(training.epochs, enabled=progress and distributed.is_main()),
