@@ -99,7 +99,7 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     from polarity.data import TextEncoder, Vocabulary
     from polarity.engine import EncodedSet, predict_logits
     from polarity.inference import Predictor
-    from polarity.models.folder import model_options
+    from polarity.models.folder import ModelConfig, model_options
     from polarity.models.registry import build_model
     from polarity.training.loop import make_optimizer
     from polarity.training.trainer import Trainer
@@ -124,19 +124,19 @@ def run_polarity(folder: Path, meta: dict, data, batches: int, batch_size: int, 
     train_seconds = time.perf_counter() - started
     started = time.perf_counter()
     logits = predict_logits(model, test, batching=batching, maxlen=meta["maxlen"], device=torch.device("cpu"),
-                            precision=trainer.precision)
+                            precision=trainer.task.precision)
     infer_seconds = time.perf_counter() - started
 
     encoder = TextEncoder(Vocabulary.load(folder / "vocab.json"), maxlen=meta["maxlen"])
-    config = {"recipe": recipe.to_dict(), "labels": ["negative", "positive"], "preprocessing": {"batching": batching}}
-    predictor = Predictor(model.eval(), config, encoder, torch.device("cpu"), trainer.precision)
+    config = ModelConfig(recipe.to_dict(), ["negative", "positive"], {"batching": batching})
+    predictor = Predictor(model.eval(), config, encoder, torch.device("cpu"), trainer.task.precision)
     texts = json.loads((folder / "texts.json").read_text())
     started = time.perf_counter()
     predictor.predict_proba(texts)
     raw_per_s = len(texts) / (time.perf_counter() - started)
     return {
         "framework": f"polarity {__version__} (torch {torch.__version__}, {batching}"
-                     + {"bfloat16": ", bfloat16"}.get(trainer.precision, ", float32: no bfloat16 kernels here" if precision == "bfloat16" else "") + (f", {shards} shards)" if shards > 1 else ")"),
+                     + {"bfloat16": ", bfloat16"}.get(trainer.task.precision, ", float32: no bfloat16 kernels here" if precision == "bfloat16" else "") + (f", {shards} shards)" if shards > 1 else ")"),
         "train_seconds": train_seconds, "stamps": stamps,
         "test_accuracy": float(((logits > 0) == data["y_test"]).mean()),
         "infer_reviews_per_s": len(logits) / infer_seconds, "infer_note": "ids, as Keras",

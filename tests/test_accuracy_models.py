@@ -246,6 +246,10 @@ def test_per_sequence_recurrent_dropout_trains_and_predicts_like_the_batch_mask(
     plain.load_state_dict(sequence.model.state_dict())
     ids, lengths = torch.randint(3, 20, (4, 9)), torch.tensor([9, 5, 3, 1])
     torch.testing.assert_close(plain(ids, lengths), sequence.model(ids, lengths))
+    from polarity.inference.export import ExportModule
+
+    exported = ExportModule(sequence.model, alone=True)(ids, lengths)[:, 1]  # predicts as a fused LSTM: it exports
+    torch.testing.assert_close(exported, torch.sigmoid(plain(ids, lengths, alone=True)))
     with pytest.raises(ConfigError, match="one forward LSTM layer"):
         RecurrentClassifier(50, bidirectional=True, recurrent_dropout_mask="sequence")
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from polarity.data.labelled import LabelledTexts
+from polarity.errors import DataError
 
 # Pairs of opposite sentiment words (both directions are used).
 OPPOSITES = {
@@ -97,7 +98,9 @@ def flip(text: str, kind: str = "both") -> Edit | None:
 def augment(data: LabelledTexts, kind: str, fraction: float, seed: int) -> tuple[LabelledTexts, int]:
     """``data`` with a flipped copy (the opposite label) of about ``fraction`` of its texts that an
     edit applies to, drawn with ``seed``; two labels only. Returns the data and how many were added."""
-    if len(data.names) != 2 or fraction <= 0:
+    if len(data.names) != 2:
+        raise DataError(f"data.augment flips one label into the other: it needs two labels, not {len(data.names)}")
+    if fraction <= 0:
         return data, 0
     rng = np.random.default_rng(seed)
     chosen = np.flatnonzero(rng.random(len(data)) < fraction)

@@ -161,7 +161,8 @@ def without_texts(data: LabelledTexts, texts: set[str]) -> tuple[LabelledTexts, 
 def with_pairs(fit: LabelledTexts, pairs: Pairs, repeat: int = 1) -> LabelledTexts:
     """``fit`` with every pair's two texts added ``repeat`` times (labels as ``fit``'s names)."""
     if list(pairs.data.names) != list(fit.names):
-        raise DataError(f"the pairs' labels {pairs.data.names} differ from the training data's {fit.names}")
+        raise DataError(f"the labels of the pairs (data.pairs, --pairs) {pairs.data.names} differ from the training "
+                        f"data's {fit.names}")
     texts = fit.texts + pairs.texts * repeat
     labels = np.concatenate([fit.labels] + [pairs.data.labels] * repeat)
     return LabelledTexts(texts, labels, list(fit.names), fit.source)

@@ -37,6 +37,8 @@ class Tokenizer:
             removed = re.compile(self.remove) if self.remove else None
         except re.error as exc:
             raise ValueError(f"Tokenizer.remove is not a regular expression: {exc}") from exc
+        if self.negation_scope and removed is not None:
+            raise ValueError("Tokenizer.negation_scope reads the punctuation that Tokenizer.remove may delete: use one")
         stop_words = tuple(w.lower() for w in self.stop_words) if self.lower else tuple(self.stop_words)
         object.__setattr__(self, "stop_words", stop_words)
         object.__setattr__(self, "_removed", removed)

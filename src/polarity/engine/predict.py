@@ -16,6 +16,17 @@ from polarity.engine.device import autocast, flush_denormals
 from polarity.engine.threads import ShardPool
 
 
+def padded_width(batching: str, maxlen: int | None) -> int | None:
+    """How wide a prediction batch is: ``maxlen`` with ``exact`` batching, else (None) its longest text."""
+    return maxlen if batching == "exact" else None
+
+
+def reads_alone(batching: str, maxlen: int | None) -> bool:
+    """Whether each text is computed as if alone (the masked computation): wherever a batch is padded
+    only to its longest text, so that a text's result never depends on the texts beside it."""
+    return padded_width(batching, maxlen) is None
+
+
 def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen: int | None,
                    device: torch.device, batch_size: int = 256, precision: str = "float32",
                    workers: int | None = None, parts: int | None = None, pool: ShardPool | None = None) -> np.ndarray:
@@ -37,7 +48,7 @@ def predict_logits(model: nn.Module, data: EncodedSet, *, batching: str, maxlen:
     model.eval()
     outputs = getattr(model, "num_outputs", 1)
     out = np.zeros((len(data),) if outputs == 1 else (len(data), outputs), dtype=np.float32)
-    width = maxlen if batching == "exact" else None
+    width = padded_width(batching, maxlen)
 
     @torch.inference_mode()
     def run(indices: np.ndarray) -> None:

@@ -17,6 +17,7 @@ import torch
 
 from polarity.data.batching import collate
 from polarity.engine import EncodedSet, plan_batches, predict_logits, probabilities
+from polarity.engine.predict import padded_width, reads_alone
 from polarity.engine.threads import ShardPool, torch_threads
 from polarity.errors import ConfigError
 
@@ -64,9 +65,8 @@ class OnnxBackend:
         from polarity.inference.export import OPSET, ExportModule, example_inputs, onnx_modules, write_onnx
 
         onnx_modules()  # onnx and onnxscript, or a one-line error naming the extra
-        alone = batching != "exact" or maxlen is None  # as predict_logits decides
         try:
-            module = ExportModule(model.cpu(), alone=alone)
+            module = ExportModule(model.cpu(), alone=reads_alone(batching, maxlen))
         except ConfigError as exc:
             raise ConfigError(f"the onnxruntime backend runs what polarity export exports ({exc}); "
                               "use the torch backend for this model") from exc
@@ -78,7 +78,7 @@ class OnnxBackend:
         options.intra_op_num_threads = threads or torch_threads()
         options.add_session_config_entry("session.set_denormal_as_zero", "1")
         self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        self.batching, self.width = batching, maxlen if batching == "exact" else None
+        self.batching, self.width = batching, padded_width(batching, maxlen)
 
     def probabilities(self, ids: list[list[int]], *, batch_size: int, parts: int | None = None,
                       pool: ShardPool | None = None) -> np.ndarray:

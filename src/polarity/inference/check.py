@@ -8,8 +8,11 @@ failures, the failure rate and a few failing examples.
 >>> report = check("runs/default")                                     # doctest: +SKIP
 >>> {t.name: round(t.failure_rate, 2) for t in report.tests}           # doctest: +SKIP
 
-``polarity.inference.check`` is this function; the module's other names (``read_suite``,
-``builtin_suite``, ``Case``, ``CheckReport``...) are importable from ``polarity.inference`` too.
+``from polarity.inference import check`` gives this function (with ``Case``, ``CheckReport``,
+``builtin_suite`` and ``read_suite``); the module's other names (``format_report``, ``CheckResult``,
+``CaseResult``) come from ``polarity.inference.check``. (The package attribute
+``polarity.inference.check`` is the function: ``import polarity.inference.check as module`` gives
+the function too; ``from polarity.inference.check import format_report`` reads the module.)
 """
 
 from __future__ import annotations

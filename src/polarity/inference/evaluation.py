@@ -144,6 +144,13 @@ def format_report(report: dict, name: str) -> str:
     return "\n".join(lines)
 
 
+def held_out(data, recipe_data: dict):
+    """``data`` less the texts the model's recipe held out of training and validation (``data.exclude``)."""
+    from polarity.data.pairs import excluded_texts, without_texts
+
+    return without_texts(data, excluded_texts(recipe_data["exclude"]))[0] if recipe_data.get("exclude") else data
+
+
 def model_split(config, split: str, load_corpus) -> tuple[list[str], np.ndarray, str]:
     """Texts, label indices and a name for one split of the data a model was trained on:
     ``test``, ``valid`` (exactly the reviews it was validated on) or ``train`` (all of them).
@@ -163,7 +170,8 @@ def model_split(config, split: str, load_corpus) -> tuple[list[str], np.ndarray,
             raise DataError("this model was trained on in-memory data: evaluate it with --dataset FILE")
     columns = {"text_column": origin.get("text_column"), "label_column": origin.get("label_column")}
     if split == "valid" and sources["valid"] is None:
-        data = fit_valid_split(as_labelled(sources["train"], names=names, **columns), fraction, seed)[1]
+        train = held_out(as_labelled(sources["train"], names=names, **columns), recipe.get("data", {}))
+        data = fit_valid_split(train, fraction, seed)[1]
     elif sources.get(split) is None:
         raise DataError(f"this model has no {split} split on record: evaluate it with --dataset FILE")
     else:

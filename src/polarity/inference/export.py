@@ -30,7 +30,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from polarity.data.tokenizer import BR_TAG
+from polarity.data.tokenizer import BR_TAG, CLAUSE_END, NEGATION
+from polarity.engine.predict import reads_alone
 from polarity.errors import ConfigError, PolarityError
 from polarity.files import atomic_path, atomic_write
 
@@ -51,16 +52,15 @@ class ExportModule(nn.Module):
         """``alone``: each row computed as if without padding (the masked computation), as polarity
         predicts models trained with bucketed batches; otherwise an unmasked RNN reads the padding."""
         super().__init__()
-        from polarity.models.classifiers import MeanEmbeddingClassifier, RecurrentClassifier
+        from polarity.models.classifiers import MeanEmbeddingClassifier, RecurrentClassifier, hard_sigmoid_gates
 
         self.model = model.eval()
         self.kind = "mean" if isinstance(model, MeanEmbeddingClassifier) else "rnn"
         if not isinstance(model, (MeanEmbeddingClassifier, RecurrentClassifier)):
             raise ConfigError(f"cannot export a {type(model).__name__}: only 'rnn' and 'mean-embedding' models")
-        if getattr(model, "pooling", "last") != "last" or getattr(model, "cell", None) == "lstm" and \
-                type(model.rnn) is not nn.LSTM:
-            raise ConfigError("cannot export an rnn with pooling over time or a step-loop LSTM (hard_sigmoid gates, "
-                              "per-sequence recurrent dropout): only the last step of a fused LSTM/GRU is exported")
+        if getattr(model, "pooling", "last") != "last" or hard_sigmoid_gates(getattr(model, "rnn", None)):
+            raise ConfigError("cannot export an rnn with pooling over time or hard_sigmoid gates (a step loop): only "
+                              "the last step of a fused LSTM/GRU is exported")
         self.binary = model.output.out_features == 1
         self.alone = alone
         self.masked = bool(model.mask_padding) or (alone and self.kind == "rnn")
@@ -106,7 +106,7 @@ def export_model(model_dir: str | os.PathLike, out: str | os.PathLike, format: s
     loaded = ModelFolder(model_dir).load("cpu")
     model, config, encoder = loaded.model, loaded.config, loaded.encoder
     labels = list(config.labels)
-    module = ExportModule(model, alone=config.batching != "exact").eval()  # the function Predictor computes
+    module = ExportModule(model, alone=reads_alone(config.batching, encoder.maxlen)).eval()  # as Predictor computes
     out = Path(out)
     sample = example_inputs(encoder.vocab_size, encoder.maxlen)
     if format == "onnx":
@@ -254,16 +254,7 @@ def preprocessing_spec(config, encoder, module: ExportModule, out: Path, format:
         "model": {"file": out.name, "format": format, **({"opset": opset} if format == "onnx" else {}),
                   "inputs": INPUTS, "outputs": {"probabilities": {"dtype": "float32", "shape": ["batch", "labels"]}}},
         "labels": list(config.labels),
-        "tokenizer": {
-            **tokenizer.to_dict(),
-            "html_break_pattern": BR_TAG.pattern if tokenizer.strip_html_breaks else None,
-            "steps": [
-                "if strip_html_breaks: replace every match of html_break_pattern (case-insensitive) with ' '",
-                "if lower: lower-case (Python's str.lower: full Unicode mapping, final sigma included)",
-                "replace each character of filters with split",
-                "split on split and drop empty words (Keras's text_to_word_sequence)",
-            ],
-        },
+        "tokenizer": tokenizer_spec(tokenizer),
         "ids": {
             "pad": 0, "start": vocab.start_char, "unknown": vocab.oov_char, "index_from": vocab.index_from,
             "num_words": vocab.num_words, "skip_top": vocab.skip_top,
@@ -283,6 +274,21 @@ def preprocessing_spec(config, encoder, module: ExportModule, out: Path, format:
         "examples": [{"text": t, "ids": s, "padded_to": encoder.maxlen if pad_to_maxlen else len(s),
                       "probabilities": [round(float(p), 6) for p in row]} for t, s, row in zip(SAMPLE_TEXTS, samples, probs)],
     }
+
+
+def tokenizer_spec(tokenizer) -> dict:
+    """The tokenizer's settings and its steps, in order, for another runtime."""
+    steps = ["if strip_html_breaks: replace every match of html_break_pattern (case-insensitive) with ' '",
+             "if lower: lower-case (Python's str.lower: full Unicode mapping, final sigma included)",
+             "if remove: delete every match of the regular expression remove",
+             "if negation_scope: after each match of negation_pattern, prefix every word (\\w+) up to the next "
+             "match of clause_end_pattern with 'NEG'",
+             "replace each character of filters with split",
+             "split on split and drop empty words (Keras's text_to_word_sequence)",
+             "drop the words listed in stop_words"]
+    return {**tokenizer.to_dict(), "html_break_pattern": BR_TAG.pattern if tokenizer.strip_html_breaks else None,
+            "negation_pattern": NEGATION.pattern if tokenizer.negation_scope else None,
+            "clause_end_pattern": CLAUSE_END.pattern if tokenizer.negation_scope else None, "steps": steps}
 
 
 def write_preprocessing(path: Path, spec: dict) -> None:

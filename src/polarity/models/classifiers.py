@@ -314,7 +314,7 @@ class RecurrentClassifier(nn.Module):
             outputs = self._bidirectional(x, positions, ends)
             half = self.rnn.hidden_size
             return torch.cat([at_last_step(outputs[..., :half], ends), outputs[:, 0, half:]], dim=-1)
-        if not self.training and x.device.type == "cpu" and not isinstance(self.rnn, StepLSTM) and not tracing():
+        if not self.training and x.device.type == "cpu" and not hard_sigmoid_gates(self.rnn) and not tracing():
             return self._last_outputs(x, ends.squeeze(1))
         # Post-padded, a forward-only RNN's output at each review's last word has not seen the
         # padding: exact masking with the fused dense kernel (packing measured 5x slower on CPU).
@@ -461,10 +461,10 @@ class StepLSTM(nn.LSTM):
         self.gate = gate
 
     def forward(self, x, hx=None, recurrent_mask: torch.Tensor | None = None):
-        if not isinstance(x, torch.Tensor) or hx is not None:
-            raise ConfigError("a step-loop LSTM reads dense batches only (no packed sequences)")
         if self.gate == "sigmoid" and recurrent_mask is None:
-            return super().forward(x)  # the same function on the fused kernel
+            return super().forward(x, hx)  # the same function on the fused kernel
+        if not isinstance(x, torch.Tensor) or hx is not None:
+            raise ConfigError("a step-loop LSTM reads dense batches from a zero state only (no packed sequences)")
         gate = hard_sigmoid if self.gate == "hard_sigmoid" else torch.sigmoid
         projected = x @ self.weight_ih_l0.T + self.bias_ih_l0 + self.bias_hh_l0
         h = c = x.new_zeros(x.shape[0], self.hidden_size)
@@ -476,6 +476,11 @@ class StepLSTM(nn.LSTM):
             h = gate(o) * torch.tanh(c)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+def hard_sigmoid_gates(rnn: nn.Module) -> bool:
+    """Whether ``rnn`` runs Keras 2's hard_sigmoid gates (a step loop, also at prediction time)."""
+    return getattr(rnn, "gate", "sigmoid") == "hard_sigmoid"
 
 
 def HardSigmoidLSTM(*args, **kwargs) -> StepLSTM:

@@ -115,12 +115,13 @@ class EncoderFolder:
             with safe_open(str(weights), framework="pt") as handle:
                 tensors = {k: handle.get_tensor(k) for k in handle.keys() if k.startswith(CLASSIFIER_PARTS)}
                 meta = handle.metadata() or {}
+            settings = config["settings"]
+            epochs = int(weights.stem.rpartition("-")[2]) if snapshot else config.get("epochs_done", 0)
         except Exception as exc:  # safetensors reports damaged files with its own error type
             raise ConfigError(f"{self.path} is not a readable encoder folder ({exc}); make it again with polarity "
                               "pretrain") from exc
-        epochs = int(weights.stem.rpartition("-")[2]) if snapshot else config.get("epochs_done", 0)
         seconds = float(meta.get("seconds", "nan")) if snapshot else config.get("pretraining_seconds", 0.0)
-        return Encoder(weights if snapshot else self.path, config["settings"], text_encoder, tensors, epochs, seconds)
+        return Encoder(weights if snapshot else self.path, settings, text_encoder, tensors, epochs, seconds)
 
 
 def locate_encoder(name: str | os.PathLike) -> tuple[EncoderFolder, Path]:

@@ -147,15 +147,16 @@ class BestEpoch:
 class Loop:
     """Trains ``task.model`` with ``optimizer`` for ``epochs`` epochs, checkpointing to ``checkpoint``."""
 
-    def __init__(self, task: Task, optimizer: torch.optim.Optimizer, *, epochs: int, checkpoint: Path | None,
+    def __init__(self, task: Task, optimizer: torch.optim.Optimizer, *, epochs: int, checkpoint: Path,
                  device: torch.device, progress: Progress, strategy: StepStrategy | None = None,
                  best: BestEpoch | None = None, callbacks: list[Callback] | None = None,
-                 checkpoint_minutes: float | None = None, clip_norm: float | None = None) -> None:
+                 checkpoint_minutes: float | None = None, clip_norm: float | None = None,
+                 notice: Callable[[str], None] = lambda message: print(message, flush=True)) -> None:
         self.task, self.model, self.optimizer = task, task.model, optimizer
         self.epochs, self.checkpoint, self.device, self.progress = epochs, checkpoint, device, progress
         self.strategy = strategy or OneProcess()
         self.best, self.callbacks = best, callbacks or []
-        self.checkpoint_minutes, self.clip_norm = checkpoint_minutes, clip_norm
+        self.checkpoint_minutes, self.clip_norm, self.notice = checkpoint_minutes, clip_norm, notice
         self.world, self.rank = distributed.world_size(), distributed.rank()
         self.state = LoopState()
         self.best_weights: dict[str, torch.Tensor] | None = None
@@ -171,24 +172,30 @@ class Loop:
         if self._stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
         if distributed.is_main():
-            print("\nstopping after this batch (Ctrl-C again to abort without a checkpoint)...", flush=True)
+            self.notice("\nstopping after this batch (Ctrl-C again to abort without a checkpoint)...")
         self._stop.set()
 
     # -- checkpoints --------------------------------------------------------------------------------
     def save(self) -> None:
         """Write the checkpoint (the main process writes; every process's random state goes in it)."""
-        rng_states = distributed.gather_tensors(torch.get_rng_state(), self.device)
+        rng_states = {key: distributed.gather_tensors(state, self.device) for key, state in self._rng_states().items()}
         if distributed.is_main():
             opt_tensors, opt_meta = optimizer_tensors(self.optimizer)
             meta = dict(self.state.to_checkpoint(), optimizer=opt_meta, world_size=self.world)
             save_checkpoint(self.checkpoint, {**self._checkpoint_tensors(rng_states), **opt_tensors}, meta)
         distributed.barrier()  # no process goes on (or exits) before the checkpoint is on disk
 
-    def _checkpoint_tensors(self, rng_states: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _rng_states(self) -> dict[str, torch.Tensor]:
+        """This process's random generators: PyTorch's CPU one, and a GPU's own (its dropout masks)."""
+        states = {"rng.torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            states["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        return states
+
+    def _checkpoint_tensors(self, rng_states: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update({rng_key(r): state for r, state in enumerate(rng_states)})
-        if self.device.type == "cuda":  # dropout masks on a GPU come from its own generator
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        for key, states in rng_states.items():  # every process's own, in rank order
+            tensors.update({rng_key(r, key): state for r, state in enumerate(states)})
         if self.best_weights is not None:
             tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
         return tensors
@@ -202,8 +209,8 @@ class Loop:
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         restore_optimizer(self.optimizer, tensors, meta.pop("optimizer"))
         torch.set_rng_state(tensors[rng_key(self.rank)])
-        if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        if self.device.type == "cuda" and rng_key(self.rank, "rng.cuda") in tensors:
+            torch.cuda.set_rng_state(tensors[rng_key(self.rank, "rng.cuda")], self.device)
         self.best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
         self.state = LoopState.from_checkpoint(meta)
 
@@ -299,6 +306,7 @@ class Loop:
         return bool(best.patience) and s.stale_epochs >= best.patience
 
 
-def rng_key(rank: int) -> str:
-    """Checkpoint key of one process's random state (``rng.torch`` for the first, as before)."""
-    return "rng.torch" if rank == 0 else f"rng.torch.{rank}"
+def rng_key(rank: int, generator: str = "rng.torch") -> str:
+    """Checkpoint key of one process's random generator state (``rng.torch``, ``rng.cuda`` for the first
+    process, as before; ``rng.torch.1``... for the others)."""
+    return generator if rank == 0 else f"{generator}.{rank}"

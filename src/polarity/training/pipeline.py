@@ -83,13 +83,15 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         test_set = as_labelled(test, names=train_set.names, **columns) if test is not None else None
         origin = {"dataset": "files", "train": _describe(train), "valid": _describe(valid), "test": _describe(test),
                   **columns}
-    if d.exclude:
-        train_set, origin["excluded"] = without_texts(train_set, excluded_texts(d.exclude))
+    held = excluded_texts(d.exclude) if d.exclude else set()
+    if held:
+        train_set, origin["excluded"] = without_texts(train_set, held)
     if valid is None:
         fit, valid_set = fit_valid_split(train_set, d.valid_fraction, seed, limit)
     else:
         fit = sample(train_set, limit, seed) if limit else train_set
         valid_set = as_labelled(valid, names=train_set.names, **columns)
+        valid_set = without_texts(valid_set, held)[0]
         valid_set = sample(valid_set, max(1, int(round(limit * d.valid_fraction))), seed) if limit else valid_set
     if limit and test_set is not None:
         test_set = sample(test_set, limit, seed)
@@ -363,7 +365,14 @@ def _run_to_start(folder: ModelFolder, recipe: Recipe, limit: int | None, source
         return recipe, limit, sources, folder.checkpoint.is_file()  # stopped before its first checkpoint: from the start
     if folder.checkpoint.is_file():
         raise ConfigError(f"{folder.path} holds an unfinished run: continue it with --resume, or choose another --out")
-    return recipe, limit, sources, False
+    return _absolute_data_files(recipe), limit, sources, False
+
+
+def _absolute_data_files(recipe: Recipe) -> Recipe:
+    """``data.pairs`` and ``data.exclude`` files as absolute paths, so that a run resumes from anywhere."""
+    files = {f"data.{key}": str(Path(value).resolve()) for key in ("pairs", "exclude")
+             if (value := getattr(recipe.data, key)) and value not in ("cad", "cad-dev") and Path(value).exists()}
+    return recipe.with_overrides(files) if files else recipe
 
 
 def encode_splits(recipe: Recipe, splits: Splits, log) -> tuple[TextEncoder, Pretrained | None, dict]:

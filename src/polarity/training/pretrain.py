@@ -200,7 +200,7 @@ class Pretrainer(Loop):
         super().__init__(task, torch.optim.Adam(model.parameters(), lr=settings.lr), epochs=settings.epochs,
                          checkpoint=folder.checkpoint, device=device,
                          progress=PeriodicLog(settings, task.steps_per_epoch(), log),
-                         checkpoint_minutes=settings.checkpoint_minutes, clip_norm=settings.clip)
+                         checkpoint_minutes=settings.checkpoint_minutes, clip_norm=settings.clip, notice=log)
 
     def steps_per_epoch(self) -> int:
         return self.task.steps_per_epoch()

@@ -99,6 +99,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "data.")
+        if self.negation_scope and self.remove_characters:
+            raise ConfigError("data.negation_scope marks words up to the next punctuation mark, which "
+                              "data.remove_characters deletes first: use one or the other")
 
 
 @dataclass
@@ -175,15 +178,15 @@ def _option_check(param: inspect.Parameter) -> Check | None:
     """The check for one constructor argument, from its annotation (else its default's type)."""
     if param.annotation is not inspect.Parameter.empty:
         names = _type_names(param.annotation)
-        optional = "None" in names
+        nullable = "None" in names
         names.discard("None")
         kind = _SIMPLE_TYPES.get(names.pop()) if len(names) == 1 else None
     else:
-        optional, kind = False, type(param.default) if type(param.default) in _SIMPLE_TYPES.values() else None
+        nullable, kind = False, type(param.default) if type(param.default) in _SIMPLE_TYPES.values() else None
     if kind is None:
         return None
     check = {bool: flag, int: integer(None, "an integer"), float: any_number, str: string}[kind]
-    return optional(check) if optional else check
+    return optional(check) if nullable else check
 
 
 def _pretrained_source(where: str, value: object) -> str:
