@@ -300,3 +300,25 @@ def test_removing_characters_and_stop_words_gives_the_same_ids_on_every_path():
     encoder = TextEncoder.fit(texts, tokenizer=tokenizer, maxlen=10)
     assert tokenizer("The film's a bore") == ["films", "bore"]
     assert encoder.encode(texts) == encoder.encode_tokens([tokenizer(t) for t in texts])
+
+
+def test_the_glove_lstm_starts_as_keras_2_2_would():
+    """Keras 2.2's LSTM: glorot-uniform kernel, orthogonal recurrent kernel (one matrix for the four
+    gates), zero biases but the forget gate's at 1; here as one hard_sigmoid step loop."""
+    import math
+
+    from polarity.models.classifiers import StepLSTM
+
+    torch.manual_seed(0)
+    units, dim = 64, 50
+    model = RecurrentClassifier(100, embedding_dim=dim, units=units, mask_padding=True, input_dropout=0.3,
+                                recurrent_dropout=0.1, recurrent_activation="hard_sigmoid")
+    rnn = model.rnn
+    assert isinstance(rnn, StepLSTM) and rnn.gate == "hard_sigmoid"
+    limit = math.sqrt(6 / (dim + 4 * units))  # Keras's (input, 4 * units) kernel: the same fans
+    assert rnn.weight_ih_l0.abs().max() <= limit and rnn.weight_ih_l0.abs().max() > 0.9 * limit
+    recurrent = rnn.weight_hh_l0.detach()  # (4 * units, units): Keras's (units, 4 * units) kernel, transposed
+    torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(units), atol=1e-5, rtol=0)
+    bias = rnn.bias_ih_l0.detach()
+    assert bias[units:2 * units].eq(1).all() and bias[:units].eq(0).all() and bias[2 * units:].eq(0).all()
+    assert rnn.bias_hh_l0.eq(0).all() and "bias_hh_l0" not in dict(rnn.named_parameters())
