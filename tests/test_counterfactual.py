@@ -192,3 +192,20 @@ def test_the_pair_term_pushes_a_pairs_texts_apart_and_resumes_exactly(tmp_path):
     train_recipe(recipe, tmp_path / "resumed", train=data, progress=False, log=lambda *a: None, resume=True)
     a, b = (Predictor.load(tmp_path / d).model.state_dict() for d in ("straight", "resumed"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_contrast_examples_end_with_a_clause_of_their_label():
+    from polarity.data.counterfactual import NEGATIVE, POSITIVE, contrast
+
+    data = LabelledTexts.from_lists(
+        ["A great film. I loved the music and the cast.", "The plot was boring. The acting was awful here.",
+         "It was wonderful to watch.", "What a terrible and stupid ending."] * 10,
+        ["positive", "negative", "positive", "negative"] * 10)
+    joined, added = contrast(data, 0.5, seed=0)
+    assert added == 20 and joined.texts[:40] == data.texts
+    for text, label in zip(joined.texts[40:], joined.labels[40:]):
+        second = text.split(", but ")[-1] if ", but " in text else text.split(", ", 1)[1]
+        words = set(re.findall(r"[a-z]+", second.lower()))
+        assert words & (POSITIVE if label == 1 else NEGATIVE) and not words & (NEGATIVE if label == 1 else POSITIVE)
+        assert text.startswith("Although ") or ", but " in text
+    assert contrast(data, 0.5, seed=0)[0].texts == joined.texts  # seeded

@@ -24,7 +24,7 @@ OLD_DEFAULTS = {
     "data": {"num_words": 0, "skip_top": 0, "maxlen": 0, "truncating": "pre", "valid_fraction": 0.1,
              "pretrained_vocabulary": False, "target": "sentiment", "remove_characters": "", "stop_words": [],
              "unknown_vector": "random", "negation_scope": False, "pairs": "", "pair_repeat": 1, "exclude": "",
-             "augment": "none", "augment_fraction": 0.5},
+             "augment": "none", "augment_fraction": 0.5, "contrast_fraction": 0.0},
     "model": {},
     "training": {"optimizer": "adam", "lr": 0.001, "initial_accumulator": 0.1, "batch_size": 64, "epochs": 3,
                  "batching": "bucketed", "precision": "float32", "shards": 1, "seed": 0, "early_stopping": 0,

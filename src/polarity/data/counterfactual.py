@@ -8,6 +8,9 @@ Two kinds of edit, each on every place it applies, so that the review says the o
   "is good") and inserted where there is none ("was boring" -> "was not boring"), before a word
   of the lexicon only.
 
+And one that keeps the label: :func:`contrast` joins a sentence of the opposite sentiment and one
+of the review's own, from real training reviews, as "A, but B" or "Although A, B" (B decides).
+
 :func:`flip` returns the edited text and the list of replacements it made (or None when nothing
 applies); :func:`augment` adds such flipped copies, with the opposite label, to training data.
 """
@@ -114,3 +117,44 @@ def augment(data: LabelledTexts, kind: str, fraction: float, seed: int) -> tuple
         return data, 0
     joined = LabelledTexts(data.texts + texts, np.concatenate([data.labels, labels]), list(data.names), data.source)
     return joined, len(texts)
+
+
+POSITIVE = frozenset(OPPOSITES)
+NEGATIVE = frozenset(OPPOSITES.values())
+_SENTENCE = re.compile(r"[^.!?]+[.!?]")
+
+
+def sentence_pools(data: LabelledTexts, words: tuple[int, int] = (4, 18)) -> dict[int, list[str]]:
+    """Short sentences of each label's reviews whose lexicon words all lean the review's way."""
+    pools: dict[int, list[str]] = {0: [], 1: []}
+    for text, label in zip(data.texts, data.labels.tolist()):
+        for sentence in _SENTENCE.findall(text.replace("<br />", " ")):
+            tokens = [w.lower() for w in _WORD.findall(sentence)]
+            lean = {1 for w in tokens if w in POSITIVE} | {0 for w in tokens if w in NEGATIVE}
+            if words[0] <= len(tokens) <= words[1] and lean == {label}:
+                pools[label].append(sentence.strip())
+    return pools
+
+
+def contrast(data: LabelledTexts, fraction: float, seed: int) -> tuple[LabelledTexts, int]:
+    """``data`` with about ``fraction`` of its size in contrast examples: a sentence of the other label,
+    then one of this label after "but" (or after the other, with "although"), labelled as the second."""
+    if len(data.names) != 2:
+        raise DataError(f"data.contrast_fraction joins sentences of two opposite labels: it needs two labels, "
+                        f"not {len(data.names)}")
+    pools = sentence_pools(data)
+    if fraction <= 0 or not pools[0] or not pools[1]:
+        return data, 0
+    rng = np.random.default_rng([seed, 1])
+    labels = rng.integers(0, 2, int(round(fraction * len(data))))
+    texts = [_joined(pools[1 - y][rng.integers(len(pools[1 - y]))], pools[y][rng.integers(len(pools[y]))],
+                     rng.random() < 0.5) for y in labels.tolist()]
+    joined = LabelledTexts(data.texts + texts, np.concatenate([data.labels, labels]), list(data.names), data.source)
+    return joined, len(texts)
+
+
+def _joined(other: str, own: str, although: bool) -> str:
+    other, own = other.rstrip(".!? "), own[:1].lower() + own[1:]
+    if although:
+        return f"Although {other[:1].lower() + other[1:]}, {own}"
+    return f"{other}, but {own}"

@@ -18,7 +18,7 @@ import torch.nn as nn
 from polarity import __version__
 from polarity.data.encoder import TextEncoder
 from polarity.data.imdb import ImdbCorpus, load_imdb
-from polarity.data.counterfactual import augment
+from polarity.data.counterfactual import augment, contrast
 from polarity.data.labelled import LabelledTexts
 from polarity.data.pairs import excluded_texts, resolve_pairs, with_pairs, without_texts
 from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
@@ -115,8 +115,9 @@ def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> tuple[
     elif recipe.training.pair_weight:
         raise ConfigError("training.pair_weight weighs a term over review pairs: give data.pairs (--pairs)")
     if d.augment != "none":
-        fit, added = augment(fit, d.augment, d.augment_fraction, recipe.training.seed)
-        origin["augmented"] = added
+        fit, origin["augmented"] = augment(fit, d.augment, d.augment_fraction, recipe.training.seed)
+    if d.contrast_fraction:
+        fit, origin["contrast_examples"] = contrast(fit, d.contrast_fraction, recipe.training.seed)
     return fit, pair_rows
 
 
