@@ -1,6 +1,7 @@
 """Training that reads the difference: review pairs (CAD and a user's own file), holding reviews out
 of training, and rule-made counterfactuals that flip what they claim."""
 
+import os
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from polarity.data.labelled import LabelledTexts
 from polarity.data.pairs import load_cad, read_pairs
 from polarity.errors import DataError
 
-CAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "cad"
+CAD = Path(os.environ.get("POLARITY_CAD") or Path(__file__).resolve().parents[2] / "shared" / "data" / "cad")
 WORDS = st.sampled_from(["the", "film", "plot", "was", "is", "not", "great", "boring", "loved", "it", "Great",
                          "HATED", "acting", "isn't", "wasn't", "very", "good", "bad", "fun", "were", ".", ",", "!"])
 TEXTS = st.lists(WORDS, min_size=1, max_size=20).map(" ".join)
