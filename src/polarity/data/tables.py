@@ -119,7 +119,7 @@ def iter_rows(path: str | os.PathLike, *, labelled: bool = False) -> tuple[str, 
     if fmt == "parquet":
         return fmt, "row", _parquet_rows(path)
     if fmt == "jsonl":
-        return fmt, "line", _iter_jsonl(path)
+        return fmt, "line", iter_jsonl(path)
     if fmt in ("csv", "tsv"):
         return fmt, "line", _iter_delimited(path, "\t" if fmt == "tsv" else ",")
     return _text_rows(path, labelled)
@@ -290,16 +290,18 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
         raise DataError(f"{path}, line {reader.line_num}: malformed {kind}: {exc}") from exc
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def iter_jsonl(path: Path, example: str | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a UTF-8 JSONL file; a line that is not a JSON
+    object is a one-line :class:`DataError` naming it (and showing ``example``)."""
     for line, text in iter_lines(path):
         if not text.strip():
             continue
         try:
             row = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {line}: not valid JSON ({exc.msg})") from exc
+            raise DataError(f"{path}, line {line}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
         if not isinstance(row, dict):
-            raise DataError(f"{path}, line {line}: expected a JSON object")
+            raise DataError(f"{path}, line {line}: expected a JSON object" + (f" such as {example}" if example else ""))
         yield line, row
 
 

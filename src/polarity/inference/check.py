@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from polarity.data.labelled import NEGATIVE_WORDS, POSITIVE_WORDS, normalise_label
-from polarity.data.tables import iter_lines
+from polarity.data.tables import iter_jsonl
 from polarity.errors import ConfigError, DataError
 from polarity.inference.checklist import (
     CASES_PER_TEST,
@@ -174,26 +174,12 @@ def read_suite(path: str | os.PathLike) -> list[Case]:
     if not path.is_file():
         raise DataError(f"{path}: {'is a folder' if path.is_dir() else 'no such file'}; give a JSONL file of cases")
     try:
-        cases = [case_from_row(row, f"{path}, line {number}") for number, row in json_rows(path)]
+        cases = [case_from_row(row, f"{path}, line {number}") for number, row in iter_jsonl(path, SUITE_EXAMPLE)]
     except OSError as exc:
         raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     if not cases:
         raise DataError(f"{path}: no cases; write one JSON object per line, e.g. {SUITE_EXAMPLE}")
     return cases
-
-
-def json_rows(path: Path):
-    """(line number, object) for each non-blank line of a UTF-8 JSONL file."""
-    for number, line in iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
-        if not isinstance(row, dict):
-            raise DataError(f"{path}, line {number}: expected a JSON object such as {SUITE_EXAMPLE}")
-        yield number, row
 
 
 def case_from_row(row: dict, where: str) -> Case:
