@@ -51,14 +51,17 @@ def test_flip_examples():
         flip("good", "sarcasm")
 
 
-def test_augment_adds_flipped_copies_with_the_opposite_label():
-    data = LabelledTexts.from_lists(["A great film.", "An awful film.", "A film.", "It was good."] * 25,
-                                    ["positive", "negative", "positive", "positive"] * 25)
-    joined, added = augment(data, "both", 1.0, seed=0)
-    assert added == 75 and len(joined) == 175  # "A film." has nothing to flip
-    for text, label in zip(joined.texts[100:], joined.labels[100:]):
-        original = data.texts[data.texts.index(flip(text).text)]
-        assert data.labels[data.texts.index(original)] == 1 - label
+def test_augment_adds_review_sentences_beside_their_flips_with_opposite_labels():
+    data = LabelledTexts.from_lists(["A great film. I loved the music and the cast.", "The plot was boring here.",
+                                     "It is a film about a dog.", "An awful film with a stupid end."] * 25,
+                                    ["positive", "negative", "positive", "negative"] * 25)
+    joined, added = augment(data, "both", 0.5, seed=0)
+    assert added == 50 and joined.texts[:100] == data.texts
+    for i in range(100, 150, 2):
+        sentence, flipped = joined.texts[i], joined.texts[i + 1]
+        assert flip(sentence).text == flipped and joined.labels[i + 1] == 1 - joined.labels[i]
+        own = [t for t, y in zip(data.texts, data.labels) if sentence in t]
+        assert own and all(y == joined.labels[i] for t, y in zip(data.texts, data.labels) if sentence in t)
     same, none = augment(data, "both", 0.0, seed=0)
     assert none == 0 and same is data
     assert augment(data, "both", 0.5, seed=1)[0].texts == augment(data, "both", 0.5, seed=1)[0].texts  # seeded
@@ -141,6 +144,7 @@ def test_pairs_and_counterfactuals_join_the_training_texts_only(sentiment_archiv
     assert splits.fit.texts.count("Worth every minute") == 3 and "Worth every minute" not in splits.valid.texts
     assert splits.origin["pairs"] == {"source": str(pairs), "texts": 2, "repeat": 3}
     assert len(splits.fit) == len(plain.fit) + 6 + splits.origin["augmented"] and splits.origin["augmented"] > 0
+    assert splits.fit.texts.count("Worth every minute") == 3
     assert splits.valid.texts == plain.valid.texts and splits.test.texts == plain.test.texts
 
 

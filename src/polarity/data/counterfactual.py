@@ -12,7 +12,8 @@ And one that keeps the label: :func:`contrast` joins a sentence of the opposite 
 of the review's own, from real training reviews, as "A, but B" or "Although A, B" (B decides).
 
 :func:`flip` returns the edited text and the list of replacements it made (or None when nothing
-applies); :func:`augment` adds such flipped copies, with the opposite label, to training data.
+applies); :func:`augment` adds short sentences of training reviews beside their flipped copies, with
+opposite labels, to training data.
 """
 
 from __future__ import annotations
@@ -99,22 +100,23 @@ def flip(text: str, kind: str = "both") -> Edit | None:
 
 
 def augment(data: LabelledTexts, kind: str, fraction: float, seed: int) -> tuple[LabelledTexts, int]:
-    """``data`` with a flipped copy (the opposite label) of about ``fraction`` of its texts that an
-    edit applies to, drawn with ``seed``; two labels only. Returns the data and how many were added."""
+    """``data`` with about ``fraction`` of its size in short pairs: a sentence of a training review that
+    leans the review's way (:func:`sentence_pools`) with the review's label, and the sentence flipped
+    by ``kind`` with the other label (an edit of one phrase does not flip a whole review, so whole
+    reviews are never relabelled). Two labels only. Returns the data and how many texts were added."""
     if len(data.names) != 2:
         raise DataError(f"data.augment flips one label into the other: it needs two labels, not {len(data.names)}")
-    if fraction <= 0:
+    pools = sentence_pools(data)
+    flippable = [(s, y) for y in (0, 1) for s in pools[y] if flip(s, kind) is not None]
+    if fraction <= 0 or not flippable:
         return data, 0
-    rng = np.random.default_rng(seed)
-    chosen = np.flatnonzero(rng.random(len(data)) < fraction)
+    rng = np.random.default_rng([seed, 2])
+    chosen = rng.integers(len(flippable), size=max(1, int(round(fraction * len(data) / 2))))
     texts, labels = [], []
-    for i in chosen:
-        edit = flip(data.texts[i], kind)
-        if edit is not None:
-            texts.append(edit.text)
-            labels.append(1 - int(data.labels[i]))
-    if not texts:
-        return data, 0
+    for i in chosen.tolist():
+        sentence, label = flippable[i]
+        texts += [sentence, flip(sentence, kind).text]
+        labels += [label, 1 - label]
     joined = LabelledTexts(data.texts + texts, np.concatenate([data.labels, labels]), list(data.names), data.source)
     return joined, len(texts)
 
