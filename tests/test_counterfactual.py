@@ -214,3 +214,24 @@ def test_contrast_examples_end_with_a_clause_of_their_label():
         assert words & (POSITIVE if label == 1 else NEGATIVE) and not words & (NEGATIVE if label == 1 else POSITIVE)
         assert text.startswith("Although ") or ", but " in text
     assert contrast(data, 0.5, seed=0)[0].texts == joined.texts  # seeded
+
+
+def test_a_hybrids_mix_can_be_fitted_with_counterfactual_sentences_beside_validation(sentiment_archive, tmp_path):
+    from polarity.data.imdb import load_imdb
+    from polarity.models.folder import ModelFolder
+    from polarity.training import load_recipe, train_recipe
+    from polarity.training.pipeline import prepare_data
+
+    corpus = load_imdb(sentiment_archive, strict=False)
+    options = {"training.mix_counterfactuals": 1.0, "model.words": 100, "model.window": 30, "model.units": 8,
+               "model.embedding_dim": 8, "training.epochs": 1, "data.valid_fraction": 0.3}
+    splits = prepare_data(load_recipe("lstm-hybrid", options), corpus=corpus)
+    assert splits.mix_extra is not None and len(splits.mix_extra) == splits.origin["mix_counterfactuals"] > 0
+    assert not set(splits.mix_extra.texts) & set(splits.fit.texts)  # made of validation reviews only
+    plain = train_recipe(load_recipe("lstm-hybrid", {**options, "training.mix_counterfactuals": 0.0}), tmp_path / "a",
+                         corpus=corpus, progress=False, log=lambda *a: None)
+    tilted = train_recipe(load_recipe("lstm-hybrid", options), tmp_path / "b", corpus=corpus, progress=False,
+                          log=lambda *a: None)
+    assert tilted["valid"]["reviews"] == plain["valid"]["reviews"]  # validation figures stay the reviews'
+    assert tilted["parts"]["mix_weights"] != plain["parts"]["mix_weights"]
+    assert ModelFolder(tmp_path / "b").config().data["mix_counterfactuals"] == len(splits.mix_extra)

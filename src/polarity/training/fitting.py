@@ -123,7 +123,8 @@ def fit_hybrid(context: FitContext) -> Fitted:
     context.log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
     trainer = train_on_loop(context, model.recurrent)
     parts = PartLogits(model, context.device)
-    fit_mix(model, encoded["valid"], parts(encoded["valid"]))
+    mixed_on = [encoded["valid"]] + ([encoded["mix_extra"]] if encoded.get("mix_extra") is not None else [])
+    fit_mix(model, np.concatenate([m.labels for m in mixed_on]), np.concatenate([parts(m) for m in mixed_on]))
     return Fitted(parts.mixed, trainer.state.history, trainer.state.best_epoch,
                   report=lambda split_data: {"parts": hybrid_parts(model, split_data, parts)})
 

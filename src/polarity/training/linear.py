@@ -150,11 +150,11 @@ def part_logits(model: HybridClassifier, data: EncodedSet, device: torch.device)
     return predict_logits(_Parts(model), data, batching="bucketed", maxlen=None, device=device)
 
 
-def fit_mix(model: HybridClassifier, valid: EncodedSet, parts: np.ndarray) -> None:
-    """Fit the mixing weights of the two logits (``parts``, from :func:`part_logits`) on the validation texts."""
+def fit_mix(model: HybridClassifier, labels: np.ndarray, parts: np.ndarray) -> None:
+    """Fit the mixing weights of the two logits (``parts``, from :func:`part_logits`) to ``labels``."""
     from sklearn.linear_model import LogisticRegression
 
-    mix = LogisticRegression(C=1e4).fit(parts, valid.labels)
+    mix = LogisticRegression(C=1e4).fit(parts, labels)
     with torch.no_grad():
         model.mix.weight.copy_(torch.as_tensor(mix.coef_, dtype=torch.float32))
         model.mix.bias.copy_(torch.as_tensor(mix.intercept_, dtype=torch.float32))

@@ -46,6 +46,7 @@ class Splits:
     test: LabelledTexts | None
     origin: dict
     pair_rows: list[tuple[int, int]] = field(default_factory=list)  # the fit rows of each pair's two texts
+    mix_extra: LabelledTexts | None = None  # counterfactual sentences of the validation reviews, for a hybrid's mix
 
     @property
     def labels(self) -> list:
@@ -100,7 +101,7 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         raise ConfigError(f"no validation texts ({len(fit):,} training texts, data.valid_fraction = {d.valid_fraction}"
                           f"{f', --limit {limit}' if limit else ''}) and no test set: nothing would measure the model; "
                           "raise the fraction or the limit, or give --valid or --test")
-    return Splits(fit, valid_set, test_set, origin, pair_rows)
+    return Splits(fit, valid_set, test_set, origin, pair_rows, _mix_extra(recipe, valid_set, origin))
 
 
 def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> tuple[LabelledTexts, list]:
@@ -119,6 +120,23 @@ def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> tuple[
     if d.contrast_fraction:
         fit, origin["contrast_examples"] = contrast(fit, d.contrast_fraction, recipe.training.seed)
     return fit, pair_rows
+
+
+def _mix_extra(recipe: Recipe, valid: LabelledTexts, origin: dict) -> LabelledTexts | None:
+    """``training.mix_counterfactuals``: sentences of the validation reviews beside their flips, and
+    "A, but B" examples of them, about that fraction of the split's size each; a hybrid fits its mix
+    of the RNN and the n-grams on them beside the validation reviews."""
+    fraction = recipe.training.mix_counterfactuals
+    if not fraction or not len(valid):
+        return None
+    seed = recipe.training.seed
+    flips, contrasts = augment(valid, "both", fraction, seed)[0], contrast(valid, fraction, seed)[0]
+    texts = flips.texts[len(valid):] + contrasts.texts[len(valid):]
+    if not texts:
+        return None
+    origin["mix_counterfactuals"] = len(texts)
+    labels = np.concatenate([flips.labels[len(valid):], contrasts.labels[len(valid):]])
+    return LabelledTexts(texts, labels, list(valid.names), valid.source)
 
 
 def _describe(source: DataSource | None) -> str | None:
@@ -388,6 +406,7 @@ def encode_splits(recipe: Recipe, splits: Splits, log) -> tuple[TextEncoder, Pre
     del fit_tokens  # millions of token strings: the largest object of a run, not needed once encoded
     encoded["valid"] = encode(encoder, splits.valid) if len(splits.valid) else None
     encoded["test"] = encode(encoder, splits.test) if splits.test is not None else None
+    encoded["mix_extra"] = encode(encoder, splits.mix_extra) if splits.mix_extra is not None else None
     if pretrained is not None:
         log(describe_pretrained(pretrained))
     return encoder, pretrained, encoded

@@ -125,6 +125,7 @@ class TrainingConfig:
     lr_decay: float = rule(1.0, number("a number >= 1", lambda v: v >= 1))
     pair_weight: float = rule(0.0, number("a number >= 0", lambda v: v >= 0))  # the pair term's weight (data.pairs)
     pairs_per_step: int = rule(8, positive_int)  # pairs drawn for the pair term at each step
+    mix_counterfactuals: float = rule(0.0, number("a number in [0, 1]", lambda v: 0 <= v <= 1))  # hybrids: see below
 
     def __post_init__(self) -> None:
         check_fields(self, "training.")
