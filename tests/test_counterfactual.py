@@ -235,3 +235,40 @@ def test_a_hybrids_mix_can_be_fitted_with_counterfactual_sentences_beside_valida
     assert tilted["valid"]["reviews"] == plain["valid"]["reviews"]  # validation figures stay the reviews'
     assert tilted["parts"]["mix_weights"] != plain["parts"]["mix_weights"]
     assert ModelFolder(tmp_path / "b").config().data["mix_counterfactuals"] == len(splits.mix_extra)
+
+
+def test_each_kind_of_flip_says_what_it_changed():
+    assert flip("It was good.", "antonyms").text == "It was bad."
+    assert flip("It was good.", "negation").text == "It was not good."
+    assert flip("It was good.", "both").text == "It was not good."  # negation first, antonyms where none applies
+    assert flip("A GOOD film, Great fun.", "both").changes == [("GOOD", "BAD"), ("Great", "Terrible"), ("fun", "tedious")]
+    assert flip("The film was boring and the acting is not good.").changes == [("was", "was not"), ("is not", "is")]
+    assert flip("It wasn't funny.").changes == [("wasn't", "was")]
+    assert flip("It was a film.", "negation") is None and flip("Nice.", "antonyms") is None
+    with pytest.raises(ValueError, match="kind must be one of antonyms, negation, both, got 'sarcasm'"):
+        flip("good", "sarcasm")
+
+
+def test_held_out_texts_come_from_cad_dev_a_table_or_lines(tmp_path, monkeypatch):
+    from polarity.data.pairs import excluded_texts
+
+    lines = write(tmp_path, "held.txt", "first text\nsecond, with a comma\n")
+    assert excluded_texts(str(lines)) == {"first text", "second, with a comma"}
+    table = write(tmp_path, "held.csv", "review,sentiment\nfirst text,positive\n\"second, with a comma\",negative\n")
+    assert excluded_texts(str(table)) == {"first text", "second, with a comma"}
+    with pytest.raises(DataError, match=re.escape(f"data.exclude names {tmp_path / 'nope.txt'}, which is not a file "
+                                                  "(or cad-dev)")):
+        excluded_texts(str(tmp_path / "nope.txt"))
+    if CAD.is_dir():
+        monkeypatch.setenv("POLARITY_CAD", str(CAD))
+        held = excluded_texts("cad-dev")
+        assert len(held) == 490 and held == set(load_cad("dev").texts)
+
+
+def test_a_subset_of_pairs_keeps_their_ids():
+    from polarity.data.pairs import Pairs
+
+    pairs = Pairs(LabelledTexts.from_lists(["a+", "a-", "b+", "b-"], [1, 0, 1, 0]), ["a", "a", "b", "b"])
+    part = pairs.subset([3, 2])
+    assert part.pair_ids == ["b", "b"] and part.texts == ["b-", "b+"] and part.data.labels.tolist() == [0, 1]
+    assert part.members() == [(0, 1)]
