@@ -37,6 +37,7 @@ from polarity.inference.checklist import (
     describe_builtin_suite,
 )
 from polarity.inference.predictor import decide
+from polarity.settings import integer, number, positive_int
 
 TOLERANCE = 0.01  # direction cases: how far a probability may move the wrong way before the case fails
 EXAMPLES = 3
@@ -250,8 +251,7 @@ def suite_cases(suite, labels: list, seed: int, cases_per_test: int) -> tuple[li
     """The cases to run and how to name the suite in the report."""
     if suite is None:
         require_polarity_pair(labels)
-        if isinstance(cases_per_test, bool) or not isinstance(cases_per_test, int) or cases_per_test < 1:
-            raise ConfigError(f"cases_per_test must be a positive integer, got {cases_per_test!r}")
+        positive_int("cases_per_test", cases_per_test)
         return builtin_suite(seed, cases_per_test), "built-in"
     if isinstance(suite, (str, os.PathLike)):
         return read_suite(suite), str(suite)
@@ -262,10 +262,8 @@ def suite_cases(suite, labels: list, seed: int, cases_per_test: int) -> tuple[li
 
 
 def checked_options(examples: int, tolerance: float) -> None:
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
-        raise ConfigError(f"examples must be a whole number of at least 0, got {examples!r}")
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
-        raise ConfigError(f"tolerance must be a number from 0 to below 1, got {tolerance!r}")
+    integer(0, "a whole number of at least 0")("examples", examples)
+    number("a number from 0 to below 1", lambda v: 0 <= v < 1)("tolerance", tolerance)
 
 
 def resolve(case: Case, labels: list, where: str) -> Case:

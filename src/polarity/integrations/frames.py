@@ -10,10 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from polarity import settings
 from polarity.data.tables import TEXT_COLUMNS, pick_column
 from polarity.errors import ConfigError, DataError
 from polarity.inference.predictor import Predictor, check_threshold
-from polarity.inference.stream import check_input_columns, prediction_columns, prediction_values
+from polarity.inference.stream import (
+    check_input_columns,
+    prediction_columns,
+    prediction_values,
+)
 from polarity.models.folder import ModelFolder
 
 if TYPE_CHECKING:
@@ -62,10 +67,7 @@ def plan_job(model: str | Path, columns: list[str], text_column: str | None, *, 
 
 
 def _check_positive(name: str, value, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    (settings.optional(settings.positive_int) if optional else settings.positive_int)(name, value)
 
 
 def predictor_for(folder: str, threads: int | None = 1) -> Predictor:

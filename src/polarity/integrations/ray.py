@@ -16,10 +16,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from polarity.errors import ConfigError, DataError
+from polarity.errors import DataError
 from polarity.inference.stream import CHUNK_ROWS
 from polarity.integrations import require
-from polarity.integrations.frames import ScoringJob, plan_job, predictor_for, score_frame
+from polarity.integrations.frames import (
+    ScoringJob,
+    plan_job,
+    predictor_for,
+    score_frame,
+)
+from polarity.settings import positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,8 +70,7 @@ def score_ray(dataset: ray.data.Dataset, model: str | Path, text_column: str | N
     _check_text_type(job.text_column, types[names.index(job.text_column)])
     actors = concurrency if concurrency is not None else default_concurrency(threads)
     for name, value in (("concurrency", actors), ("rows_per_batch", rows_per_batch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(name, value)
     blocks = dataset.repartition(target_num_rows_per_block=rows_per_batch)
     return blocks.map_batches(PolarityScorer, fn_constructor_kwargs={"job": job}, batch_format="pandas",
                               batch_size=rows_per_batch, compute=ray_data.ActorPoolStrategy(size=actors),
