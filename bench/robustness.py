@@ -70,13 +70,36 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+SHORT_NAMES = {"negated positive": "neg. pos.", "negated negative": "neg. neg.", "at a distance": "distance",
+               "X but Y": "but", "although X, Y": "although", "intensifiers": "intens.", "diminishers": "dimin.",
+               "neutral sentence": "neutral", "punctuation": "punct.", "adding 'I loved it.'": "loved",
+               "adding 'I hated it.'": "hated"}
+
+
+def check_table(rows: list[dict]) -> str:
+    """The behavioural suite's failure rate per test, a row per model (docs/ROBUSTNESS.md, section 1)."""
+    tests = list(rows[0]["check"])
+    names = [SHORT_NAMES.get(test.split(": ", 1)[1], test.split(": ", 1)[1]) for test in tests]
+    lines = ["| model | IMDB test | " + " | ".join(names) + " |", "|---" * (len(tests) + 2) + "|"]
+    for r in rows:
+        imdb = f"{100 * r['imdb_test']:.2f} %" if r["imdb_test"] is not None else "-"
+        rates = " | ".join(f"{100 * r['check'][test]:.0f} %" for test in tests)
+        lines.append(f"| {r['model']} | {imdb} | {rates} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("models", nargs="*", type=Path)
+    parser.add_argument("--from-json", type=Path, help="print the tables of an earlier --json file, measuring nothing")
     parser.add_argument("--data", help="the aclImdb archive (default: $POLARITY_DATA)")
     parser.add_argument("--ood", action="store_true", help="also the out-of-domain sets (bench.ood)")
     parser.add_argument("--json", type=Path, help="write every figure, the behavioural suite per test included")
     args = parser.parse_args()
+    if args.from_json:
+        rows = json.loads(args.from_json.read_text())
+        print(table(rows), check_table(rows), sep="\n\n")
+        return
     dev = cad_dev_rows(set(load_imdb(args.data).train.texts))
     ood = None
     if args.ood:
@@ -87,7 +110,7 @@ def main() -> None:
     for folder in args.models:
         rows.append(measure(folder, dev, ood))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "check"}), flush=True)
-    print(table(rows))
+    print(table(rows), check_table(rows), sep="\n\n")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
