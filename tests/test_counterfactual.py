@@ -105,6 +105,22 @@ def test_the_cad_layout_reads_as_pairs(monkeypatch):
         load_cad("dev")
 
 
+@pytest.mark.real_data
+@pytest.mark.skipif(not CAD.is_dir(), reason="the CAD pairs are not beside the project")
+def test_every_cad_dev_pair_holds_one_aclimdb_training_review(real_archive, monkeypatch):
+    """The CAD files quote texts that hold a quote CSV-style; read as written, 109 of the 245 dev
+    originals matched no training review, and holding out cad-dev left them in training."""
+    from polarity.data.imdb import load_imdb
+    from polarity.data.pairs import excluded_texts
+
+    monkeypatch.setenv("POLARITY_CAD", str(CAD))
+    train = set(load_imdb(real_archive).train.texts)
+    dev = load_cad("dev")
+    originals = dev.originals(train)
+    assert all(originals[a] != originals[b] for a, b in dev.members())  # one original a pair, all 245
+    assert len(excluded_texts("cad-dev") & train) == 245
+
+
 def test_pairs_know_their_originals():
     data = LabelledTexts.from_lists(["orig good", "edit bad", "orig bad", "edit good"], [1, 0, 0, 1])
     from polarity.data.pairs import Pairs

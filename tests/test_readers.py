@@ -77,3 +77,19 @@ def test_an_unreadable_parquet_file_is_named(tmp_path):
     path.write_bytes(b"PAR1 not really")
     with pytest.raises(DataError, match=re.escape(f"{path}: not a readable Parquet file")):
         read_table(path)
+
+
+def test_a_tsv_written_csv_style_reads_back_its_texts(tmp_path):
+    """pandas and spreadsheets quote a TSV field that holds a quote; other fields are read as written."""
+    import csv
+
+    texts = ['A "great" film', '"Wow"', 'plain, with a comma', 'He said "no', '"half quoted" here']
+    path = tmp_path / "quoted.tsv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        writer.writerow(["text", "label"])
+        writer.writerows([text, "pos"] for text in texts)
+    assert read_table(path).texts == texts
+    raw = tmp_path / "raw.tsv"
+    raw.write_text('text\tlabel\n"half quoted" here\tpos\nHe said "no\tneg\n', encoding="utf-8")
+    assert read_table(raw).texts == ['"half quoted" here', 'He said "no']

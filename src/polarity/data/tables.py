@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,16 +267,32 @@ def _decoded_lines(path: Path) -> Iterator[str]:
         yield text + "\n"
 
 
+_CSV_QUOTED = re.compile(r'"((?:[^"]|"")*)"', re.DOTALL)
+
+
+def unquote_tsv_field(field: str) -> str:
+    """A TSV field written CSV-style (in double quotes, the quotes inside doubled, as pandas and
+    spreadsheets write a field that holds a quote) as the text it stands for; any other field as it is."""
+    if len(field) < 2 or field[0] != '"' or field[-1] != '"':
+        return field
+    match = _CSV_QUOTED.fullmatch(field)
+    return match.group(1).replace('""', '"') if match else field
+
+
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
-    """Rows of a CSV/TSV with a header, numbered by the line each row starts on."""
+    """Rows of a CSV/TSV with a header, numbered by the line each row starts on. TSV fields are read
+    as written (a tab never needs quoting), except those written CSV-style (:func:`unquote_tsv_field`)."""
     kind = "TSV" if delimiter == "\t" else "CSV"
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL  # TSV files rarely quote
+    tsv = delimiter == "\t"
+    quoting = csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL
     csv.field_size_limit(2**31 - 1)  # reviews can be long; the default limit is 128 kB
     reader = csv.reader(_decoded_lines(path), delimiter=delimiter, quoting=quoting)
     try:
         header = next(reader, None)
         if not header:
             return
+        if tsv:
+            header = [unquote_tsv_field(name) for name in header]
         if len(set(header)) != len(header):
             raise DataError(f"{path}, line 1: the header names a column twice: {header}")
         start = reader.line_num + 1
@@ -285,7 +302,7 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
                 continue
             if len(row) != len(header):
                 raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
-            yield line, dict(zip(header, row))
+            yield line, dict(zip(header, [unquote_tsv_field(value) for value in row] if tsv else row))
     except csv.Error as exc:
         raise DataError(f"{path}, line {reader.line_num}: malformed {kind}: {exc}") from exc
 
