@@ -25,27 +25,31 @@ from polarity.models.folder import ModelFolder
 NEGATION_AND_CONTRAST = ("negation", "contrast")
 
 
-def cad_dev_rows(train_texts: set[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The 490 dev texts, their labels (1 positive) and which are originals (aclImdb training reviews)."""
+def cad_dev_rows(train_texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+    """The 490 dev texts, their labels (1 positive), which are originals (aclImdb training reviews),
+    and how many training reviews a model that held the dev pairs out must have left out."""
     dev = load_cad("dev")
-    return dev.texts, dev.data.labels, dev.originals(train_texts)
+    dev_texts = set(dev.texts)
+    return dev.texts, dev.data.labels, dev.originals(set(train_texts)), sum(t in dev_texts for t in train_texts)
 
 
-def held_out(folder: Path) -> bool:
-    """Whether the model's training left the CAD dev texts out."""
-    return ModelFolder(folder).config().recipe["data"].get("exclude") == "cad-dev"
+def held_out(folder: Path, in_training: int) -> bool:
+    """Whether the model's training left out every training review that is a CAD dev text (a model
+    trained before TSV fields were unquoted left 109 of the originals in)."""
+    config = ModelFolder(folder).config()
+    return config.recipe["data"].get("exclude") == "cad-dev" and config.data.get("excluded") == in_training
 
 
-def measure(folder: Path, dev: tuple[list[str], np.ndarray, np.ndarray], ood: dict | None) -> dict:
+def measure(folder: Path, dev: tuple[list[str], np.ndarray, np.ndarray, int], ood: dict | None) -> dict:
     predictor = Predictor.load(folder)
-    texts, labels, originals = dev
+    texts, labels, originals, in_training = dev
     right = np.asarray(predictor.predict(texts)) == np.array([predictor.labels[i] for i in labels])
     metrics = ModelFolder(folder).metrics() or {}
     report = check(predictor)
     rates = {test.name: test.failure_rate for test in report.tests}
     groups = {name: [r for test, r in rates.items() if test.startswith(name)] for name in NEGATION_AND_CONTRAST}
     row = {
-        "model": str(folder), "recipe": predictor.name, "held_out": held_out(folder),
+        "model": str(folder), "recipe": predictor.name, "held_out": held_out(folder, in_training),
         "imdb_test": metrics.get("test", {}).get("accuracy"),
         "cad_originals": float(right[originals].mean()), "cad_edits": float(right[~originals].mean()),
         "check": rates,
@@ -96,11 +100,15 @@ def main() -> None:
     parser.add_argument("--ood", action="store_true", help="also the out-of-domain sets (bench.ood)")
     parser.add_argument("--json", type=Path, help="write every figure, the behavioural suite per test included")
     args = parser.parse_args()
+    if args.from_json and (args.models or args.json or args.ood):
+        parser.error("--from-json prints an earlier file's tables: give no models, --json or --ood with it")
+    if not args.from_json and not args.models:
+        parser.error("give the model folders to measure, or --from-json FILE")
     if args.from_json:
         rows = json.loads(args.from_json.read_text())
         print(table(rows), check_table(rows), sep="\n\n")
         return
-    dev = cad_dev_rows(set(load_imdb(args.data).train.texts))
+    dev = cad_dev_rows(load_imdb(args.data).train.texts)
     ood = None
     if args.ood:
         from bench.ood import DEFAULT_OOD, ood_sets

@@ -93,3 +93,7 @@ def test_a_tsv_written_csv_style_reads_back_its_texts(tmp_path):
     raw = tmp_path / "raw.tsv"
     raw.write_text('text\tlabel\n"half quoted" here\tpos\nHe said "no\tneg\n', encoding="utf-8")
     assert read_table(raw).texts == ['"half quoted" here', 'He said "no']
+    tabbed = tmp_path / "tabbed.tsv"
+    tabbed.write_text('text\tlabel\n"a\tb"\tpos\n', encoding="utf-8")
+    with pytest.raises(DataError, match="line 2: 3 fields where the header has 2; a quoted text holding a tab"):
+        read_table(tabbed)

@@ -280,8 +280,9 @@ def unquote_tsv_field(field: str) -> str:
 
 
 def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
-    """Rows of a CSV/TSV with a header, numbered by the line each row starts on. TSV fields are read
-    as written (a tab never needs quoting), except those written CSV-style (:func:`unquote_tsv_field`)."""
+    """Rows of a CSV/TSV with a header, numbered by the line each row starts on. A TSV is read a line
+    a row, its fields as written except those in CSV-style quotes (:func:`unquote_tsv_field`); a text
+    holding a tab or a line break needs CSV or JSONL."""
     kind = "TSV" if delimiter == "\t" else "CSV"
     tsv = delimiter == "\t"
     quoting = csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL
@@ -301,7 +302,9 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
             if not row:
                 continue
             if len(row) != len(header):
-                raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}")
+                hint = "; a quoted text holding a tab or a line break? A TSV is read a line a row: write such " \
+                       "texts as CSV or JSONL" if tsv and any(value.startswith('"') for value in row) else ""
+                raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}{hint}")
             yield line, dict(zip(header, [unquote_tsv_field(value) for value in row] if tsv else row))
     except csv.Error as exc:
         raise DataError(f"{path}, line {reader.line_num}: malformed {kind}: {exc}") from exc
