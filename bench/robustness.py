@@ -84,11 +84,12 @@ def check_table(rows: list[dict]) -> str:
     """The behavioural suite's failure rate per test, a row per model (docs/ROBUSTNESS.md, section 1)."""
     tests = list(rows[0]["check"])
     names = [SHORT_NAMES.get(test.split(": ", 1)[1], test.split(": ", 1)[1]) for test in tests]
-    lines = ["| model | IMDB test | " + " | ".join(names) + " |", "|---" * (len(tests) + 2) + "|"]
+    lines = ["| model | IMDB test | " + " | ".join(names) + " | mean |", "|---" * (len(tests) + 3) + "|"]
     for r in rows:
         imdb = f"{100 * r['imdb_test']:.2f} %" if r["imdb_test"] is not None else "-"
         rates = " | ".join(f"{100 * r['check'][test]:.0f} %" for test in tests)
-        lines.append(f"| {r['model']} | {imdb} | {rates} |")
+        mean = 100 * float(np.mean([r["check"][test] for test in tests]))
+        lines.append(f"| {r['model']} | {imdb} | {rates} | {mean:.1f} % |")
     return "\n".join(lines)
 
 
