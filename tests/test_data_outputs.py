@@ -111,3 +111,26 @@ def test_a_review_subset_keeps_texts_labels_ratings_and_ids_together(counted):
     assert corpus.train.subset([1], name="mine").name == "mine"
     fit, valid = corpus.train.subset(range(4)), corpus.split("valid", valid_fraction=0.5, seed=0)
     assert valid.name == "valid" and len(valid) == 2 and set(valid.texts) <= set(fit.texts)
+
+
+def test_data_stats_counts_unbalanced_labels_and_an_empty_split(tmp_path, monkeypatch, capsys):
+    """Negatives are counted as negatives even when they outnumber positives; a split with no reviews
+    reports zero lengths rather than failing on an empty array."""
+    files = {k: v for k, v in layout(pos=["good film", "good"], neg=["bad"], unsup=[]).items() if "/test/" not in k}
+    files.update({k: v for k, v in layout(pos=["good"], neg=["bad film", "bad", "bad bad bad"], unsup=[]).items()
+                  if "/test/" in k})
+    archive = write_archive(tmp_path / "unbalanced.tar.gz", files)
+    imdb._ranked.cache_clear()
+    from polarity.data import imdb as raw
+
+    original = raw.load_imdb
+    monkeypatch.setattr(imdb, "load_imdb", lambda path: original(path, strict=False))
+    assert main(["data", "stats", "--data", str(archive), "--no-strict", "--json"]) == 0
+    splits = json.loads(capsys.readouterr().out)["splits"]
+    imdb._ranked.cache_clear()
+    assert {k: splits["test"][k] for k in ("reviews", "positive", "negative")} == {"reviews": 4, "positive": 1,
+                                                                                  "negative": 3}
+    assert splits["test"]["length"] == {"mean": 1.8, "median": 1.5, "p90": pytest.approx(2.7), "max": 3}
+    assert splits["train"]["length"] == {"mean": 1.3, "median": 1.0, "p90": pytest.approx(1.8), "max": 2}
+    assert splits["unsup"] == {"reviews": 0, "positive": 0, "negative": 0, "unlabelled": 0,
+                               "length": {"mean": 0.0, "median": 0.0, "p90": 0.0, "max": 0}}
