@@ -24,13 +24,18 @@ def counted(tmp_path, monkeypatch):
     files = {k: v for k, v in layout(pos=TRAIN_POS, neg=TRAIN_NEG, unsup=["!!!"]).items() if "/test/" not in k}
     files.update({k: v for k, v in layout(pos=TEST_POS, neg=TEST_NEG, unsup=[]).items() if "/test/" in k})
     archive = write_archive(tmp_path / "counted.tar.gz", files)
-    imdb._ranked.cache_clear()
-    from polarity.data import imdb as raw
-
-    original = raw.load_imdb
-    monkeypatch.setattr(imdb, "load_imdb", lambda path: original(path, strict=False))
+    allow_partial(monkeypatch)
     yield archive
     imdb._ranked.cache_clear()
+
+
+def allow_partial(monkeypatch) -> None:
+    """The Keras view reads a small archive (``strict=False``), from a fresh cache."""
+    from polarity.data import imdb as raw
+
+    imdb._ranked.cache_clear()
+    original = raw.load_imdb
+    monkeypatch.setattr(imdb, "load_imdb", lambda path: original(path, strict=False))
 
 
 def test_data_stats_prints_the_counted_table(counted, capsys):
@@ -97,6 +102,28 @@ def test_load_data_options_at_their_boundaries(counted):
     assert sequences(shifted[0]) == sorted([([2, 2, 2], 1), ([2], 1), ([1, 2], 0), ([1, 1, 1], 0)])
     with pytest.raises(ValueError, match="Increase maxlen"):
         imdb.load_data(counted, maxlen=1)
+    kept = imdb.load_data(counted, skip_top=4, oov_char=None)  # without an OOV id, what is skipped is dropped
+    assert sequences(kept[0]) == sorted([([5, 5], 1), ([5], 1), ([4], 0), ([4, 4, 4], 0)])
+
+
+def test_load_data_refuses_a_maxlen_that_empties_one_split(tmp_path, monkeypatch):
+    files = {k: v for k, v in layout(pos=["good film"], neg=["bad film"], unsup=[]).items() if "/test/" not in k}
+    files.update({k: v for k, v in layout(pos=["good"], neg=["bad"], unsup=[]).items() if "/test/" in k})
+    archive = write_archive(tmp_path / "short-test.tar.gz", files)
+    allow_partial(monkeypatch)
+    try:
+        with pytest.raises(ValueError, match="Increase maxlen"):  # the test reviews fit, the training ones do not
+            imdb.load_data(archive, maxlen=3)
+    finally:
+        imdb._ranked.cache_clear()
+
+
+def test_load_data_without_a_path_reads_the_configured_archive(counted, monkeypatch):
+    monkeypatch.setenv("POLARITY_DATA", str(counted))
+    imdb._ranked.cache_clear()
+    train, test = imdb.load_data()
+    assert sequences(train) == DEFAULT_TRAIN and sequences(test) == DEFAULT_TEST
+    assert imdb.get_word_index() == {"bad": 1, "good": 2, "film": 3}
 
 
 def test_a_review_subset_keeps_texts_labels_ratings_and_ids_together(counted):
@@ -120,11 +147,7 @@ def test_data_stats_counts_unbalanced_labels_and_an_empty_split(tmp_path, monkey
     files.update({k: v for k, v in layout(pos=["good"], neg=["bad film", "bad", "bad bad bad"], unsup=[]).items()
                   if "/test/" in k})
     archive = write_archive(tmp_path / "unbalanced.tar.gz", files)
-    imdb._ranked.cache_clear()
-    from polarity.data import imdb as raw
-
-    original = raw.load_imdb
-    monkeypatch.setattr(imdb, "load_imdb", lambda path: original(path, strict=False))
+    allow_partial(monkeypatch)
     assert main(["data", "stats", "--data", str(archive), "--no-strict", "--json"]) == 0
     splits = json.loads(capsys.readouterr().out)["splits"]
     imdb._ranked.cache_clear()
