@@ -288,3 +288,45 @@ def test_a_subset_of_pairs_keeps_their_ids():
     part = pairs.subset([3, 2])
     assert part.pair_ids == ["b", "b"] and part.texts == ["b-", "b+"] and part.data.labels.tolist() == [0, 1]
     assert part.members() == [(0, 1)]
+
+
+def test_the_cad_files_come_from_the_cache_or_one_checked_download(tmp_path, monkeypatch):
+    """Without $POLARITY_CAD: the cache folder's copy; with none there, a download of the authors' file
+    checked by SHA-256 into the cache (pooch), or, when downloads are off, a one-line error."""
+    import pooch
+
+    from polarity.data import pairs
+
+    monkeypatch.delenv("POLARITY_CAD", raising=False)
+    monkeypatch.setenv("POLARITY_CACHE", str(tmp_path / "cache"))
+    content = "Sentiment\tText\tbatch_id\nPositive\tA good film\t1\nNegative\tA bad film\t1\n"
+    with pytest.raises(DataError, match=r"set POLARITY_CAD to a folder holding dev_paired\.tsv, or allow the download "
+                                        r"into .*cache[/\\]cad$"):
+        load_cad("dev", download=False)
+    asked = []
+
+    def retrieve(url, known_hash, fname, path, progressbar):
+        asked.append((url, known_hash, fname, Path(path)))
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / fname).write_text(content, encoding="utf-8")
+        return str(Path(path) / fname)
+
+    monkeypatch.setattr(pooch, "retrieve", retrieve)
+    assert load_cad("dev").texts == ["A good film", "A bad film"]
+    assert asked == [(pairs.CAD_URL.format(split="dev"), f"sha256:{pairs.CAD_SHA256['dev']}", "dev_paired.tsv",
+                      tmp_path / "cache" / "cad")]
+    asked.clear()
+    assert load_cad("dev", download=False).texts == ["A good film", "A bad film"]  # now from the cache
+    assert asked == []
+
+
+def test_held_out_texts_that_match_nothing_hold_nothing_out_and_a_table_needs_a_text_column(tmp_path):
+    from polarity.data.pairs import excluded_texts, without_texts
+
+    data = LabelledTexts.from_lists(["a", "b"], [0, 1])
+    kept, count = without_texts(data, {"z"})
+    assert count == 0 and kept.texts == ["a", "b"]
+    table = tmp_path / "held.csv"
+    table.write_text("id,label\n1,pos\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"held\.csv: no text column found"):
+        excluded_texts(str(table))
