@@ -28,7 +28,7 @@ from polarity.inference.explore import explain  # noqa: E402
 from polarity.server import create_app  # noqa: E402
 from polarity.server.batcher import Batcher, BatchStats  # noqa: E402
 from polarity.cli.serve import register as add_serve_parser, settings_from_args  # noqa: E402
-from polarity.server.process import ServerProcess  # noqa: E402
+from polarity.server.process import ServerProcess, free_port  # noqa: E402
 from polarity.training import load_recipe, train_recipe  # noqa: E402
 
 QUIET = dict(progress=False, log=lambda *a: None)
@@ -309,6 +309,19 @@ def test_bad_requests_get_json_errors(client, body, status, code):
     assert_error(response, status, code)
 
 
+def test_a_model_name_is_at_most_200_characters(client):
+    assert_error(client.post("/v1/predict", json={"texts": ["a"], "model": "m" * 201}), 422, "invalid_request")
+    assert_error(client.post("/v1/predict", json={"texts": ["a"], "model": "m" * 200}), 404, "model_not_found")
+    assert_error(client.post("/v1/explain", json={"text": "a", "model": "m" * 201}), 422, "invalid_request")
+
+
+def test_an_unknown_name_of_the_server_package_is_named_in_its_error():
+    import polarity.server
+
+    with pytest.raises(AttributeError, match="create_ap$"):
+        polarity.server.create_ap  # noqa: B018
+
+
 def test_other_errors_are_json_too(client):
     assert_error(client.post("/v1/predict", content=b'{"texts": ["a"]}'), 422, "invalid_request")  # no Content-Type
     assert_error(client.post("/v1/explain", json={"text": "!!! ..."}), 422, "invalid_input")  # a PolarityError
@@ -361,6 +374,45 @@ def test_serve_command_line(models, monkeypatch):
         settings_from_args(serve_args(str(models / "sentiment"), str(models / "sentiment")))
     with pytest.raises(PolarityError, match="--workers"):
         settings_from_args(serve_args(str(models / "topics"), "--workers", "0"))
+    for flag, value in (("--max-batch", "0"), ("--batch-window-ms", "-1"), ("--port", "65536")):
+        with pytest.raises(PolarityError, match=f"^{flag} "):
+            settings_from_args(serve_args(str(models / "topics"), flag, value))
+
+
+def test_each_uvicorn_worker_builds_the_app_the_command_line_describes(models, monkeypatch):
+    """`polarity serve` hands its settings to uvicorn's workers through the environment; a worker's app
+    serves those models with those options and that API key."""
+    import gc
+    import sys
+
+    import torch
+
+    from polarity.engine.threads import available_cores
+    from polarity.server.app import app_from_env
+    from polarity.server.settings import API_KEY_ENV, CONFIG_ENV
+
+    settings = settings_from_args(serve_args(str(models / "topics"), str(models / "sentiment"), "--max-batch", "7",
+                                             "--batch-window-ms", "20", "--workers", "2", "--api-key", "k3y"))
+    monkeypatch.setenv(CONFIG_ENV, settings.worker_config())
+    monkeypatch.setenv(API_KEY_ENV, settings.api_key)
+    assert "k3y" not in settings.worker_config()  # the key travels in its own variable
+    threads, interval = torch.get_num_threads(), sys.getswitchinterval()
+    try:
+        app = app_from_env()
+        served = app.state.models
+        cores = max(1, available_cores() // 2)  # each of the 2 workers gets its share of the cores
+        assert (served.max_batch, served.window, served.cores, served.backend) == (7, 0.02, cores, "torch")
+        with TestClient(app) as client:
+            wait_ready(client)
+            assert client.get("/readyz").json()["models"] == ["topics", "sentiment"]
+            assert client.get("/v1/models").status_code == 401
+            key = {"Authorization": "Bearer k3y"}
+            answer = client.post("/v1/predict", json={"texts": ["a dull scene"]}, headers=key).json()
+            assert answer["model"] == "topics" and answer["results"][0]["label"] == "films"
+    finally:
+        torch.set_num_threads(threads)
+        sys.setswitchinterval(interval)
+        gc.unfreeze()
 
 
 # -- a real server ----------------------------------------------------------------------------------------
@@ -394,6 +446,35 @@ def test_sigterm_finishes_the_request_in_flight(models, tmp_path):
     assert [r["label"] for r in response.json()["results"]] == ["positive", "negative"]
     log = (tmp_path / "server.log").read_text()
     assert "serving sentiment at http://127.0.0.1:" in log and "Shutting down" in log
+
+
+def test_a_server_process_that_cannot_start_says_why(tmp_path):
+    log = tmp_path / "server.log"
+    with pytest.raises(RuntimeError, match=r"^the server exited with code 1:\npolarity: error: .*missing is not a polarity model folder"):
+        ServerProcess([tmp_path / "missing"], log=log).start()
+    with pytest.raises(RuntimeError, match=r"^the server exited with code 1$"):  # no log file: no tail
+        ServerProcess([tmp_path / "missing"]).start()
+
+
+def test_a_server_process_gets_its_environment_and_stops_with_its_exit_code(models):
+    """The child sees ``env`` (here an API key), output may go nowhere, and stopping returns the exit code."""
+    assert all(1024 <= free_port() <= 65535 for _ in range(5))  # an unprivileged port
+    server = ServerProcess([models / "topics"], env={"POLARITY_API_KEY": "k3y"})
+    assert server.stop() is None  # never started
+    server.terminate()
+    with server:
+        url = server.url + "v1/models"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer k3y"}).status_code == 200
+    assert server.process.returncode in (0, -15)
+    assert server.stop() == server.process.returncode  # stopping twice is harmless
+
+
+def test_a_server_process_not_ready_in_time_is_stopped(models, tmp_path):
+    server = ServerProcess([models / "topics"], log=tmp_path / "server.log", timeout=0.3)
+    with pytest.raises(RuntimeError, match=r"^the server was not ready within 0 s"):
+        server.start()
+    assert server.process.poll() is not None  # stopped, not left running
 
 
 def test_the_onnxruntime_backend_serves_what_the_predictor_gives(models):

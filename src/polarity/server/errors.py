@@ -70,7 +70,7 @@ def validation_error(exc: RequestValidationError, content_type: str = "applicati
     code = "invalid_request"
     if first.get("type") == "too_long" and loc[-1:] == ("texts",):
         code = "too_many_texts"
-    elif first.get("type") == "string_too_long":
+    elif first.get("type") == "string_too_long" and "model" not in loc:
         code = "text_too_long"
     # Messages never echo the input: it may be megabytes, or a float JSON cannot hold (NaN).
     if loc == ("body",) and "json" not in content_type.lower():
