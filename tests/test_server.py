@@ -101,8 +101,9 @@ def test_readyz_is_503_until_the_models_are_loaded(models):
     client = TestClient(app)  # no `with`: the app never starts, so nothing loads
     assert client.get("/healthz").status_code == 200
     assert_error(client.get("/readyz"), 503, "not_ready")
-    error = assert_error(client.post("/v1/predict", json={"texts": ["great"]}), 503, "not_ready")
-    assert "loading" in error["message"]
+    response = client.post("/v1/predict", json={"texts": ["great"]})
+    error = assert_error(response, 503, "not_ready")
+    assert "loading" in error["message"] and response.headers["retry-after"] == "1"
     assert client.get("/v1/models").status_code == 200  # what the folders say is known before loading
 
 
@@ -320,6 +321,53 @@ def test_an_unknown_name_of_the_server_package_is_named_in_its_error():
 
     with pytest.raises(AttributeError, match="create_ap$"):
         polarity.server.create_ap  # noqa: B018
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "message"), [
+    (b'{"texts": ["a"', "application/json", 400, "the body is not valid JSON: Expecting ',' delimiter at position 14"),
+    (b'{"texts": ["caf\xe9"]}', "application/json", 400, "the body is not valid UTF-8 JSON"),
+    (b'{"texts": "one string"}', "application/json", 422, "texts: Input should be a valid list"),
+    (b'{}', "application/json", 422, "texts: Field required"),
+    (b'[]', "application/json", 422, "body: Input should be a valid dictionary or object to extract fields from"),
+    (b'{"texts": ["a"], "threshold": 1.5}', "application/json", 422, "threshold: Input should be less than or equal to 1"),
+    (b'{"texts": [1, 2, 3, 4, 5, 6, 7]}', "application/json", 422,
+     "; ".join(f"texts.{i}: Input should be a valid string" for i in range(5)) + " (and 2 more)"),
+    (b'{"texts": ["a"]}', "text/plain", 422,
+     "the body must be a JSON object sent as Content-Type: application/json (got text/plain)"),
+    (b'{"texts": ["a"]}', None, 422,
+     "the body must be a JSON object sent as Content-Type: application/json (got no Content-Type)"),
+])
+def test_error_messages_name_the_field_and_the_reason(client, body, content_type, status, message):
+    headers = {"content-type": content_type} if content_type else {}
+    error = assert_error(client.post("/v1/predict", content=body, headers=headers), status,
+                         "invalid_json" if status == 400 else "invalid_request")
+    assert error["message"] == message
+
+
+def test_an_unexpected_error_is_a_logged_500_that_names_only_its_type(client, monkeypatch, caplog):
+    from polarity.server.registry import ServedModel
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a secret detail")
+
+    monkeypatch.setattr(ServedModel, "classify", broken)
+    with caplog.at_level("ERROR", logger="polarity.server"):
+        error = assert_error(client.post("/v1/predict", json={"texts": ["great"]}), 500, "internal_error")
+    assert error["message"] == "unexpected error: ZeroDivisionError"
+    [record] = [r for r in caplog.records if r.name == "polarity.server"]
+    assert record.getMessage() == "unexpected error on POST /v1/predict"
+    assert record.exc_info and record.exc_info[0] is ZeroDivisionError  # the traceback goes to the log only
+
+
+def test_a_library_error_is_a_422_with_its_message(client, monkeypatch):
+    from polarity.server.registry import ServedModel
+
+    def refuse(*args, **kwargs):
+        raise PolarityError("the text is in no language this model knows")
+
+    monkeypatch.setattr(ServedModel, "classify", refuse)
+    error = assert_error(client.post("/v1/predict", json={"texts": ["great"]}), 422, "invalid_input")
+    assert error["message"] == "the text is in no language this model knows"
 
 
 def test_other_errors_are_json_too(client):

@@ -177,7 +177,6 @@ def app_from_env() -> FastAPI:
     """The app that `polarity serve` describes in $POLARITY_SERVE_CONFIG (uvicorn's factory, in each
     worker), under the serving thread policy (:func:`polarity.engine.threads.serving_process`)."""
     settings = json.loads(os.environ[CONFIG_ENV])
-    cores = serving_process(settings.get("threads"))
+    cores = serving_process(settings["threads"])
     return create_app(settings["models"], api_key=os.environ.get(API_KEY_ENV) or None, cores=cores, freeze_gc=True,
-                      max_batch=settings.get("max_batch", 256), batch_window=settings.get("batch_window", 0.005),
-                      backend=settings.get("backend", "torch"))
+                      max_batch=settings["max_batch"], batch_window=settings["batch_window"], backend=settings["backend"])

@@ -57,7 +57,7 @@ def _location(loc: Iterable) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_error(exc: RequestValidationError, content_type: str = "application/json") -> JSONResponse:
+def validation_error(exc: RequestValidationError, content_type: str) -> JSONResponse:
     """400 for a body that is not JSON (or not UTF-8), 422 for JSON of the wrong shape."""
     errors = exc.errors()
     kinds = {e.get("type") for e in errors}
