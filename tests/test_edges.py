@@ -1,6 +1,8 @@
 """What users see at the edges: rating bands at their boundaries, the hybrid's reading window, the
 epoch metrics a history reports, every recipe range, a record's score under a moved threshold,
-averaged metrics, explanations of two-label models, and the API key's header as RFC 7235 reads it."""
+averaged metrics, explanations of two-label models, the API key's header as RFC 7235 reads it, the
+printed report, McNemar's test, input warnings, thresholds of 0 and 1, nearest words, the words an
+explanation marks as read, and the request body limit at its edge."""
 
 from __future__ import annotations
 
@@ -157,3 +159,98 @@ def test_the_api_key_header_is_read_as_rfc_7235_says(keyed_client, header, statu
     if status == 401:
         assert answer.headers["WWW-Authenticate"] == "Bearer" and answer.json()["error"]["code"] == "unauthorized"
     assert keyed_client.get("/healthz").status_code == 200  # probes need no key
+
+
+# -- reports, explanations and limits at their edges ------------------------------------------------------
+def test_the_printed_report_names_the_second_label_its_threshold_and_what_the_model_reads(tiny_model):
+    from polarity.inference.evaluation import evaluate_texts, format_report
+
+    predictor = Predictor.load(tiny_model)
+    texts = synthetic_reviews(10, True, 5) + synthetic_reviews(10, False, 6)
+    report, _ = evaluate_texts(predictor, texts, np.array([1] * 10 + [0] * 10), threshold=0.0)
+    assert report["threshold"] == 0.0  # not the default: at 0 every text is positive
+    assert (report["precision"], report["recall"]) == (0.5, 1.0)
+    printed = format_report(report, "test")
+    assert "  positive: precision 0.5000  recall 1.0000" in printed and "(threshold 0)" in printed
+    for truncating, kept in (("pre", "last"), ("post", "first")):
+        shown = format_report({**report, "maxlen": 80, "truncating": truncating}, "test")
+        assert f"(tokens; the model reads the {kept} 80):" in shown
+
+
+def test_mcnemar_is_two_sided_and_symmetric():
+    from polarity.inference.evaluation import mcnemar
+
+    a = np.array([True] * 8 + [False] * 2 + [True] * 5)
+    b = np.array([False] * 8 + [True] * 2 + [True] * 5)
+    ab, ba = mcnemar(a, b), mcnemar(b, a)
+    assert (ab["only_first_right"], ab["only_second_right"]) == (8, 2)
+    assert ab["p_value"] == ba["p_value"] == pytest.approx(112 / 1024)  # 2 * P(X >= 8), X ~ Bin(10, 1/2)
+
+
+def test_only_a_text_without_a_single_known_word_gets_a_warning(tiny_model):
+    mixed, unknown, empty = Predictor.load(tiny_model).classify(["wonderful qqqzzz", "qqqzzz xxxyyy", "  "])
+    assert mixed.warning is None
+    assert unknown.warning == "no known words: every word is out of the model's vocabulary"
+    assert empty.warning == "empty text: scored from the start marker alone"
+
+
+def test_thresholds_of_zero_and_one_are_allowed(tiny_model):
+    predictor = Predictor.load(tiny_model)
+    texts = ["wonderful film", "awful film"]
+    assert predictor.predict(texts, threshold=0.0) == ["positive", "positive"]
+    assert predictor.predict(texts, threshold=1.0) == ["negative", "negative"]
+    for bad in (-0.01, 1.01):
+        with pytest.raises(DataError, match="threshold must be between 0 and 1"):
+            predictor.predict(texts, threshold=bad)
+
+
+def test_nearest_words_are_the_vocabularys_words_and_no_marker(tiny_model):
+    from polarity.inference.explore import nearest_words
+
+    predictor = Predictor.load(tiny_model)
+    vocab = predictor.encoder.vocab
+    nearest = nearest_words(predictor, "wonderful", k=vocab.size)
+    words = [n["word"] for n in nearest]
+    assert words[0] == "wonderful" and nearest[0]["distance"] == 0.0
+    assert sorted(words) == sorted(vocab.words[: vocab.size - vocab.index_from - 1])
+
+
+def test_the_embedding_map_colours_each_word_by_its_positive_probability(tiny_model):
+    from polarity.inference.explore import word_probabilities
+
+    good, bad = word_probabilities(Predictor.load(tiny_model), ["wonderful", "awful"])
+    assert good > 0.5 and good > bad
+
+
+@pytest.mark.parametrize("truncating", ["pre", "post"])
+@pytest.mark.parametrize("start_marker", [True, False])
+def test_explanations_mark_exactly_the_words_the_model_reads(truncating, start_marker):
+    """``read`` agrees with what padding and truncation (Keras's rules) keep of the ids."""
+    from polarity.data.sequence import pad_sequences
+    from polarity.inference.explore import reading_mask
+
+    for n in range(8):
+        assert reading_mask(n, None, truncating, start_marker) == [True] * n
+        for maxlen in range(1, 10):
+            ids = ([1] if start_marker else []) + list(range(10, 10 + n))
+            kept = set(pad_sequences([ids], maxlen=maxlen, truncating=truncating)[0].tolist())
+            assert reading_mask(n, maxlen, truncating, start_marker) == [10 + i in kept for i in range(n)], (n, maxlen)
+
+
+def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_refused(tiny_model):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from polarity.server import create_app
+
+    def body(size: int) -> bytes:
+        head, tail = b'{"texts": ["', b'"]}'
+        return head + b"a" * (size - len(head) - len(tail)) + tail
+
+    with TestClient(create_app([tiny_model], max_body_bytes=1000)) as client:
+        while client.get("/readyz").status_code != 200:
+            pass
+        for name, send in (("with Content-Length", lambda b: b), ("chunked", lambda b: iter([b[:500], b[500:]]))):
+            post = lambda b: client.post("/v1/predict", content=send(b), headers={"content-type": "application/json"})  # noqa: E731, B023
+            assert post(body(1000)).status_code == 200, name
+            assert post(body(1001)).status_code == 413, name

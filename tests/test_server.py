@@ -273,6 +273,9 @@ def test_limits(client):
     assert client.post("/v1/predict", json={"texts": ["a " * 50_000]}).status_code == 200
     assert_error(client.post("/v1/explain", json={"text": "b" * 100_001}), 422, "text_too_long")
     assert_error(client.post("/v1/explain", json={"text": "word " * 1001}), 422, "text_too_long")
+    longest = client.post("/v1/explain", json={"text": "word " * 1000, "model": "topics"})
+    assert longest.status_code == 200 and len(longest.json()["words"]) == 1000
+    assert set(longest.json()) == {"model", "label", "explained_label", "probability", "probabilities", "words"}
     huge = json.dumps({"texts": ["x" * 90_000] * 94}).encode()  # 8.07 MiB of valid JSON
     assert_error(client.post("/v1/predict", content=huge, headers={"content-type": "application/json"}),
                  413, "payload_too_large")

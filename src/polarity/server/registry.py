@@ -125,9 +125,8 @@ class ServedModel:
         return [result.to_dict(text=False) for result in self.predictor.results(texts, ids, probs, threshold)]
 
     async def explain(self, text: str) -> dict:
-        result = await asyncio.get_running_loop().run_in_executor(self.executor, self._explain, text)
-        result.pop("text", None)
-        return result
+        """``explain``'s record (the response model leaves out its text: answers never echo the input)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._explain, text)
 
     async def close(self) -> None:
         await self.batcher.stop()
