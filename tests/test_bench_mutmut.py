@@ -1,0 +1,34 @@
+"""bench.mutmut_recheck: which of mutmut's mutants it rechecks, against which test files, and its
+verdict on a real run of pytest with a mutant switched on."""
+
+import json
+
+from bench import mutmut_recheck as recheck
+
+
+def fake_mutants(tmp_path, codes: dict, tested_by: dict):
+    folder = tmp_path / "mutants"
+    (folder / "src" / "pkg").mkdir(parents=True)
+    (folder / "src" / "pkg" / "mod.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    (folder / "mutmut-stats.json").write_text(json.dumps({"tests_by_mangled_function_name": tested_by}))
+    return folder
+
+
+def test_it_rechecks_survivors_and_untested_mutants_against_whole_files(tmp_path):
+    folder = fake_mutants(tmp_path, {"pkg.mod.x_f__mutmut_1": 0, "pkg.mod.x_f__mutmut_2": 1, "pkg.mod.x_g__mutmut_1": 33,
+                                     "pkg.mod.x_g__mutmut_2": -24, "pkg.mod.x_g__mutmut_3": None}, {})
+    assert sorted(recheck.candidates(folder, "pkg")) == ["pkg.mod.x_f__mutmut_1", "pkg.mod.x_g__mutmut_1"]
+    stats = {"pkg.mod.x_f": ["tests/test_a.py::test_one", "tests/test_a.py::test_two[1]", "tests/test_b.py::t"]}
+    assert recheck.test_files(stats, "pkg.mod.x_f__mutmut_1", ["tests/test_c.py"]) == [
+        "tests/test_a.py", "tests/test_b.py", "tests/test_c.py"]
+    assert recheck.test_files(stats, "pkg.mod.x_g__mutmut_1", []) == []
+
+
+def test_the_verdict_follows_the_switched_on_mutant(tmp_path):
+    folder = fake_mutants(tmp_path, {}, {})
+    (folder / "tests").mkdir()
+    (folder / "tests" / "test_switch.py").write_text(
+        "import os\n\ndef test_no_mutant():\n    assert os.environ['MUTANT_UNDER_TEST'] != 'pkg.mod.x_f__mutmut_1'\n")
+    files = ["tests/test_switch.py"]
+    assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120) == "killed"
+    assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_2", files, timeout=120) == "survived"
