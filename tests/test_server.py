@@ -107,6 +107,49 @@ def test_readyz_is_503_until_the_models_are_loaded(models):
     assert client.get("/v1/models").status_code == 200  # what the folders say is known before loading
 
 
+def test_a_model_that_fails_to_load_is_reported_by_readyz_and_the_log(models, tmp_path, caplog):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(models / "topics", broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")  # passes the start-up check, fails to load
+    with caplog.at_level("INFO", logger="polarity.server"), TestClient(create_app([models / "topics", broken])) as client:
+        deadline = time.monotonic() + 30
+        while "failed" not in client.get("/readyz").text:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        error = assert_error(client.get("/readyz"), 503, "not_ready")
+        assert error["message"].startswith("the models failed to load: ")
+        answer = client.post("/v1/predict", json={"texts": ["a"], "model": "broken"})
+        assert assert_error(answer, 503, "not_ready")["message"] == error["message"]
+        assert client.post("/v1/predict", json={"texts": ["a dull scene"]}).json()["results"][0]["label"] == "films"
+    messages = [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
+    assert any(m.startswith(f"model topics loaded from {(models / 'topics').resolve()} in ") for m in messages)
+    assert any(m.startswith("loading the models failed: ") for m in messages)
+
+
+def test_models_reports_metrics_as_json_can_hold_them(models, tmp_path):
+    """A metrics file without ``reported_on`` (older folders) reports its test split; NaN and
+    infinities (a diverged run) become null, nested ones too."""
+    import shutil
+
+    older = tmp_path / "older"
+    shutil.copytree(models / "topics", older)
+    metrics = json.loads((older / "metrics.json").read_text())
+    del metrics["reported_on"]
+    metrics["test"] = {"loss": float("nan"), "accuracy": 0.5, "by_length": [{"accuracy": float("inf")}],
+                       "per_label": {"books": {"f1": float("-inf")}}}
+    (older / "metrics.json").write_text(json.dumps(metrics))
+    none = tmp_path / "none"
+    shutil.copytree(models / "topics", none)
+    (none / "metrics.json").write_text(json.dumps({"recipe": "mean-embedding", "valid": {"accuracy": 1.0}}))
+    info = {m["name"]: m for m in TestClient(create_app([older, none])).get("/v1/models").json()["models"]}
+    assert info["older"]["metrics_split"] == "test"
+    assert info["older"]["metrics"] == {"loss": None, "accuracy": 0.5, "by_length": [{"accuracy": None}],
+                                        "per_label": {"books": {"f1": None}}}
+    assert info["none"]["metrics_split"] is None and info["none"]["metrics"] is None
+
+
 def test_models_lists_names_recipes_labels_and_test_metrics(client, models):
     listed = client.get("/v1/models").json()["models"]
     assert [m["name"] for m in listed] == ["sentiment", "topics"]
@@ -167,6 +210,34 @@ def test_page_and_openapi(client):
     assert request["texts"]["maxItems"] == 256 and request["texts"]["items"]["maxLength"] == 100_000
     assert "ErrorResponse" in schema["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+def test_the_openapi_description_lists_each_routes_errors_and_the_key(models):
+    """What /docs shows: the title and version, every error a route can answer (as ErrorResponse),
+    and, with an API key, the bearer scheme and 401 on every /v1/ route only."""
+    import polarity
+
+    plain = create_app([models / "topics"]).openapi()
+    keyed = create_app([models / "topics"], api_key="k3y").openapi()
+    assert (plain["info"]["title"], plain["info"]["version"]) == ("polarity", polarity.__version__)
+    assert plain["info"]["description"] == ("Sentiment (and other labels) of raw text with polarity's LSTM-family "
+                                            'models. Errors are `{"error": {"code": ..., "message": ...}}`.')
+    assert keyed["info"]["description"] == (plain["info"]["description"]
+                                            + " Everything under /v1/ needs `Authorization: Bearer KEY`.")
+    routes = {("/v1/predict", "post"): {"200", "400", "404", "413", "422", "503"},
+              ("/v1/explain", "post"): {"200", "400", "404", "413", "422", "503"},
+              ("/v1/models", "get"): {"200"}, ("/healthz", "get"): {"200"}, ("/readyz", "get"): {"200", "503"}}
+    for (path, method), statuses in routes.items():
+        plain_route, keyed_route = plain["paths"][path][method], keyed["paths"][path][method]
+        assert set(plain_route["responses"]) == statuses and "security" not in plain_route
+        for status in statuses - {"200"}:
+            schema = plain_route["responses"][status]["content"]["application/json"]["schema"]
+            assert schema["$ref"].endswith("/ErrorResponse"), (path, status)
+        if path.startswith("/v1/"):
+            assert set(keyed_route["responses"]) == statuses | {"401"}
+            assert keyed_route["security"] == [{"HTTPBearer": []}]
+        else:
+            assert set(keyed_route["responses"]) == statuses and "security" not in keyed_route
 
 
 # -- batching ---------------------------------------------------------------------------------------------
