@@ -98,6 +98,9 @@ def test_probes(client, models):
 
 def test_readyz_is_503_until_the_models_are_loaded(models):
     app = create_app([models / "sentiment"])
+    served = app.state.models  # create_app's defaults, as documented
+    assert (served.max_batch, served.window, served.device, served.cores, served.backend) == (256, 0.005, "cpu", None,
+                                                                                              "torch")
     client = TestClient(app)  # no `with`: the app never starts, so nothing loads
     assert client.get("/healthz").status_code == 200
     assert_error(client.get("/readyz"), 503, "not_ready")

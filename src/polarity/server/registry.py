@@ -137,8 +137,8 @@ class ServedModel:
 class ModelSet:
     """The served models by name: entries at once, loaded models once :meth:`load` has run."""
 
-    def __init__(self, entries: list[ModelEntry], *, max_batch: int = 256, window: float = 0.005,
-                 device: str = "cpu", cores: int | None = None, backend: str = "torch") -> None:
+    def __init__(self, entries: list[ModelEntry], *, max_batch: int, window: float, device: str, cores: int | None,
+                 backend: str) -> None:
         self.entries = {entry.name: entry for entry in entries}
         self.backend = backend
         self.default = entries[0].name
