@@ -54,6 +54,8 @@ def test_from_lists_encodes_and_checks():
     assert given.names == [0, 1] and given.labels.tolist() == [1, 0]
     with pytest.raises(DataError, match=r"item 1: unknown label 'maybe'; the known labels are \[0, 1\]"):
         LabelledTexts.from_lists(["a", "b"], [1, "maybe"], names=[0, 1])
+    capitalised = LabelledTexts.from_lists(["a", "b", "c", "d"], [0, "POS", "neg", True], names=["Negative", "Positive"])
+    assert capitalised.labels.tolist() == [0, 1, 0, 1]  # any spelling of a polarity maps onto the pair's names
     with pytest.raises(DataError, match="text 1 is None"):
         LabelledTexts.from_lists(["a", None], [0, 1])
     with pytest.raises(DataError, match="2 texts but 1 labels"):
