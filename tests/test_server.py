@@ -575,7 +575,9 @@ def test_sigterm_finishes_the_request_in_flight(models, tmp_path):
 
 def test_a_server_process_that_cannot_start_says_why(tmp_path):
     log = tmp_path / "server.log"
-    with pytest.raises(RuntimeError, match=r"^the server exited with code 1:\npolarity: error: .*missing is not a polarity model folder"):
+    log.write_bytes(b"an earlier run's line, not UTF-8: \xff\n")  # the tail is still shown
+    with pytest.raises(RuntimeError, match=r"^the server exited with code 1:\n.*\ufffd\npolarity: error: .*missing "
+                       r"is not a polarity model folder"):
         ServerProcess([tmp_path / "missing"], log=log).start()
     with pytest.raises(RuntimeError, match=r"^the server exited with code 1$"):  # no log file: no tail
         ServerProcess([tmp_path / "missing"]).start()
