@@ -187,7 +187,7 @@ def test_direction_cases_allow_the_tolerance_and_no_more():
     assert [t.failures for t in check(model, cases).tests] == [0, 1, 0]
     assert [t.failures for t in check(model, cases, tolerance=0).tests] == [1, 1, 0]
     assert model.calls == 2  # one model call per check
-    unchanged = [Case("a", "same", reference="a", rises="positive"), Case("a", "same", reference="a", falls="negative")]
+    unchanged = [Case("a", "same", reference="a", rises="positive"), Case("a", "same", reference="a", falls="positive")]
     assert check(Table({"a": 0.9}), unchanged, tolerance=0).tests[0].failures == 0  # equal: neither rises nor falls
     big = check(model, cases).tests[1]
     assert big.examples[0].expected == "P(positive) >= 0.900" and big.mean_abs_change == pytest.approx(0.02)
