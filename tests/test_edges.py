@@ -95,6 +95,18 @@ def test_model_dropouts_must_be_below_one(option, value):
         build_model({"type": "rnn", option: value}, vocab_size=10)
 
 
+@pytest.mark.parametrize("words, window, ok", [(5, 1, True), (4, 1, False), (5, 0, False)])
+def test_the_hybrids_vocabulary_and_window_have_their_floors(words, window, ok):
+    from polarity.models import build_model
+
+    options = {"type": "hybrid", "words": words, "window": window, "units": 4, "embedding_dim": 4}
+    if ok:
+        assert build_model(options, vocab_size=50).recurrent.window == window
+    else:
+        with pytest.raises(ConfigError, match=f"model.words must be >= 5 and model.window >= 1, got {words} and {window}"):
+            build_model(options, vocab_size=50)
+
+
 def test_a_records_score_is_the_probability_of_the_label_it_gives(tiny_model):
     predictor = Predictor.load(tiny_model)
     text = "a wonderful film"
