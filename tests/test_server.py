@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import threading
 import time
 import warnings
@@ -495,8 +496,12 @@ def test_serve_command_line(models, monkeypatch):
     assert settings_from_args(serve_args(str(models / "topics"), "--api-key", "flag")).api_key == "flag"
     with pytest.raises(PolarityError, match="not a polarity model folder"):
         settings_from_args(serve_args(str(models / "missing")))
-    with pytest.raises(PolarityError, match="two models named 'sentiment'"):
+    folder = (models / "sentiment").resolve()
+    with pytest.raises(PolarityError, match=re.escape(f"two models named 'sentiment' ({folder} and {folder}): models are "
+                                                      "served under their folder names, rename one")):
         settings_from_args(serve_args(str(models / "sentiment"), str(models / "sentiment")))
+    with pytest.raises(PolarityError, match="^no model folder given$"):
+        create_app([])
     with pytest.raises(PolarityError, match="--workers"):
         settings_from_args(serve_args(str(models / "topics"), "--workers", "0"))
     for flag, value in (("--max-batch", "0"), ("--batch-window-ms", "-1"), ("--port", "65536")):
@@ -607,9 +612,11 @@ def test_a_server_process_not_ready_in_time_is_stopped(models, tmp_path):
 def test_the_onnxruntime_backend_serves_what_the_predictor_gives(models):
     pytest.importorskip("onnxruntime")
     predictor = Predictor.load(models / "sentiment")
-    with TestClient(create_app([models / "sentiment"], backend="onnxruntime", cores=2)) as client:
+    app = create_app([models / "sentiment"], backend="onnxruntime", cores=2)
+    with TestClient(app) as client:
         wait_ready(client)
         body = client.post("/v1/predict", json={"texts": TEXTS}).json()
+        assert app.state.models.loaded["sentiment"].predictor.backend.name == "onnxruntime"
     for served, text in zip(body["results"], TEXTS):
         reference = alone(predictor, text)
         assert served["label"] == reference["label"] and served.get("warning") == reference.get("warning")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import threading
 import time
@@ -13,7 +12,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
@@ -48,23 +46,12 @@ class ModelEntry:
                 "metrics_split": self.metrics_split, "metrics": self.metrics}
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by None (JSON has no such numbers)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def read_entry(folder: str | os.PathLike) -> ModelEntry:
     """A model folder's name, recipe, labels and reported metrics (a :class:`ConfigError` if it is none)."""
     model_folder = ModelFolder(Path(folder).expanduser().resolve())
     config, data = model_folder.config(), model_folder.metrics()
     split = data.get("reported_on", "test" if "test" in data else None) if isinstance(data, dict) else None
-    metrics = _finite(data.get(split)) if split else None
+    metrics = data.get(split) if split else None  # NaN and infinities: the response model writes null
     return ModelEntry(model_folder.path.name, model_folder.path, config.name, list(config.labels), split, metrics)
 
 
