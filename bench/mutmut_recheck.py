@@ -5,7 +5,8 @@ run. Code run by a module-scoped fixture (a model trained once, an app built onc
 against the first test that used the fixture only, so a mutant there "survives" tests that would
 catch it. This re-runs each survivor (and each mutant no test reached) with the mutant switched on,
 against every test in the files of the tests mutmut chose plus ``--files``, and writes one JSON
-line per mutant: ``killed``, ``survived`` or ``timeout``.
+line per mutant: ``killed`` (a test failed or could not be collected), ``survived``, ``timeout``, ``no tests`` (no file to
+run) or ``error (pytest exit N)`` (pytest could not run the tests: not a verdict on the mutant).
 
     mutmut run --max-children 2 "polarity.server.*"
     python -m bench.mutmut_recheck polarity.server --files tests/test_server.py --out recheck.jsonl
@@ -46,6 +47,8 @@ def test_files(stats: dict, mutant: str, extra: list[str]) -> list[str]:
 
 
 def recheck(mutants: Path, mutant: str, files: list[str], timeout: float) -> str:
+    if not files:
+        return "no tests"
     env = dict(os.environ, MUTANT_UNDER_TEST=mutant, PYTHONPATH="src", OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                "-m", "not slow and not real_data", *files]
@@ -53,7 +56,8 @@ def recheck(mutants: Path, mutant: str, files: list[str], timeout: float) -> str
         result = subprocess.run(command, cwd=mutants, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "timeout"
-    return "survived" if result.returncode == 0 else "killed"
+    # 1: a test failed; 2: collecting failed (the mutant broke an import); 4, 5: usage, no tests
+    return {0: "survived", 1: "killed", 2: "killed"}.get(result.returncode, f"error (pytest exit {result.returncode})")
 
 
 def main(argv: list[str] | None = None) -> int:

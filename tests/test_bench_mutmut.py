@@ -32,3 +32,5 @@ def test_the_verdict_follows_the_switched_on_mutant(tmp_path):
     files = ["tests/test_switch.py"]
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120) == "killed"
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_2", files, timeout=120) == "survived"
+    assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", [], timeout=120) == "no tests"
+    assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", ["tests/missing.py"], timeout=120) == "error (pytest exit 4)"

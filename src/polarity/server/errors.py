@@ -70,8 +70,8 @@ def validation_error(exc: RequestValidationError, content_type: str) -> JSONResp
     code = "invalid_request"
     if first.get("type") == "too_long" and loc[-1:] == ("texts",):
         code = "too_many_texts"
-    elif first.get("type") == "string_too_long" and "model" not in loc:
-        code = "text_too_long"
+    elif first.get("type") == "string_too_long" and loc[1:2] in (("texts",), ("text",)):
+        code = "text_too_long"  # a text's limit; other strings (the model name) are invalid requests
     # Messages never echo the input: it may be megabytes, or a float JSON cannot hold (NaN).
     if loc == ("body",) and "json" not in content_type.lower():
         return error_response(422, code, f"the body must be a JSON object sent as Content-Type: application/json "
