@@ -53,7 +53,7 @@ def recheck(mutants: Path, mutant: str, files: list[str], timeout: float) -> str
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                "-m", "not slow and not real_data", *files]
     try:
-        result = subprocess.run(command, cwd=mutants, env=env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, cwd=mutants, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return "timeout"
     # 1: a test failed; 2: collecting failed (the mutant broke an import); 4, 5: usage, no tests
