@@ -279,10 +279,13 @@ def test_batcher_splits_by_max_batch_and_returns_each_its_own():
         time.sleep(0.01)
         return [10 * x for x in items]
 
+    batcher = Batcher(run, ThreadPoolExecutor(1), max_batch=8, window=0.05)
+
     async def scenario() -> list:
-        batcher = Batcher(run, ThreadPoolExecutor(1), max_batch=8, window=0.05)
         requests = [[3 * i, 3 * i + 1, 3 * i + 2] for i in range(10)]
         results = await asyncio.gather(*(batcher.submit(r) for r in requests))
+        with pytest.raises(ValueError, match=r"^at most 8 items per request, got 9$"):
+            await batcher.submit(list(range(9)))
         await batcher.stop()
         return list(zip(requests, results))
 
@@ -290,6 +293,9 @@ def test_batcher_splits_by_max_batch_and_returns_each_its_own():
         assert list(result) == [10 * x for x in request]
     assert all(len(call) <= 8 for call in calls) and len(calls) < 10
     assert sorted(x for call in calls for x in call) == list(range(30))
+    stats = batcher.stats  # what it says it counted is what the model was given
+    assert (stats.calls, stats.requests, stats.items) == (len(calls), 10, 30)
+    assert stats.largest == max(len(call) for call in calls)
 
 
 def test_a_batcher_of_one_item_runs_each_item_alone():
@@ -322,6 +328,24 @@ def test_batcher_gives_a_failed_call_to_every_request_in_it():
         return results + again
 
     assert all(isinstance(r, RuntimeError) and str(r) == "boom" for r in asyncio.run(scenario()))
+
+
+def test_a_replayed_body_comes_once_then_what_the_client_sends():
+    """Middlewares that read the body hand it on with ``replay``: the body once, then the rest of the stream."""
+    from polarity.server.errors import replay
+
+    later = [{"type": "http.request", "body": b"cd", "more_body": False}, {"type": "http.disconnect"}]
+
+    async def receive() -> dict:
+        return later.pop(0)
+
+    async def scenario() -> list[dict]:
+        replayed = replay(b"ab", receive, more=True)
+        return [await replayed() for _ in range(3)]
+
+    assert asyncio.run(scenario()) == [{"type": "http.request", "body": b"ab", "more_body": True},
+                                       {"type": "http.request", "body": b"cd", "more_body": False},
+                                       {"type": "http.disconnect"}]
 
 
 def test_valid_predictions_take_the_fast_path_and_get_what_the_route_gives(client, monkeypatch):
@@ -433,12 +457,19 @@ def test_an_unknown_name_of_the_server_package_is_named_in_its_error():
      "the body must be a JSON object sent as Content-Type: application/json (got text/plain)"),
     (b'{"texts": ["a"]}', None, 422,
      "the body must be a JSON object sent as Content-Type: application/json (got no Content-Type)"),
+    (b'{"texts": ["ok", "\\ud800"]}', "application/json", 422,
+     "texts.1: Input should be a valid string, unable to parse raw data as a unicode string"),
 ])
 def test_error_messages_name_the_field_and_the_reason(client, body, content_type, status, message):
     headers = {"content-type": content_type} if content_type else {}
     error = assert_error(client.post("/v1/predict", content=body, headers=headers), status,
                          "invalid_json" if status == 400 else "invalid_request")
     assert error["message"] == message
+
+
+def test_an_unknown_model_is_named_with_the_models_served(client):
+    error = assert_error(client.post("/v1/predict", json={"texts": ["a"], "model": "nope"}), 404, "model_not_found")
+    assert error["message"] == "no model named 'nope'; models: sentiment, topics"
 
 
 def test_an_unexpected_error_is_a_logged_500_that_names_only_its_type(client, monkeypatch, caplog):

@@ -16,7 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("polarity.server")
@@ -40,15 +40,12 @@ class BatchStats:
     requests: int = 0
     items: int = 0
     largest: int = 0
-    sizes: list[int] = field(default_factory=list, repr=False)
 
     def record(self, requests: int, items: int) -> None:
         self.calls += 1
         self.requests += requests
         self.items += items
         self.largest = max(self.largest, items)
-        if len(self.sizes) < 10_000:
-            self.sizes.append(items)
 
 
 class Batcher(Generic[In, Out]):

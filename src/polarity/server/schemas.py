@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TEXTS = 256  # texts per /v1/predict request (also the largest batch a request brings)
 MAX_CHARS = 100_000  # characters per text
@@ -14,16 +14,8 @@ MAX_EXPLAIN_WORDS = 1_000  # words of one /v1/explain text: occlusion runs the m
 Label = Annotated[str | int, Field(description="a label as in the training data (string or integer)")]
 
 
-def _whole_unicode(text: str) -> str:
-    """Reject lone surrogates (``"\\ud800"`` in JSON): not Unicode text, and not encodable as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"the text holds a lone surrogate at character {exc.start}, not valid Unicode") from None
-    return text
-
-
-Text = Annotated[str, Field(max_length=MAX_CHARS), AfterValidator(_whole_unicode)]
+# pydantic refuses lone surrogates ("\ud800" in JSON): not Unicode text, and not encodable as UTF-8.
+Text = Annotated[str, Field(max_length=MAX_CHARS)]
 
 
 def _model_field() -> Any:
