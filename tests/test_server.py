@@ -40,7 +40,8 @@ TEXTS = ["A wonderful film, the actors were brilliant.", "An awful film, the plo
 
 @pytest.fixture(scope="module")
 def models(sentiment_archive, tmp_path_factory) -> Path:
-    """``sentiment/``: an LSTM without padding masks (its batches depend on padding); ``topics/``: 3 labels."""
+    """``sentiment/``: an LSTM without padding masks (its batches depend on padding); ``topics/``: 3 labels,
+    one of them beyond ASCII."""
     root = tmp_path_factory.mktemp("served")
     small = {"data.num_words": 100, "data.maxlen": 60, "data.valid_fraction": 0.2, "model.embedding_dim": 16,
              "training.batch_size": 16, "training.epochs": 8, "training.lr": 0.03}
@@ -49,7 +50,7 @@ def models(sentiment_archive, tmp_path_factory) -> Path:
     train_recipe(lstm, root / "sentiment", corpus=load_imdb(sentiment_archive, strict=False), **QUIET)
     texts = ["the novel and its author", "a chapter too long", "great actors, fine director", "a dull scene",
              "the album's best song", "the singer and her guitar"] * 20
-    labels = ["books", "books", "films", "films", "music", "music"] * 20
+    labels = ["books", "books", "films", "films", "música", "música"] * 20  # a label beyond ASCII
     topics = load_recipe("mean-embedding", {"model.mask_padding": True, "training.epochs": 5, "training.lr": 0.05})
     train_recipe(topics, root / "topics", train=(texts, labels), **QUIET)
     return root
@@ -162,7 +163,7 @@ def test_models_lists_names_recipes_labels_and_test_metrics(client, models):
     metrics = json.loads((models / "sentiment" / "metrics.json").read_text())
     assert sentiment == {"name": "sentiment", "recipe": "lstm-dropout", "labels": ["negative", "positive"],
                          "default": True, "metrics_split": "test", "metrics": metrics["test"]}
-    assert topics["labels"] == ["books", "films", "music"] and topics["recipe"] == "mean-embedding"
+    assert topics["labels"] == ["books", "films", "música"] and topics["recipe"] == "mean-embedding"
     assert topics["default"] is False and topics["metrics_split"] == "valid"
 
 
@@ -185,7 +186,7 @@ def test_predict_with_threshold_and_another_model(client, models):
         assert result["label"] == label
     topics = Predictor.load(models / "topics")
     body = client.post("/v1/predict", json={"texts": ["a song on the guitar", "the author"], "model": "topics"}).json()
-    assert body["model"] == "topics" and set(body["results"][0]["probabilities"]) == {"books", "films", "music"}
+    assert body["model"] == "topics" and set(body["results"][0]["probabilities"]) == {"books", "films", "música"}
     assert_same(body["results"][0], alone(topics, "a song on the guitar"))
 
 
