@@ -59,24 +59,22 @@ def _location(loc: Iterable) -> str:
 
 def validation_error(exc: RequestValidationError, content_type: str) -> JSONResponse:
     """400 for a body that is not JSON (or not UTF-8), 422 for JSON of the wrong shape."""
-    errors = exc.errors()
-    kinds = {e.get("type") for e in errors}
-    if "json_invalid" in kinds:
-        detail = next(e for e in errors if e.get("type") == "json_invalid")
-        reason = (detail.get("ctx") or {}).get("error", "invalid JSON")
-        return error_response(400, "invalid_json", f"the body is not valid JSON: {reason} at position {detail['loc'][-1]}")
-    first = errors[0] if errors else {}
-    loc = tuple(first.get("loc", ()))
+    errors = exc.errors()  # FastAPI's and pydantic's: each has a type, a location and a message
+    if invalid := next((e for e in errors if e["type"] == "json_invalid"), None):  # FastAPI's, with ctx.error
+        return error_response(400, "invalid_json", f"the body is not valid JSON: {invalid['ctx']['error']} "
+                              f"at position {invalid['loc'][-1]}")
+    first = errors[0]
+    loc = tuple(first["loc"])
     code = "invalid_request"
-    if first.get("type") == "too_long" and loc[-1:] == ("texts",):
+    if first["type"] == "too_long" and loc[-1:] == ("texts",):
         code = "too_many_texts"
-    elif first.get("type") == "string_too_long" and loc[1:2] in (("texts",), ("text",)):
+    elif first["type"] == "string_too_long" and loc[1:2] in (("texts",), ("text",)):
         code = "text_too_long"  # a text's limit; other strings (the model name) are invalid requests
     # Messages never echo the input: it may be megabytes, or a float JSON cannot hold (NaN).
     if loc == ("body",) and "json" not in content_type.lower():
         return error_response(422, code, f"the body must be a JSON object sent as Content-Type: application/json "
                               f"(got {content_type or 'no Content-Type'})")
-    messages = [f"{_location(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in errors[:5]]
+    messages = [f"{_location(e['loc'])}: {e['msg']}" for e in errors[:5]]
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return error_response(422, code, "; ".join(messages) + more)
 
