@@ -317,6 +317,51 @@ def test_a_batcher_of_one_item_runs_each_item_alone():
         Batcher(run, ThreadPoolExecutor(1), max_batch=0)
 
 
+def test_batcher_fills_each_call_when_the_requests_fit_exactly(caplog):
+    """Requests of 4 items with max_batch 8: two to a call, never one alone; at DEBUG, a log line per call."""
+    calls: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        calls.append(items)
+        return items
+
+    async def scenario() -> None:
+        batcher = Batcher(run, ThreadPoolExecutor(1), max_batch=8, window=0.2)
+        await asyncio.gather(*(batcher.submit([4 * i + j for j in range(4)]) for i in range(6)))
+        await batcher.stop()
+
+    with caplog.at_level("DEBUG", logger="polarity.server"):
+        asyncio.run(scenario())
+    assert [len(call) for call in calls] == [8, 8, 8]
+    lines = [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
+    assert len(lines) == 3 and all(re.fullmatch(r"batch of 8 items from 2 requests: [\d.]+ ms in the model, "
+                                                r"waited [\d.]+ ms", line) for line in lines), lines
+
+
+def test_stopping_a_batcher_tells_every_waiting_request_why():
+    """The request in the model call and the one queued behind it both get "the server is shutting down"."""
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        started.set()
+        release.wait(5)
+        return items
+
+    async def scenario() -> list:
+        batcher = Batcher(run, ThreadPoolExecutor(1), max_batch=1, window=0.0)
+        running = asyncio.ensure_future(batcher.submit([1]))
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        queued = asyncio.ensure_future(batcher.submit([2]))
+        await asyncio.sleep(0.01)
+        await batcher.stop()
+        release.set()
+        return await asyncio.gather(running, queued, return_exceptions=True)
+
+    for outcome in asyncio.run(scenario()):
+        assert isinstance(outcome, RuntimeError) and str(outcome) == "the server is shutting down"
+
+
 def test_batcher_gives_a_failed_call_to_every_request_in_it():
     def run(items):
         raise RuntimeError("boom")
