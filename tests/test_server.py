@@ -339,6 +339,25 @@ def test_batcher_fills_each_call_when_the_requests_fit_exactly(caplog):
     assert len(times) == 3 and all(0 <= ms < 5_000 for pair in times for ms in pair), lines  # durations, not clocks
 
 
+def test_a_lone_request_waits_the_window_and_the_log_counts_from_the_oldest(caplog):
+    async def scenario() -> float:
+        batcher = Batcher(lambda items: items, ThreadPoolExecutor(1), max_batch=8, window=0.3)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first = asyncio.ensure_future(batcher.submit([1]))
+        await asyncio.sleep(0.15)
+        await asyncio.gather(first, batcher.submit([2]))  # joins the batch the first one opened
+        await batcher.stop()
+        return loop.time() - started
+
+    with caplog.at_level("DEBUG", logger="polarity.server"):
+        elapsed = asyncio.run(scenario())
+    [line] = [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
+    waited = float(re.fullmatch(r"batch of 2 items from 2 requests: [\d.]+ ms in the model, waited ([\d.]+) ms",
+                                line).group(1))
+    assert 0.28 <= elapsed and 280 <= waited <= 1000 * elapsed, line
+
+
 def test_stopping_a_batcher_tells_every_waiting_request_why():
     """The request in the model call and the one queued behind it both get "the server is shutting down"."""
     started, release = threading.Event(), threading.Event()
@@ -565,10 +584,16 @@ def test_api_key_protects_the_api_only(models):
             response = client.request(method, path, json=body)
             assert_error(response, 401, "unauthorized")
             assert response.headers["www-authenticate"] == "Bearer"
+            assert assert_error(response, 401, "unauthorized")["message"] == "missing API key: send Authorization: Bearer KEY"
             wrong = client.request(method, path, json=body, headers={"Authorization": "Bearer s3cre"})
-            assert_error(wrong, 401, "unauthorized")
+            assert assert_error(wrong, 401, "unauthorized")["message"] == "wrong API key"
             right = client.request(method, path, json=body, headers={"Authorization": "Bearer s3cret"})
             assert right.status_code == 200, right.text
+        for given in ("Basic s3cret", "s3cret", "Bearer", "Bearers3cret"):  # not the bearer scheme
+            error = assert_error(client.get("/v1/models", headers={"Authorization": given}), 401, "unauthorized")
+            assert error["message"].startswith("missing API key"), given
+        for scheme in ("bearer", "BEARER"):  # scheme names are case-insensitive (RFC 9110, 11.1)
+            assert client.get("/v1/models", headers={"Authorization": f"{scheme} s3cret"}).status_code == 200
         assert_error(client.post("/v1/predict", content=b"{", headers={"content-type": "application/json"}), 401,
                      "unauthorized")  # before the body is even read
         for path in ("/healthz", "/readyz", "/", "/static/app.js", "/openapi.json"):

@@ -121,7 +121,8 @@ class BearerAuthMiddleware:
         given = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
         scheme, _, token = given.partition(b" ")
         if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.expected):
-            message = "wrong API key" if scheme.lower() == b"bearer" else "missing API key: send Authorization: Bearer KEY"
+            given_key = scheme.lower() == b"bearer" and token.strip()
+            message = "wrong API key" if given_key else "missing API key: send Authorization: Bearer KEY"
             await _send_error(send, 401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
             return
         await self.app(scope, receive, send)
