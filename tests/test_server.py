@@ -430,6 +430,8 @@ def test_valid_predictions_take_the_fast_path_and_get_what_the_route_gives(clien
         assert fast.status_code == route.status_code == 200
         assert fast.content == route.content
         assert fast.headers["content-type"] == route.headers["content-type"] == "application/json"
+        assert fast.headers["content-length"] == route.headers["content-length"] == str(len(fast.content))
+        assert set(fast.headers) == set(route.headers)
     assert len(taken) == len(bodies) and all(taken)
 
 
@@ -472,6 +474,9 @@ def test_body_limit_also_applies_to_chunked_bodies(models):
         response = client.post("/v1/predict", content=iter(chunks), headers={"content-type": "application/json"})
         assert_error(response, 413, "payload_too_large")
         assert_error(client.post("/v1/predict", json={"texts": ["a" * 2000]}), 413, "payload_too_large")
+        chunks = (b'{"texts": ["great', b' film", "dull"', b']}')  # under the limit: read whole, then answered
+        response = client.post("/v1/predict", content=iter(chunks), headers={"content-type": "application/json"})
+        assert response.status_code == 200 and len(response.json()["results"]) == 2
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
