@@ -124,14 +124,15 @@ def test_a_model_that_fails_to_load_is_reported_by_readyz_and_the_log(models, tm
             assert time.monotonic() < deadline
             time.sleep(0.05)
         error = assert_error(client.get("/readyz"), 503, "not_ready")
-        assert error["message"].startswith("the models failed to load: ")
+        reason = f"ConfigError: {broken / 'model.safetensors'} does not fit the model in config.json: "
+        assert error["message"].startswith(f"the models failed to load: {reason}")
         answer = client.post("/v1/predict", json={"texts": ["a"], "model": "broken"})
         assert assert_error(answer, 503, "not_ready")["message"] == error["message"]
         assert client.post("/v1/predict", json={"texts": ["a dull scene"]}).json()["results"][0]["label"] == "films"
     messages = [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
     [loaded] = [m for m in messages if m.startswith(f"model topics loaded from {(models / 'topics').resolve()} in ")]
     assert 0 <= float(loaded.split(" in ")[-1].removesuffix(" s")) < 60  # the seconds it took
-    assert any(m.startswith("loading the models failed: ") for m in messages)
+    assert f"loading the models failed: {error['message'].removeprefix('the models failed to load: ')}" in messages
 
 
 def test_models_reports_metrics_as_json_can_hold_them(models, tmp_path):
