@@ -471,6 +471,7 @@ def test_limits(client):
 def test_body_limit_also_applies_to_chunked_bodies(models):
     app = create_app([models / "sentiment"], max_body_bytes=1000)
     with TestClient(app) as client:
+        wait_ready(client)
         chunks = (b'{"texts": ["' + b"a" * 600, b"a" * 600 + b'"]}')
         response = client.post("/v1/predict", content=iter(chunks), headers={"content-type": "application/json"})
         assert_error(response, 413, "payload_too_large")
