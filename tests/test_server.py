@@ -468,7 +468,7 @@ def test_limits(client):
                  413, "payload_too_large")
 
 
-def test_body_limit_also_applies_to_chunked_bodies(models):
+def test_body_limit_also_applies_to_a_body_without_content_length(models):
     app = create_app([models / "sentiment"], max_body_bytes=1000)
     with TestClient(app) as client:
         wait_ready(client)
@@ -476,9 +476,35 @@ def test_body_limit_also_applies_to_chunked_bodies(models):
         response = client.post("/v1/predict", content=iter(chunks), headers={"content-type": "application/json"})
         assert_error(response, 413, "payload_too_large")
         assert_error(client.post("/v1/predict", json={"texts": ["a" * 2000]}), 413, "payload_too_large")
-        chunks = (b'{"texts": ["great', b' film", "dull"', b']}')  # under the limit: read whole, then answered
-        response = client.post("/v1/predict", content=iter(chunks), headers={"content-type": "application/json"})
-        assert response.status_code == 200 and len(response.json()["results"]) == 2
+
+
+def test_body_limit_counts_every_chunk_of_a_streamed_body():
+    """The ASGI messages of a body sent in parts (as uvicorn gives a chunked upload): their sum is limited."""
+    from polarity.server.errors import BodyLimitMiddleware
+
+    async def app(scope, receive, send) -> None:
+        message = await receive()
+        seen.append(message["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def post(*parts: bytes) -> int:
+        messages = [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return messages.pop(0)
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/v1/predict", "headers": []}
+        await BodyLimitMiddleware(app, max_bytes=1000)(scope, receive, send)
+        return sent[0]["status"]
+
+    seen: list[bytes] = []
+    assert asyncio.run(post(b"a" * 600, b"b" * 600)) == 413 and seen == []
+    assert asyncio.run(post(b"a" * 400, b"b" * 400, b"c" * 200)) == 200 and seen == [b"a" * 400 + b"b" * 400 + b"c" * 200]
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
