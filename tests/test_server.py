@@ -150,7 +150,11 @@ def test_models_reports_metrics_as_json_can_hold_them(models, tmp_path):
     none = tmp_path / "none"
     shutil.copytree(models / "topics", none)
     (none / "metrics.json").write_text(json.dumps({"recipe": "mean-embedding", "valid": {"accuracy": 1.0}}))
-    info = {m["name"]: m for m in TestClient(create_app([older, none])).get("/v1/models").json()["models"]}
+    missing = tmp_path / "missing"  # a folder without metrics.json (copied by hand, or trained elsewhere)
+    shutil.copytree(models / "topics", missing)
+    (missing / "metrics.json").unlink()
+    info = {m["name"]: m for m in TestClient(create_app([older, none, missing])).get("/v1/models").json()["models"]}
+    assert info["missing"]["metrics_split"] is None and info["missing"]["metrics"] is None
     assert info["older"]["metrics_split"] == "test"
     assert info["older"]["metrics"] == {"loss": None, "accuracy": 0.5, "by_length": [{"accuracy": None}],
                                         "per_label": {"books": {"f1": None}}}
