@@ -128,6 +128,31 @@ def test_cli_recipes_summary_and_train(tmp_path, sentiment_archive, capsys):
     assert main(["train", "nope", "--data", str(sentiment_archive)]) == 1
 
 
+@pytest.mark.parametrize("name", ["mean-embedding", "lstm-hybrid", "nbsvm", "tfidf-lr", "lstm-128"])
+def test_summary_rows_add_up_to_the_totals(name, sentiment_archive, capsys):
+    """`polarity summary`: each layer's parameters where they are (an n-gram table is fitted, not trained:
+    the linear layer holds the weights), adding up to the totals; names never run into the shapes."""
+    assert main(["summary", name, "--data", str(sentiment_archive), "--no-strict", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert sum(row["params"] for row in data["layers"]) == data["total"] > 0
+    assert sum(row["trainable"] for row in data["layers"]) == data["trainable"] == data["total"]
+    for row in data["layers"]:
+        if row["type"].endswith("-grams"):
+            assert row["params"] == 0 and row["output_shape"] == [None, None]  # sized by fitting
+    assert main(["summary", name, "--data", str(sentiment_archive), "--no-strict"]) == 0
+    rows = capsys.readouterr().out.splitlines()[3:3 + len(data["layers"])]
+    for row, line in zip(data["layers"], rows):
+        label, _, rest = line.partition(f"({row['type']})")
+        assert label == f"{row['layer']} " and rest.startswith(" ") and rest.rstrip().endswith(f"{row['params']:,}"), line
+
+
+def test_mean_embedding_summary_is_the_notebooks_model(capsys):
+    assert main(["summary", "mean-embedding", "--json"]) == 0
+    layers = [(r["layer"], r["type"], r["output_shape"], r["params"]) for r in json.loads(capsys.readouterr().out)["layers"]]
+    assert layers == [("embedding", "Embedding", [None, 100, 32], 160_000), ("mean", "Mean over time", [None, 32], 0),
+                      ("dense", "Dense(sigmoid)", [None, 1], 33)]
+
+
 def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes(tmp_path, corpus, sentiment_archive, capsys):
     import os
     import signal

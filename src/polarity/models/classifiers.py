@@ -9,7 +9,7 @@ it is k logits per review, for a softmax.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -40,8 +40,9 @@ def make_embedding(
     return embedding
 
 
-def summary_row(layer: str, kind: str, shape: tuple, module: nn.Module | None) -> dict:
-    params = list(module.parameters()) if module is not None else []
+def summary_row(layer: str, kind: str, shape: tuple, weights: nn.Module | Sequence[nn.Parameter] | None) -> dict:
+    """One layer of :func:`polarity.training.summary.summary_table`; ``weights``: a module, or its parameters."""
+    params = list(weights.parameters()) if isinstance(weights, nn.Module) else list(weights or [])
     return {
         "layer": layer,
         "type": kind,

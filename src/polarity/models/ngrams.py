@@ -149,9 +149,10 @@ class BagOfNgrams(nn.Module):
 
     def summary(self, maxlen: int | None) -> list[dict]:
         return [
-            summary_row("ngrams", f"{self.describe} 1-{self.ngrams}-grams", (None, self.num_features or None), self),
+            # the n-gram table (keys, scale) is fitted, not trained: buffers, not parameters
+            summary_row("ngrams", f"{self.describe} 1-{self.ngrams}-grams", (None, self.num_features or None), None),
             summary_row("linear", "Linear (sigmoid)" if self.num_outputs == 1 else "Linear (softmax)",
-                        (None, self.num_outputs), None),
+                        (None, self.num_outputs), [self.weight, self.bias]),
         ]
 
 
