@@ -153,6 +153,25 @@ def test_mean_embedding_summary_is_the_notebooks_model(capsys):
                       ("dense", "Dense(sigmoid)", [None, 1], 33)]
 
 
+def test_pretrained_vectors_report_the_share_of_words_and_tokens_they_cover(tmp_path):
+    """A Stanford-format vectors file covering good, bad and plot of five training words: 3/5 of the words,
+    40/70 of the tokens; the model keeps only covered words, all of which then have a vector."""
+    rows = {"good": 0.1, "bad": -0.1, "plot": 0.2, "zebra": 0.3}
+    vectors = tmp_path / "vectors.50d.txt"
+    vectors.write_text("".join(f"{word} {' '.join([str(value)] * 50)}\n" for word, value in rows.items()))
+    texts, labels = ["good good film", "bad film", "dull plot"] * 10, ["pos", "neg", "neg"] * 10
+    recipe = load_recipe("glove-lstm", {"model.pretrained": str(vectors), "training.epochs": 1, "model.units": 4,
+                                        "training.batch_size": 10})
+    lines: list[str] = []
+    train_recipe(recipe, tmp_path / "model", train=(texts, labels), test=(texts, labels), progress=False,
+                 log=lines.append)
+    coverage = json.loads((tmp_path / "model" / "config.json").read_text())["pretrained_coverage"]
+    assert (coverage["words"], coverage["word_coverage"], coverage["token_coverage"]) == (5, 0.6, round(40 / 70, 4))
+    assert coverage["model_vocabulary"]["word_coverage"] == 1.0
+    assert "pretrained vectors cover 60.0% of the 5 training words and 57.1% of the training tokens; " \
+           "100.0% of the model's vocabulary has a vector" in lines
+
+
 def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes(tmp_path, corpus, sentiment_archive, capsys):
     import os
     import signal
