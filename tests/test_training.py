@@ -146,6 +146,37 @@ def test_summary_rows_add_up_to_the_totals(name, sentiment_archive, capsys):
         assert label == f"{row['layer']} " and rest.startswith(" ") and rest.rstrip().endswith(f"{row['params']:,}"), line
 
 
+def keras_rnn_params(cell: str, inputs: int, units: int, layers: int, directions: int) -> int:
+    """Keras's count: LSTM 4 gates and one bias, GRU (reset_after) 3 gates and two biases, per direction."""
+    gates, biases = (4, 1) if cell == "lstm" else (3, 2)
+    total = 0
+    for _ in range(layers):
+        total += directions * gates * (inputs * units + units * units + biases * units)
+        inputs = directions * units
+    return total
+
+
+@pytest.mark.parametrize(("recipe", "settings", "expected"), [
+    ("lstm-dropout", [], [("embedding", "Embedding", [None, 500, 32], 160_000), ("dropout", "Dropout", [None, 500, 32], 0),
+                          ("lstm", "LSTM", [None, 100], keras_rnn_params("lstm", 32, 100, 1, 1)),
+                          ("dropout_1", "Dropout", [None, 100], 0), ("dense", "Dense(sigmoid)", [None, 1], 101)]),
+    ("lstm-dropout", ["model.cell=gru", "model.bidirectional=true", "model.layers=2", "model.pooling=max-mean"],
+     [("embedding", "Embedding", [None, 500, 32], 160_000), ("dropout", "Dropout", [None, 500, 32], 0),
+      ("gru", "GRU (bidirectional) x2", [None, 500, 200], keras_rnn_params("gru", 32, 100, 2, 2)),
+      ("pooling", "Max-mean over time", [None, 400], 0), ("dropout_1", "Dropout", [None, 400], 0),
+      ("dense", "Dense(sigmoid)", [None, 1], 401)]),
+    ("lstm-128", ["model.pooling=mean"], [("embedding", "Embedding", [None, 100, 32], 160_000),
+                                          ("lstm", "LSTM", [None, 100, 128], keras_rnn_params("lstm", 32, 128, 1, 1)),
+                                          ("pooling", "Mean over time", [None, 128], 0),
+                                          ("dense", "Dense(sigmoid)", [None, 1], 129)]),
+])
+def test_recurrent_summaries_give_keras_shapes_and_counts(recipe, settings, expected, capsys):
+    argv = [arg for setting in settings for arg in ("--set", setting)]
+    assert main(["summary", recipe, *argv, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["layers"]
+    assert [(r["layer"], r["type"], r["output_shape"], r["params"]) for r in rows] == expected
+
+
 def test_mean_embedding_summary_is_the_notebooks_model(capsys):
     assert main(["summary", "mean-embedding", "--json"]) == 0
     layers = [(r["layer"], r["type"], r["output_shape"], r["params"]) for r in json.loads(capsys.readouterr().out)["layers"]]
