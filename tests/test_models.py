@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -130,6 +132,42 @@ def test_glove_text_file_and_coverage(tmp_path):
     assert not frozen.embedding.weight.requires_grad
     with pytest.raises(ConfigError, match="does not exist"):
         load_glove(tmp_path / "missing.txt")
+
+
+def test_glove_text_lines_are_read_or_refused_by_line_number(tmp_path):
+    one_dim = tmp_path / "one.txt"
+    one_dim.write_text("good 0.5\n\nlonely\ncafé -0.5\n")  # 1-d vectors; a blank line and a bare word skipped
+    words, vectors = load_glove(one_dim)
+    assert words == ["good", "café"] and vectors.tolist() == [[0.5], [-0.5]]
+    cases = {"a 1 2\nb 1\n": "line 2: 1 values, expected 2", "a 1 2\n\nb 1 x\n": "line 3: not a GloVe vector line",
+             "\n": "holds no vectors"}
+    for text, message in cases.items():
+        path = tmp_path / "bad.txt"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}(, | ){message}$"):
+            load_glove(path)
+
+
+def test_pretrained_rows_and_coverage_of_a_limited_vocabulary():
+    """Words beyond num_words are not counted; rows without a vector are drawn per dimension from the
+    vectors' mean and spread, the same for the same seed."""
+    rng = np.random.default_rng(0)
+    vectors = np.stack([rng.normal(10, 0.5, 2000), rng.normal(-5, 2.0, 2000)], axis=1).astype(np.float32)
+    words = [f"w{i}" for i in range(2000)]
+    tokens = ["w1"] * 5 + ["zz"] * 4 + ["w2"] * 3 + ["yy"] * 2 + ["w3"]  # ranks: w1, zz, w2, yy, w3
+    vocab = Vocabulary.build([tokens]).with_options(num_words=7)  # ids 4, 5, 6: w1, zz, w2
+    matrix, coverage = pretrained_matrix(vocab, words, vectors, seed=3)
+    assert coverage == {"vocabulary_words": 3, "words_with_vector": 2, "word_coverage": 0.6667,
+                        "token_coverage": round(8 / 12, 4)}
+    np.testing.assert_array_equal(matrix[vocab.id_of("w2")], vectors[2])
+    again, _ = pretrained_matrix(vocab, words, vectors, seed=3)
+    other, _ = pretrained_matrix(vocab, words, vectors, seed=4)
+    np.testing.assert_array_equal(matrix, again)
+    assert not np.array_equal(matrix[vocab.id_of("zz")], other[vocab.id_of("zz")])
+    many = Vocabulary([f"new{i}" for i in range(3000)])  # no vectors: every row drawn
+    drawn, _ = pretrained_matrix(many, words, vectors, seed=0)
+    np.testing.assert_allclose(drawn[1:].mean(0), vectors.mean(0), atol=0.15)
+    np.testing.assert_allclose(drawn[1:].std(0), vectors.std(0), rtol=0.1)
 
 
 def test_dense_masking_equals_packing():
