@@ -170,6 +170,38 @@ def test_pretrained_rows_and_coverage_of_a_limited_vocabulary():
     np.testing.assert_allclose(drawn[1:].std(0), vectors.std(0), rtol=0.1)
 
 
+def test_ngram_models_refuse_options_outside_their_ranges_and_take_their_edges():
+    """The n-gram models' own checks (for Python callers; recipes are checked before): edges accepted,
+    one step out refused with the option's name."""
+    from polarity.models.hybrid import HybridClassifier
+    from polarity.models.ngrams import NBSVM, TfidfLogisticRegression
+
+    for ok in ({"ngrams": 1}, {"ngrams": 3}, {"min_df": 1}, {"c": 1e-9}):
+        TfidfLogisticRegression(10, **ok)
+    refused = {"ngrams": (0, "model.ngrams must be 1, 2 or 3, got 0"), "min_df": (0, "model.min_df must be >= 1, got 0")}
+    refused |= {"c": (0.0, "model.c must be a positive number, got 0.0")}
+    for option, (value, message) in refused.items():
+        with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+            TfidfLogisticRegression(10, **{option: value})
+    for value in (4, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="^model.(ngrams|c) must be"):
+            TfidfLogisticRegression(10, **({"ngrams": value} if value == 4 else {"c": value}))
+    TfidfLogisticRegression(2 ** 18 - 1, ngrams=3)  # n-gram keys of the largest vocabulary that fits
+    with pytest.raises(ConfigError, match=r"^a vocabulary of 262,144 words is too large for 3-gram keys: limit it "
+                                          r"with data.num_words \(at most 262,144\) or lower model.ngrams$"):
+        TfidfLogisticRegression(2 ** 18, ngrams=3)
+    for ok in ({"alpha": 1e-9}, {"beta": 0.0}, {"beta": 1.0}):
+        NBSVM(10, **ok)
+    for option, value, message in (("alpha", 0.0, "model.alpha must be > 0, got 0.0"),
+                                   ("beta", 1.01, "model.beta must be in [0, 1], got 1.01")):
+        with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+            NBSVM(10, **{option: value})
+    with pytest.raises(ConfigError, match="^nbsvm separates two labels; for more, use tfidf-lr$"):
+        NBSVM(10, num_outputs=3)
+    with pytest.raises(ConfigError, match="^hybrid mixes NBSVM, which separates two labels; for more, use an rnn recipe$"):
+        HybridClassifier(10, num_outputs=3)
+
+
 def test_dense_masking_equals_packing():
     torch.manual_seed(0)
     model = RecurrentClassifier(60, 8, 6, mask_padding=True).eval()
