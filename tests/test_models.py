@@ -202,6 +202,18 @@ def test_ngram_models_refuse_options_outside_their_ranges_and_take_their_edges()
         HybridClassifier(10, num_outputs=3)
 
 
+def test_a_hybrids_rnn_takes_the_first_rows_of_the_vectors_and_reads_its_window():
+    """Given vectors for its whole vocabulary, the hybrid's RNN keeps the rows of its ``words`` most
+    frequent words; it reads the last ``window`` words."""
+    from polarity.models.hybrid import HybridClassifier
+
+    matrix = np.arange(50 * 4, dtype=np.float32).reshape(50, 4)
+    model = HybridClassifier(50, words=20, window=7, pretrained=matrix, embedding_dim=4, units=3)
+    np.testing.assert_array_equal(model.embedding.weight.detach().numpy(), matrix[:20])
+    rows = {row["layer"]: row for row in model.summary(None)}
+    assert rows["rnn/embedding"]["output_shape"] == (None, 7, 4) and rows["rnn/embedding"]["params"] == 20 * 4
+
+
 def test_dense_masking_equals_packing():
     torch.manual_seed(0)
     model = RecurrentClassifier(60, 8, 6, mask_padding=True).eval()
