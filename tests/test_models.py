@@ -1,3 +1,4 @@
+import json
 import re
 
 import numpy as np
@@ -212,6 +213,36 @@ def test_a_hybrids_rnn_takes_the_first_rows_of_the_vectors_and_reads_its_window(
     np.testing.assert_array_equal(model.embedding.weight.detach().numpy(), matrix[:20])
     rows = {row["layer"]: row for row in model.summary(None)}
     assert rows["rnn/embedding"]["output_shape"] == (None, 7, 4) and rows["rnn/embedding"]["params"] == 20 * 4
+
+
+def test_ngram_keys_name_each_run_of_real_words_once():
+    """Every run of 1..n words (never padding, start or unknown ids) is one key; the same words give the
+    same key in any row or position, other words another; a text exactly n words long has its n-gram."""
+    from polarity.models.ngrams import ngram_keys
+
+    ids = torch.tensor([[0, 0, 4, 5], [4, 5, 6, 2], [1, 4, 5, 6]])  # padding, then a start and an unknown id
+    rows, keys = ngram_keys(ids, 10, 3)
+    per_row = [sorted(keys[rows == r].tolist()) for r in range(3)]
+    assert [len(k) for k in per_row] == [3, 6, 6]  # 2+1; 3+2+1; 3+2+1
+    assert set(per_row[0]) < set(per_row[1]) and per_row[1] == per_row[2] and len(set(per_row[1])) == 6
+    rows, keys = ngram_keys(torch.tensor([[4, 5]]), 10, 3)  # as long as n = 2: its bigram counts
+    assert len(keys) == 3 and len(set(keys.tolist())) == 3
+
+
+def test_a_trigram_model_fits_and_scores_its_own_texts(tmp_path):
+    from polarity.training import load_recipe, train_recipe
+
+    texts = ["not good at all", "good at all times", "not bad at all", "bad at all times"] * 8
+    labels = ["neg", "pos", "pos", "neg"] * 8
+    recipe = load_recipe("tfidf-lr", {"model.ngrams": 3, "data.valid_fraction": 0.25})
+    train_recipe(recipe, tmp_path, train=(texts, labels), test=(texts, labels), progress=False, log=lambda *a: None)
+    assert json.loads((tmp_path / "metrics.json").read_text())["test"]["accuracy"] == 1.0
+
+
+def test_summaries_name_softmax_for_more_than_two_labels():
+    for spec in ({"type": "rnn", "units": 3}, {"type": "mean-embedding", "mask_padding": True}):
+        [*_, dense] = build_model(spec, vocab_size=10, num_outputs=3).summary(5)
+        assert (dense["type"], dense["output_shape"]) == ("Dense(softmax)", (None, 3)), spec
 
 
 def test_dense_masking_equals_packing():
