@@ -33,13 +33,14 @@ def test_rating_bands_take_each_rating_to_its_band():
         imdb_labelled(unrated, "rating-bands")
 
 
-def test_the_hybrids_rnn_reads_the_last_window_words_and_its_own_vocabulary():
+@pytest.mark.parametrize("mask_padding", [False, True])
+def test_the_hybrids_rnn_reads_the_last_window_words_and_its_own_vocabulary(mask_padding):
     from polarity.data.vocab import OOV
     from polarity.models import build_model
 
     torch.manual_seed(0)
-    model = build_model({"type": "hybrid", "words": 6, "window": 3, "embedding_dim": 4, "units": 4},
-                        vocab_size=20).eval()
+    model = build_model({"type": "hybrid", "words": 6, "window": 3, "embedding_dim": 4, "units": 4,
+                         "mask_padding": mask_padding}, vocab_size=20).eval()
     ids = torch.tensor([[0, 4, 5, 9, 3, 12]])  # pre-padded; ids 9 and 12 are beyond the RNN's 6 words
     seen = torch.tensor([[9, 3, 12]]).where(torch.tensor([[9, 3, 12]]) < 6, torch.tensor(OOV))
     torch.testing.assert_close(model.recurrent(ids, torch.tensor([5])), model.recurrent.rnn(seen, torch.tensor([3])))
