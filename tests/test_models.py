@@ -245,6 +245,26 @@ def test_summaries_name_softmax_for_more_than_two_labels():
         assert (dense["type"], dense["output_shape"]) == ("Dense(softmax)", (None, 3)), spec
 
 
+def test_a_language_models_loss_reads_each_window_on_its_own():
+    """Windows batched together get the mean of their losses alone (no window reads another); one loss
+    per direction; every vocabulary size from 8 words gets adaptive-softmax splits that fit it."""
+    from polarity.models.language import LanguageModel
+
+    torch.manual_seed(0)
+    for bidirectional in (False, True):
+        model = LanguageModel(40, embedding_dim=8, units=6, bidirectional=bidirectional).eval()
+        a, b = torch.randint(4, 40, (1, 9)), torch.randint(4, 40, (1, 9))
+        together, alone_a, alone_b = model.losses(torch.cat([a, b])), model.losses(a), model.losses(b)
+        assert len(together) == (2 if bidirectional else 1)
+        for both, first, second in zip(together, alone_a, alone_b):
+            torch.testing.assert_close(both, (first + second) / 2)
+    for words in (8, 1000, 1001, 1002, 5001):
+        losses = LanguageModel(words, embedding_dim=4, units=4).losses(torch.randint(0, words, (2, 5)))
+        assert all(torch.isfinite(loss) for loss in losses)
+    with pytest.raises(ConfigError, match="^a language model needs at least 8 words, got 7$"):
+        LanguageModel(7)
+
+
 def test_dense_masking_equals_packing():
     torch.manual_seed(0)
     model = RecurrentClassifier(60, 8, 6, mask_padding=True).eval()
