@@ -265,6 +265,32 @@ def test_a_language_models_loss_reads_each_window_on_its_own():
         LanguageModel(7)
 
 
+def test_an_encoder_that_does_not_fit_the_classifier_is_refused_with_the_settings_to_change():
+    """Fine-tuning from a pretrained encoder: the tensors are copied when they fit; otherwise the error
+    names the tensor, both shapes and the recipe settings (messages in full: users act on them)."""
+    from polarity.models.language import LanguageModel, load_encoder_state
+
+    encoder = LanguageModel(50, embedding_dim=8, units=6, bidirectional=False).encoder_state()
+    fits = RecurrentClassifier(50, 8, 6)
+    load_encoder_state(fits, {"other.weight": torch.zeros(1), **encoder}, "enc")  # other tensors are not the encoder's
+    torch.testing.assert_close(fits.embedding.weight, encoder["embedding.weight"])
+    torch.testing.assert_close(fits.rnn.weight_hh_l0, encoder["rnn.weight_hh_l0"])
+    cases = [
+        (RecurrentClassifier(50, 8, 7), "enc: rnn.weight_ih_l0 is (24, 8), the model's is (28, 8); the encoder is an "
+         'LSTM of 6 units over 50 words of 8 dimensions: set model.cell = "lstm", model.units, model.embedding_dim '
+         "and the words (model.words for a hybrid, data.num_words for an rnn) to match"),
+        (RecurrentClassifier(50, 8, 6, bidirectional=True), "enc lacks rnn.weight_ih_l0_reverse, rnn.weight_hh_l0_reverse, "
+         "rnn.bias_ih_l0_reverse: the model is larger than the pretrained encoder"),
+    ]
+    two_way = LanguageModel(50, embedding_dim=8, units=6).encoder_state()
+    cases.append((RecurrentClassifier(50, 8, 6), "enc has rnn.weight_ih_l0_reverse, which this model lacks (bidirectional, "
+                  "layers and cell must match the pretrained encoder's)"))
+    for (model, message), tensors in zip(cases, ({"other.weight": torch.zeros(1), **encoder}, encoder, two_way)):
+        with pytest.raises(ConfigError) as error:
+            load_encoder_state(model, tensors, "enc")
+        assert str(error.value) == message
+
+
 def test_dense_masking_equals_packing():
     torch.manual_seed(0)
     model = RecurrentClassifier(60, 8, 6, mask_padding=True).eval()
