@@ -291,6 +291,21 @@ def test_an_encoder_that_does_not_fit_the_classifier_is_refused_with_the_setting
         assert str(error.value) == message
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_dropout_draws_in_training_only(bidirectional):
+    """Training draws a recurrent-dropout mask per call; evaluation reads the weights as a model without
+    recurrent dropout does."""
+    torch.manual_seed(0)
+    model = RecurrentClassifier(30, 6, 5, recurrent_dropout=0.5, bidirectional=bidirectional, mask_padding=True)
+    twin = RecurrentClassifier(30, 6, 5, bidirectional=bidirectional, mask_padding=True)
+    twin.load_state_dict(model.state_dict())
+    ids, lengths = torch.tensor([[4, 5, 6, 7, 8, 9]] * 2), torch.tensor([6, 6])
+    model.train()
+    assert not torch.equal(model(ids, lengths), model(ids, lengths))
+    model.eval(), twin.eval()
+    torch.testing.assert_close(model(ids, lengths), twin(ids, lengths))
+
+
 def test_dense_masking_equals_packing():
     torch.manual_seed(0)
     model = RecurrentClassifier(60, 8, 6, mask_padding=True).eval()
