@@ -46,6 +46,25 @@ def test_the_hybrids_rnn_reads_the_last_window_words_and_its_own_vocabulary(mask
     torch.testing.assert_close(model.recurrent(ids, torch.tensor([5])), model.recurrent.rnn(seen, torch.tensor([3])))
 
 
+def test_a_masked_hybrid_gives_a_padded_text_what_it_gets_alone():
+    """With padding masks, a short text batched with a longer one (so pre-padded) gets the hybrid's
+    output it gets alone: the lengths reach the RNN. Random biases: Keras's initial ones (zero, forget
+    gate one) would leave the state at zero over padding and hide a lost length."""
+    from polarity.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model({"type": "hybrid", "words": 12, "window": 5, "embedding_dim": 4, "units": 4,
+                         "mask_padding": True}, vocab_size=20).eval()
+    with torch.no_grad():
+        for name, parameter in model.recurrent.rnn.rnn.named_parameters():
+            if "bias" in name:
+                parameter.uniform_(-1.0, 1.0)
+    short, long = [4, 5, 6], [7, 4, 5, 6, 9, 10]
+    together = model(torch.tensor([[0, 0, 0, *short], long]), torch.tensor([3, 6]))
+    alone = torch.cat([model(torch.tensor([short]), torch.tensor([3])), model(torch.tensor([long]), torch.tensor([6]))])
+    torch.testing.assert_close(together, alone)
+
+
 def test_the_history_reports_the_epochs_mean_loss_and_accuracy(tmp_path):
     """With a learning rate too small to move the weights, an epoch's training loss and accuracy are the
     model's on the training texts, and its validation figures are the model's on the validation texts."""
