@@ -33,19 +33,24 @@ def run(recipe, folder, corpus, **kwargs):
 
 
 def test_trained_lstm_separates_clear_reviews_and_writes_its_folder(tmp_path, corpus):
-    metrics = run(tiny_recipe(**{"training.epochs": 8}), tmp_path / "m", corpus)
+    from safetensors import safe_open
+
+    folder = tmp_path / "runs" / "2026" / "m"  # folders that do not exist yet are made
+    metrics = run(tiny_recipe(**{"training.epochs": 8}), folder, corpus)
     assert metrics["test"]["accuracy"] >= 0.9 and metrics["test"]["reviews"] == 240
-    names = {p.name for p in (tmp_path / "m").iterdir()}
+    names = {p.name for p in folder.iterdir()}
     assert {"config.json", "vocab.json", "model.safetensors", "metrics.json", "history.json", "history.csv", "curves.png"} <= names
     assert "checkpoint.safetensors" not in names
-    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    history = json.loads((folder / "history.json").read_text())
     assert [row["epoch"] for row in history] == list(range(1, 9))
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
-    loaded = ModelFolder(tmp_path / "m").load()
+    loaded = ModelFolder(folder).load()
     model, config, encoder = loaded.model, loaded.config, loaded.encoder
     assert config.parameters["total"] == sum(p.numel() for p in model.parameters())
     assert encoder.vocab_size == min(100, len(encoder.vocab) + 4) and encoder.maxlen == 60
     assert config.labels == ["negative", "positive"]
+    with safe_open(folder / "model.safetensors", "pt") as weights:  # the file says what wrote it
+        assert weights.metadata() == {"format": "polarity.model/1"}
 
 
 def test_mean_embedding_and_exact_batching_learn_too(tmp_path, corpus):
