@@ -110,7 +110,8 @@ def test_recurrent_dropout_only_while_training():
 
 
 def test_build_model_explains_bad_options():
-    with pytest.raises(ConfigError, match="unknown model type"):
+    available = "hybrid, mean-embedding, nbsvm, rnn, tfidf-lr"
+    with pytest.raises(ConfigError, match=f"^unknown model type 'transformer'; available: {available}$"):
         build_model({"type": "transformer"}, vocab_size=10)
     with pytest.raises(ConfigError, match="bad options"):
         build_model({"type": "rnn", "colour": "red"}, vocab_size=10)

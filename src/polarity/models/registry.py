@@ -34,9 +34,8 @@ def build_model(options: dict, **extra) -> nn.Module:
     """Instantiate ``options["type"]`` with the remaining options (and ``extra``, e.g. ``vocab_size``)."""
     options = dict(options)
     kind = options.pop("type", None)
-    if kind not in _REGISTRY:
-        raise ConfigError(f"unknown model type {kind!r}; available: {', '.join(model_types())}")
+    cls = model_class(kind)
     try:
-        return _REGISTRY[kind](**options, **extra)
+        return cls(**options, **extra)
     except TypeError as exc:
         raise ConfigError(f"bad options for model {kind!r}: {exc}") from exc
