@@ -182,6 +182,26 @@ def test_recurrent_summaries_give_keras_shapes_and_counts(recipe, settings, expe
     assert [(r["layer"], r["type"], r["output_shape"], r["params"]) for r in rows] == expected
 
 
+def test_ngram_and_hybrid_summaries_name_their_layers(sentiment_archive, capsys):
+    """Before fitting, an n-gram table's size is unknown (None); the hybrid's rows are its RNN's, its
+    n-gram model's and the mix, each named by its part."""
+    def layers(name: str) -> list[tuple]:
+        assert main(["summary", name, "--data", str(sentiment_archive), "--no-strict", "--json"]) == 0
+        return [(r["layer"], r["type"], r["output_shape"]) for r in json.loads(capsys.readouterr().out)["layers"]]
+
+    assert layers("nbsvm") == [("ngrams", "NB-scaled binary 1-2-grams", [None, None]),
+                               ("linear", "Linear (sigmoid)", [None, 1])]
+    assert layers("tfidf-lr") == [("ngrams", "TF-IDF 1-2-grams", [None, None]), ("linear", "Linear (sigmoid)", [None, 1])]
+    assert [row[0] for row in layers("lstm-hybrid")] == [
+        "rnn/embedding", "rnn/dropout", "rnn/lstm", "rnn/dropout_1", "rnn/dense", "ngrams/ngrams", "ngrams/linear", "mix"]
+    assert layers("lstm-hybrid")[-1] == ("mix", "Linear(2 logits) (sigmoid)", [None, 1])
+    from polarity.models import build_model
+
+    [*_, linear] = build_model({"type": "tfidf-lr"}, vocab_size=10, num_outputs=3).summary(None)
+    assert (linear["layer"], linear["type"], linear["output_shape"], linear["params"]) == (
+        "linear", "Linear (softmax)", (None, 3), 3)
+
+
 def test_mean_embedding_summary_is_the_notebooks_model(capsys):
     assert main(["summary", "mean-embedding", "--json"]) == 0
     layers = [(r["layer"], r["type"], r["output_shape"], r["params"]) for r in json.loads(capsys.readouterr().out)["layers"]]
