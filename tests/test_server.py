@@ -56,6 +56,11 @@ def models(sentiment_archive, tmp_path_factory) -> Path:
     return root
 
 
+def server_log(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The messages the server logged."""
+    return [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
+
+
 def wait_ready(client: TestClient, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while client.get("/readyz").status_code != 200:
@@ -129,7 +134,7 @@ def test_a_model_that_fails_to_load_is_reported_by_readyz_and_the_log(models, tm
         answer = client.post("/v1/predict", json={"texts": ["a"], "model": "broken"})
         assert assert_error(answer, 503, "not_ready")["message"] == error["message"]
         assert client.post("/v1/predict", json={"texts": ["a dull scene"]}).json()["results"][0]["label"] == "films"
-    messages = [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
+    messages = server_log(caplog)
     [loaded] = [m for m in messages if m.startswith(f"model topics loaded from {(models / 'topics').resolve()} in ")]
     assert 0 <= float(loaded.split(" in ")[-1].removesuffix(" s")) < 60  # the seconds it took
     assert f"loading the models failed: {error['message'].removeprefix('the models failed to load: ')}" in messages
@@ -338,7 +343,7 @@ def test_batcher_fills_each_call_when_the_requests_fit_exactly(caplog):
     with caplog.at_level("DEBUG", logger="polarity.server"):
         asyncio.run(scenario())
     assert [len(call) for call in calls] == [8, 8, 8]
-    lines = [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
+    lines = server_log(caplog)
     pattern = r"batch of 8 items from 2 requests: ([\d.]+) ms in the model, waited ([\d.]+) ms"
     times = [[float(ms) for ms in re.fullmatch(pattern, line).groups()] for line in lines]
     assert len(times) == 3 and all(0 <= ms < 5_000 for pair in times for ms in pair), lines  # durations, not clocks
@@ -357,7 +362,7 @@ def test_a_lone_request_waits_the_window_and_the_log_counts_from_the_oldest(capl
 
     with caplog.at_level("DEBUG", logger="polarity.server"):
         elapsed = asyncio.run(scenario())
-    [line] = [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
+    [line] = server_log(caplog)
     waited = float(re.fullmatch(r"batch of 2 items from 2 requests: [\d.]+ ms in the model, waited ([\d.]+) ms",
                                 line).group(1))
     assert 0.28 <= elapsed and 280 <= waited <= 1000 * elapsed, line

@@ -192,9 +192,10 @@ def test_ngram_and_hybrid_summaries_name_their_layers(sentiment_archive, capsys)
     assert layers("nbsvm") == [("ngrams", "NB-scaled binary 1-2-grams", [None, None]),
                                ("linear", "Linear (sigmoid)", [None, 1])]
     assert layers("tfidf-lr") == [("ngrams", "TF-IDF 1-2-grams", [None, None]), ("linear", "Linear (sigmoid)", [None, 1])]
-    assert [row[0] for row in layers("lstm-hybrid")] == [
+    hybrid = layers("lstm-hybrid")
+    assert [row[0] for row in hybrid] == [
         "rnn/embedding", "rnn/dropout", "rnn/lstm", "rnn/dropout_1", "rnn/dense", "ngrams/ngrams", "ngrams/linear", "mix"]
-    assert layers("lstm-hybrid")[-1] == ("mix", "Linear(2 logits) (sigmoid)", [None, 1])
+    assert hybrid[-1] == ("mix", "Linear(2 logits) (sigmoid)", [None, 1])
     from polarity.models import build_model
 
     [*_, linear] = build_model({"type": "tfidf-lr"}, vocab_size=10, num_outputs=3).summary(None)

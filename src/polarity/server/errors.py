@@ -120,9 +120,9 @@ class BearerAuthMiddleware:
             return
         given = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
         scheme, _, token = given.partition(b" ")
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.expected):
-            given_key = scheme.lower() == b"bearer" and token.strip()
-            message = "wrong API key" if given_key else "missing API key: send Authorization: Bearer KEY"
+        bearer, token = scheme.lower() == b"bearer", token.strip()  # scheme names are case-insensitive
+        if not (bearer and hmac.compare_digest(token, self.expected)):
+            message = "wrong API key" if bearer and token else "missing API key: send Authorization: Bearer KEY"
             await _send_error(send, 401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
             return
         await self.app(scope, receive, send)
