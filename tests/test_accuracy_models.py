@@ -210,9 +210,14 @@ def test_step_lstm_is_an_lstm_and_hard_sigmoid_is_keras_2s():
     expected, (h_ref, c_ref) = torch.nn.LSTM.forward(model, x)
     torch.testing.assert_close(outputs, expected)
     torch.testing.assert_close(c, c_ref)
-    hard = classifiers.HardSigmoidLSTM(5, 4, batch_first=True)
+    hard = classifiers.StepLSTM(5, 4, batch_first=True, gate="hard_sigmoid")
     hard.load_state_dict(model.state_dict())
     assert not torch.allclose(hard(x)[0], expected)  # other gates, same parameters
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor([7, 5, 2]), batch_first=True)
+    for inputs, state in ((packed, None), (x, (h_ref, c_ref))):
+        with pytest.raises(ConfigError) as error:
+            hard(inputs, state)
+        assert str(error.value) == "a step-loop LSTM reads dense batches from a zero state only (no packed sequences)"
 
 
 def test_a_per_sequence_recurrent_mask_drops_the_same_units_at_every_step():

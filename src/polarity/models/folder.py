@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +83,6 @@ class ModelConfig:
     @property
     def binary(self) -> bool:
         return len(self.labels) == 2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "config.json") -> "ModelConfig":
