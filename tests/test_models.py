@@ -333,7 +333,8 @@ def test_dropout_keeps_one_minus_p_and_rescales():
     assert dropout.eval()(x) is x
 
 
-@pytest.mark.parametrize("options", [dict(), dict(cell="gru"), dict(layers=2), dict(mask_padding=True)])
+@pytest.mark.parametrize("options", [dict(), dict(cell="gru"), dict(layers=2), dict(mask_padding=True),
+                                     dict(mask_padding=True, recurrent_activation="hard_sigmoid")])
 def test_reviews_of_mixed_lengths_run_in_segments_exactly_as_alone(options, monkeypatch):
     """Inference runs a batch's rows only about as many steps as each has words (segments of time on
     the rows still reading): every row's logit is the one it gets alone, across many segments."""
@@ -543,9 +544,52 @@ def test_both_recurrent_dropout_masks_drop_hidden_units_and_rescale_alike():
         outputs.append(model(ids, lengths))
     torch.testing.assert_close(*outputs)
     assert not torch.allclose(outputs[0], batch.eval()(ids, lengths))
+    twice, twice_lengths = ids.repeat(2, 1), lengths.repeat(2)  # one review twice in a batch
+    batch.train()
+    first, second = batch(twice, twice_lengths)
+    assert first == second  # one mask for the batch
+    first, second = sequence(twice, twice_lengths)
+    assert first != second  # one mask per review
 
 
 def test_a_model_folder_shows_its_path():
     from polarity.models.folder import ModelFolder
 
     assert repr(ModelFolder("runs/imdb")) == "ModelFolder('runs/imdb')"
+
+
+def test_mean_embedding_means_over_the_words_or_over_maxlen_exactly():
+    """Masked, a one-word review's mean is its word's vector; unmasked (Keras), a review that fills
+    maxlen has no padding to count. GloVe rows start the embedding, frozen on request; without
+    maxlen the unmasked mean is refused."""
+    torch.manual_seed(0)
+    masked = MeanEmbeddingClassifier(50, 8, mask_padding=True).eval()
+    alone = masked.output(masked.embedding.weight[7]).squeeze(-1)
+    torch.testing.assert_close(masked(torch.tensor([[0, 0, 7]])), alone.reshape(1))
+    keras = MeanEmbeddingClassifier(50, 8, maxlen=3).eval()
+    full = torch.tensor([[5, 6, 7]])
+    torch.testing.assert_close(keras(full), keras.output(keras.embedding(full).mean(dim=1)).squeeze(-1))
+    matrix = np.arange(50 * 8, dtype=np.float32).reshape(50, 8)
+    glove = MeanEmbeddingClassifier(50, 8, maxlen=3, pretrained=matrix, freeze_embedding=True)
+    np.testing.assert_array_equal(glove.embedding.weight.detach().numpy(), matrix)
+    assert not glove.embedding.weight.requires_grad
+    with pytest.raises(ConfigError) as error:
+        build_model({"type": "mean-embedding"}, vocab_size=10)
+    assert str(error.value) == "mean-embedding without mask_padding averages over maxlen positions: set maxlen"
+
+
+def test_a_saved_model_folder_loads_back(tmp_path):
+    """``ModelFolder.save`` makes missing parent folders and writes a config that loads back with the
+    encoder's preprocessing, also from a config that names none."""
+    from polarity.data import TextEncoder
+    from polarity.models.folder import ModelFolder
+
+    encoder = TextEncoder.fit(["a fine film", "a dull film"], maxlen=5)
+    model = build_model({"type": "rnn", "units": 3, "embedding_dim": 4}, vocab_size=encoder.vocab_size).eval()
+    folder = ModelFolder(tmp_path / "runs" / "new" / "model")
+    folder.save(model, encoder, ["bad", "good"], {"recipe": {"name": "tiny", "model": {"type": "rnn", "units": 3,
+                                                                                      "embedding_dim": 4}}})
+    loaded = folder.load()
+    assert loaded.config.labels == ["bad", "good"] and loaded.config.preprocessing["maxlen"] == 5
+    ids = torch.tensor(encoder.encode(["a fine film"]))
+    torch.testing.assert_close(loaded.model(ids), model(ids))
