@@ -593,3 +593,33 @@ def test_a_saved_model_folder_loads_back(tmp_path):
     assert loaded.config.labels == ["bad", "good"] and loaded.config.preprocessing["maxlen"] == 5
     ids = torch.tensor(encoder.encode(["a fine film"]))
     torch.testing.assert_close(loaded.model(ids), model(ids))
+
+
+def test_input_dropout_drops_embedding_dimensions_per_review_and_rescales():
+    """Keras's LSTM ``dropout``: one mask per review over the embedding dimensions, the same at every
+    step, kept values scaled by 1 / keep; evaluation reads the embedding as it is."""
+    torch.manual_seed(0)
+    model = RecurrentClassifier(30, 16, 5, input_dropout=0.5).train()
+    seen = []
+    model.rnn.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    ids = torch.tensor([[4, 5, 6, 7, 8, 9]] * 4)
+    model(ids, torch.full((4,), 6))
+    embedded = model.embedding(ids).detach()
+    kept = seen[0] != 0
+    assert torch.equal(kept, kept[:, :1].expand_as(kept))  # a dimension is kept at every step or at none
+    assert 0 < kept.float().mean() < 1 and not torch.equal(kept[0], kept[1])  # one mask per review
+    torch.testing.assert_close(seen[0][kept], embedded[kept] / 0.5)
+    model.eval()(ids, torch.full((4,), 6))
+    torch.testing.assert_close(seen[1], embedded)
+
+
+def test_a_stacked_bidirectional_rnn_reads_the_top_layers_last_states():
+    """As Keras's Bidirectional over the last stacked layer: the top layer's final forward and
+    backward states, also for a batch of one-word reviews."""
+    torch.manual_seed(0)
+    for pooling in ("last", "max"):
+        model = RecurrentClassifier(30, 8, 5, bidirectional=True, layers=2, pooling=pooling).eval()
+        for ids in (torch.tensor([[4, 5, 6, 7], [0, 0, 8, 9]]), torch.tensor([[4], [9]])):
+            outputs, (h, _) = model.rnn(model.embedding(ids))
+            top = torch.cat([h[-2], h[-1]], dim=-1) if pooling == "last" else outputs.amax(dim=1)
+            torch.testing.assert_close(model(ids), model.output(top).squeeze(-1))
