@@ -47,6 +47,8 @@ def test_keras_initialisation():
     torch.testing.assert_close(hh.T @ hh, torch.eye(8), atol=1e-5, rtol=0)
     limit = np.sqrt(6 / (16 + 32))
     assert model.rnn.weight_ih_l0.abs().max() <= limit
+    pytorch = RecurrentClassifier(1000, 16, 8, keras_init=False)  # PyTorch's own: an N(0, 1) embedding
+    assert 0.9 < pytorch.embedding.weight.std() < 1.1
 
 
 def test_gru_and_bidirectional_shapes():
@@ -623,3 +625,35 @@ def test_a_stacked_bidirectional_rnn_reads_the_top_layers_last_states():
             outputs, (h, _) = model.rnn(model.embedding(ids))
             top = torch.cat([h[-2], h[-1]], dim=-1) if pooling == "last" else outputs.amax(dim=1)
             torch.testing.assert_close(model(ids), model.output(top).squeeze(-1))
+
+
+def test_recurrent_options_are_refused_with_their_names():
+    """The RNN's own checks (for Python callers; recipes are checked before), each message in full."""
+    refused = [
+        (dict(cell="rnn"), "cell must be 'lstm' or 'gru', got 'rnn'"),
+        (dict(pooling="sum"), "pooling must be one of last, max, mean, max-mean, got 'sum'"),
+        (dict(recurrent_activation="relu"), "recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got 'relu'"),
+        (dict(recurrent_activation="hard_sigmoid", bidirectional=True),
+         "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
+        (dict(recurrent_activation="hard_sigmoid", layers=2), "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
+        (dict(recurrent_activation="hard_sigmoid", cell="gru"), "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
+    ]
+    for options, message in refused:
+        with pytest.raises(ConfigError) as error:
+            RecurrentClassifier(30, 4, 3, **options)
+        assert str(error.value) == message
+
+
+def test_a_pretrained_encoder_is_named_in_its_errors():
+    """An encoder brings its own embedding (GloVe rows beside it are refused); an encoder that does not
+    fit is named "the pretrained encoder" in the message."""
+    from polarity.models.language import LanguageModel
+
+    encoder = LanguageModel(50, embedding_dim=4, units=8, bidirectional=False).encoder_state()
+    with pytest.raises(ConfigError) as error:
+        RecurrentClassifier(50, 4, 8, encoder=encoder, pretrained=np.zeros((50, 4), dtype=np.float32))
+    assert str(error.value) == "model.encoder brings its own embedding: drop model.pretrained"
+    with pytest.raises(ConfigError, match="^the pretrained encoder lacks rnn.weight_ih_l0_reverse, "):
+        RecurrentClassifier(50, 4, 8, encoder=encoder, bidirectional=True)
+    torch.testing.assert_close(RecurrentClassifier(50, 4, 8, encoder=encoder).embedding.weight,
+                               encoder["embedding.weight"])
