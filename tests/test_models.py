@@ -637,6 +637,10 @@ def test_recurrent_options_are_refused_with_their_names():
          "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
         (dict(recurrent_activation="hard_sigmoid", layers=2), "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
         (dict(recurrent_activation="hard_sigmoid", cell="gru"), "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
+        (dict(recurrent_dropout_mask="step"), "recurrent_dropout_mask must be 'batch' or 'sequence', got 'step'"),
+        *[(dict(recurrent_dropout_mask="sequence", **other), "recurrent_dropout_mask = 'sequence' is for one forward LSTM layer")
+          for other in (dict(bidirectional=True), dict(layers=2), dict(cell="gru"))],
+        (dict(recurrent_dropout=1.0), "recurrent_dropout must be in [0, 1), got 1.0"),
     ]
     for options, message in refused:
         with pytest.raises(ConfigError) as error:
