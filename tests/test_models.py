@@ -580,17 +580,22 @@ def test_mean_embedding_means_over_the_words_or_over_maxlen_exactly():
     assert str(error.value) == "mean-embedding without mask_padding averages over maxlen positions: set maxlen"
 
 
-def test_a_saved_model_folder_loads_back(tmp_path):
-    """``ModelFolder.save`` makes missing parent folders and writes a config that loads back with the
-    encoder's preprocessing, also from a config that names none."""
+def _tiny_folder(path):
     from polarity.data import TextEncoder
     from polarity.models.folder import ModelFolder
 
     encoder = TextEncoder.fit(["a fine film", "a dull film"], maxlen=5)
     model = build_model({"type": "rnn", "units": 3, "embedding_dim": 4}, vocab_size=encoder.vocab_size).eval()
-    folder = ModelFolder(tmp_path / "runs" / "new" / "model")
+    folder = ModelFolder(path)
     folder.save(model, encoder, ["bad", "good"], {"recipe": {"name": "tiny", "model": {"type": "rnn", "units": 3,
                                                                                       "embedding_dim": 4}}})
+    return folder, model, encoder
+
+
+def test_a_saved_model_folder_loads_back(tmp_path):
+    """``ModelFolder.save`` makes missing parent folders and writes a config that loads back with the
+    encoder's preprocessing, also from a config that names none."""
+    folder, model, encoder = _tiny_folder(tmp_path / "runs" / "new" / "model")
     loaded = folder.load()
     assert loaded.config.labels == ["bad", "good"] and loaded.config.preprocessing["maxlen"] == 5
     ids = torch.tensor(encoder.encode(["a fine film"]))
@@ -633,10 +638,8 @@ def test_recurrent_options_are_refused_with_their_names():
         (dict(cell="rnn"), "cell must be 'lstm' or 'gru', got 'rnn'"),
         (dict(pooling="sum"), "pooling must be one of last, max, mean, max-mean, got 'sum'"),
         (dict(recurrent_activation="relu"), "recurrent_activation must be 'sigmoid' or 'hard_sigmoid', got 'relu'"),
-        (dict(recurrent_activation="hard_sigmoid", bidirectional=True),
-         "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
-        (dict(recurrent_activation="hard_sigmoid", layers=2), "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
-        (dict(recurrent_activation="hard_sigmoid", cell="gru"), "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer"),
+        *[(dict(recurrent_activation="hard_sigmoid", **other), "recurrent_activation = 'hard_sigmoid' is for one forward LSTM layer")
+          for other in (dict(bidirectional=True), dict(layers=2), dict(cell="gru"))],
         (dict(recurrent_dropout_mask="step"), "recurrent_dropout_mask must be 'batch' or 'sequence', got 'step'"),
         *[(dict(recurrent_dropout_mask="sequence", **other), "recurrent_dropout_mask = 'sequence' is for one forward LSTM layer")
           for other in (dict(bidirectional=True), dict(layers=2), dict(cell="gru"))],
@@ -661,3 +664,34 @@ def test_a_pretrained_encoder_is_named_in_its_errors():
         RecurrentClassifier(50, 4, 8, encoder=encoder, bidirectional=True)
     torch.testing.assert_close(RecurrentClassifier(50, 4, 8, encoder=encoder).embedding.weight,
                                encoder["embedding.weight"])
+
+
+def test_a_damaged_or_foreign_model_folder_is_refused_in_one_line(tmp_path):
+    """config.json from another program or a newer polarity, without labels or a model section, and a
+    missing or foreign weights file: each a one-line error naming the file and what to do."""
+    folder, _, _ = _tiny_folder(tmp_path / "m")
+    config = json.loads(folder.file("config.json").read_text())
+    path = folder.file("config.json")
+    cases = [
+        ([], f"{path}: not a polarity model config (format None, expected polarity.model/1)"),
+        ({**config, "format": "other/1"},
+         f"{path}: not a polarity model config (format 'other/1', expected polarity.model/1)"),
+        ({**config, "format": "polarity.model/2"}, f"{path}: written in model format 'polarity.model/2', newer than this "
+                                                  "polarity reads (polarity.model/1): upgrade polarity"),
+        ({**config, "labels": ["only"]}, f"{path}: 'labels' must be a list of at least two label names, got ['only']"),
+        ({**config, "recipe": {"name": "tiny"}}, f"{path} has no recipe.model section: the folder is incomplete; train it again"),
+    ]
+    for data, message in cases:
+        path.write_text(json.dumps(data))
+        with pytest.raises(ConfigError) as error:
+            folder.load()
+        assert str(error.value) == message
+    path.write_text(json.dumps(config))
+    weights = folder.file("model.safetensors")
+    weights.write_bytes(b"not safetensors")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(weights))} does not fit the model in config.json: "):
+        folder.load()
+    weights.unlink()
+    with pytest.raises(ConfigError) as error:
+        folder.load()
+    assert str(error.value) == f"{folder.path} has no model.safetensors"
