@@ -686,7 +686,11 @@ def test_a_damaged_or_foreign_model_folder_is_refused_in_one_line(tmp_path):
         with pytest.raises(ConfigError) as error:
             folder.load()
         assert str(error.value) == message
-    path.write_text(json.dumps(config))
+    path.write_text("{")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))} is not valid JSON: "):
+        folder.load()
+    path.write_text(json.dumps({**config, "written_by": "a later polarity", "pretrained_coverage": None}))
+    assert folder.load().config.labels == ["bad", "good"]  # keys it does not know are left aside
     weights = folder.file("model.safetensors")
     weights.write_bytes(b"not safetensors")
     with pytest.raises(ConfigError, match=f"^{re.escape(str(weights))} does not fit the model in config.json: "):
