@@ -115,8 +115,12 @@ def test_build_model_explains_bad_options():
     available = "hybrid, mean-embedding, nbsvm, rnn, tfidf-lr"
     with pytest.raises(ConfigError, match=f"^unknown model type 'transformer'; available: {available}$"):
         build_model({"type": "transformer"}, vocab_size=10)
+    with pytest.raises(ConfigError, match=f"^unknown model type None; available: {available}$"):
+        build_model({}, vocab_size=10)
     with pytest.raises(ConfigError, match="bad options"):
         build_model({"type": "rnn", "colour": "red"}, vocab_size=10)
+    with pytest.raises(ConfigError, match=r"^pretrained embeddings have shape \(10, 3\), expected \(10, 4\)$"):
+        build_model({"type": "rnn", "embedding_dim": 4, "pretrained": np.zeros((10, 3))}, vocab_size=10)
     with pytest.raises(ConfigError, match="input_dropout"):
         build_model({"type": "rnn", "input_dropout": 1.5}, vocab_size=10)
 
@@ -699,3 +703,8 @@ def test_a_damaged_or_foreign_model_folder_is_refused_in_one_line(tmp_path):
     with pytest.raises(ConfigError) as error:
         folder.load()
     assert str(error.value) == f"{folder.path} has no model.safetensors"
+    from polarity.models.folder import num_outputs
+
+    assert (num_outputs(["bad", "good"]), num_outputs(["bad", "fair", "good"])) == (1, 3)
+    with pytest.raises(ConfigError, match=r"^a classifier needs at least two labels, got \['only'\]$"):
+        num_outputs(["only"])
