@@ -340,7 +340,8 @@ def test_dropout_keeps_one_minus_p_and_rescales():
 
 
 @pytest.mark.parametrize("options", [dict(), dict(cell="gru"), dict(layers=2), dict(mask_padding=True),
-                                     dict(mask_padding=True, recurrent_activation="hard_sigmoid")])
+                                     dict(mask_padding=True, recurrent_activation="hard_sigmoid"),
+                                     dict(mask_padding=True, recurrent_dropout=0.2, recurrent_dropout_mask="sequence")])
 def test_reviews_of_mixed_lengths_run_in_segments_exactly_as_alone(options, monkeypatch):
     """Inference runs a batch's rows only about as many steps as each has words (segments of time on
     the rows still reading): every row's logit is the one it gets alone, across many segments."""
