@@ -419,7 +419,8 @@ def test_coverage_at_its_edges():
     vectors = np.ones((3, 2), dtype=np.float32)
     _, single = pretrained_matrix(Vocabulary.build([["film"]]), ["film"], vectors[:1])
     assert (single["word_coverage"], single["token_coverage"]) == (1.0, 1.0)
-    assert vocabulary_coverage(Vocabulary.build([["film"]]), frozenset({"film"}))["word_coverage"] == 1.0
+    assert vocabulary_coverage(Vocabulary.build([["film"]]), frozenset({"film"})) == {"words": 1, "word_coverage": 1.0,
+                                                                                    "token_coverage": 1.0}
     assert vocabulary_coverage(Vocabulary.build([["film", "film"]]), frozenset({"film"}))["token_coverage"] == 1.0
     uncounted = Vocabulary(["good", "film", "zzz"])
     assert uncounted.counts is None
