@@ -552,12 +552,12 @@ def test_both_recurrent_dropout_masks_drop_hidden_units_and_rescale_alike():
         outputs.append(model(ids, lengths))
     torch.testing.assert_close(*outputs)
     assert not torch.allclose(outputs[0], batch.eval()(ids, lengths))
-    twice, twice_lengths = ids.repeat(2, 1), lengths.repeat(2)  # one review twice in a batch
+    copies, copies_lengths = ids.repeat(8, 1), lengths.repeat(8)  # one review eight times in a batch
     batch.train()
-    first, second = batch(twice, twice_lengths)
-    assert first == second  # one mask for the batch
-    first, second = sequence(twice, twice_lengths)
-    assert first != second  # one mask per review
+    same = batch(copies, copies_lengths)
+    torch.testing.assert_close(same, same[:1].expand_as(same))  # one mask for the batch
+    differ = sequence(copies, copies_lengths)
+    assert not torch.allclose(differ, differ[:1].expand_as(differ))  # one mask per review
 
 
 def test_a_model_folder_shows_its_path():
