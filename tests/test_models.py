@@ -99,16 +99,23 @@ def test_mean_embedding_counts_padding_as_keras_but_ignores_batch_width():
     torch.testing.assert_close(masked(exact)[1:], direct)
 
 
-def test_recurrent_dropout_only_while_training():
+@pytest.mark.parametrize(("mask_padding", "bidirectional"), [(False, False), (True, False), (True, True)])
+def test_recurrent_dropout_draws_in_training_only(mask_padding, bidirectional):
+    """Training draws new dropout masks per call and its gradient reaches the recurrent kernel;
+    evaluation reads the weights as a model without dropout does."""
     torch.manual_seed(0)
-    model = RecurrentClassifier(50, 8, 6, recurrent_dropout=0.5, input_dropout=0.3)
-    ids, lengths = torch.randint(1, 50, (4, 9)), torch.full((4,), 9)
-    model.eval()
-    torch.testing.assert_close(model(ids, lengths), model(ids, lengths))
+    options = dict(bidirectional=bidirectional, mask_padding=mask_padding)
+    model = RecurrentClassifier(50, 8, 6, recurrent_dropout=0.5, input_dropout=0.3, **options)
+    twin = RecurrentClassifier(50, 8, 6, **options)
+    twin.load_state_dict(model.state_dict())
+    ids, lengths = torch.randint(4, 50, (4, 9)), torch.full((4,), 9)
     model.train()
     assert not torch.allclose(model(ids, lengths), model(ids, lengths))
     model(ids, lengths).sum().backward()
     assert model.rnn.weight_hh_l0.grad is not None and model.rnn.weight_hh_l0.grad.abs().sum() > 0
+    model.eval(), twin.eval()
+    torch.testing.assert_close(model(ids, lengths), model(ids, lengths))
+    torch.testing.assert_close(model(ids, lengths), twin(ids, lengths))
 
 
 def test_build_model_explains_bad_options():
@@ -298,21 +305,6 @@ def test_an_encoder_that_does_not_fit_the_classifier_is_refused_with_the_setting
         with pytest.raises(ConfigError) as error:
             load_encoder_state(model, tensors, "enc")
         assert str(error.value) == message
-
-
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_recurrent_dropout_draws_in_training_only(bidirectional):
-    """Training draws a recurrent-dropout mask per call; evaluation reads the weights as a model without
-    recurrent dropout does."""
-    torch.manual_seed(0)
-    model = RecurrentClassifier(30, 6, 5, recurrent_dropout=0.5, bidirectional=bidirectional, mask_padding=True)
-    twin = RecurrentClassifier(30, 6, 5, bidirectional=bidirectional, mask_padding=True)
-    twin.load_state_dict(model.state_dict())
-    ids, lengths = torch.tensor([[4, 5, 6, 7, 8, 9]] * 2), torch.tensor([6, 6])
-    model.train()
-    assert not torch.equal(model(ids, lengths), model(ids, lengths))
-    model.eval(), twin.eval()
-    torch.testing.assert_close(model(ids, lengths), twin(ids, lengths))
 
 
 def test_dense_masking_equals_packing():
