@@ -1,6 +1,9 @@
 import gzip
 import os
+import sys
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +144,209 @@ def test_real_archive_counts_and_lengths(real_archive):
     assert len(set(corpus.test.texts)) > 24_500  # a few duplicate reviews exist in the official data
     # the cached second load is the same data
     assert load_imdb(real_archive).test.texts[:100] == corpus.test.texts[:100]
+
+
+# -- where the data comes from: environment, cache folder, download ------------------------------------
+def test_default_cache_is_the_user_cache_named_polarity(tmp_path, monkeypatch):
+    monkeypatch.delenv("POLARITY_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if sys.platform != "linux":
+        pytest.skip("the XDG cache convention is Linux's")
+    assert cache_dir() == tmp_path / "xdg" / "polarity"
+
+
+def test_missing_locations_are_named_by_their_origin(tmp_path, monkeypatch):
+    with pytest.raises(DataError, match=r"^--data points to .*nowhere, which does not exist$"):
+        locate_dataset(tmp_path / "nowhere")
+    monkeypatch.setenv("POLARITY_DATA", str(tmp_path / "elsewhere"))
+    with pytest.raises(DataError, match=r"^POLARITY_DATA points to .*elsewhere, which does not exist$"):
+        locate_dataset()
+    monkeypatch.delenv("POLARITY_DATA")
+    with pytest.raises(DataError, match=r"^the IMDB dataset was not found: pass --data PATH \(the aclImdb_v1"):
+        locate_dataset(download=False)
+
+
+def test_an_extracted_folder_in_the_cache_is_found(tmp_path):
+    write_folder(cache_dir(), layout())
+    assert locate_dataset(download=False) == cache_dir() / "aclImdb"
+    assert len(load_imdb(download=False, strict=False).train) == 12
+
+
+class FakeDownload:
+    """Stands in for pooch.retrieve: records the call and writes a small archive, or fails."""
+
+    def __init__(self, failure: Exception | None = None):
+        self.calls, self.failure = [], failure
+
+    def __call__(self, url, known_hash, fname, path, progressbar):
+        self.calls.append(dict(url=url, known_hash=known_hash, fname=fname, path=path, progressbar=progressbar))
+        if self.failure is not None:
+            raise self.failure
+        return str(write_archive(path / fname, layout()))
+
+
+def test_download_is_the_last_resort_and_checked_by_md5(tmp_path, monkeypatch):
+    import pooch
+
+    fake = FakeDownload()
+    monkeypatch.setattr(pooch, "retrieve", fake)
+    nested = tmp_path / "not" / "yet" / "there"
+    monkeypatch.setenv("POLARITY_CACHE", str(nested))
+    corpus = load_imdb(strict=False)  # nothing given, nothing cached: download
+    assert len(corpus.test) == 12
+    assert fake.calls == [dict(url="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                               known_hash="md5:7c2ac02c03563afcf9b574c7e56c153a", fname="aclImdb_v1.tar.gz",
+                               path=nested, progressbar=True)]
+    assert corpus.source == str(nested / "aclImdb_v1.tar.gz")
+    assert locate_dataset() == nested / "aclImdb_v1.tar.gz"  # now cached: no second download
+    assert len(fake.calls) == 1
+    from polarity.data.imdb import download_dataset
+
+    assert download_dataset(nested) == nested / "aclImdb_v1.tar.gz"  # the folder may exist already
+
+
+@pytest.mark.parametrize("failure, message", [
+    (ValueError("MD5 hash of downloaded file does not match"), r"^the downloaded archive failed its MD5 check: MD5 hash"),
+    (ConnectionError("no route to host"), r"^could not download https://ai\.stanford\.edu/\S+: no route to host$"),
+])
+def test_download_failures_are_one_line_messages(monkeypatch, failure, message):
+    import pooch
+
+    monkeypatch.setattr(pooch, "retrieve", FakeDownload(failure))
+    with pytest.raises(DataError, match=message):
+        locate_dataset()
+
+
+# -- splits ---------------------------------------------------------------------------------------------
+def test_named_splits_of_a_corpus(tiny_archive):
+    corpus = load_imdb(tiny_archive, strict=False)
+    fit, valid = validation_split(corpus.train, 0.1, seed=0)
+    assert corpus.split("valid").texts == valid.texts and len(valid) == 2  # 10 %, seed 0 by default
+    assert corpus.split("fit").texts == fit.texts and len(fit) == 10
+    assert (fit.name, valid.name) == ("train-fit", "valid")
+    assert corpus.split("fit", seed=5).texts == validation_split(corpus.train, 0.1, seed=5)[0].texts
+    assert corpus.split("test") is corpus.test
+    with pytest.raises(DataError, match=r"^unknown split 'dev'; choose from train, test, unsup, valid, fit$"):
+        corpus.split("dev")
+
+
+def test_an_empty_subset_is_empty(tiny_archive):
+    empty = load_imdb(tiny_archive, strict=False).train.subset([])
+    assert (len(empty), empty.labels.tolist(), empty.ids.tolist()) == (0, [], [])
+
+
+# -- the parse cache ------------------------------------------------------------------------------------
+def test_cached_load_reads_nothing_again_and_keeps_every_field(tiny_archive):
+    said = []
+    first = load_imdb(tiny_archive, strict=False, log=said.append)
+    assert said == ["reading all 100,000 reviews of tiny.tar.gz (the first time only: a cache makes later reads fast)"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unusable cache would warn and parse again
+        second = load_imdb(tiny_archive, strict=False, log=said.append)
+    assert len(said) == 1
+    assert second.source == first.source == str(tiny_archive.resolve())
+    for name in ("train", "test", "unsup"):
+        a, b = getattr(first, name), getattr(second, name)
+        assert a.texts == b.texts
+        for field in ("labels", "ratings", "ids"):
+            assert getattr(a, field).tolist() == getattr(b, field).tolist()
+
+
+def test_without_the_cache_nothing_is_written(tiny_archive):
+    load_imdb(tiny_archive, strict=False, use_cache=False)
+    assert not list(cache_dir().glob("*"))
+
+
+def test_an_unreadable_cache_warns_at_the_caller_and_is_rebuilt(tiny_archive):
+    load_imdb(tiny_archive, strict=False)
+    (cached,) = cache_dir().glob("aclimdb-*.npz")
+    cached.write_bytes(b"not a zip file")
+    with pytest.warns(RuntimeWarning) as caught:
+        corpus = load_imdb(tiny_archive, strict=False)
+    (warning,) = caught
+    assert str(warning.message) == (f"the parse cache {cached} is unreadable (ValueError); reading tiny.tar.gz "
+                                    "again and rebuilding it")
+    assert warning.filename == __file__
+    assert corpus.train.texts[6] == POSITIVE[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_imdb(tiny_archive, strict=False).train.texts[6] == POSITIVE[0]
+
+
+def test_cache_follows_changes_of_an_extracted_folder_given_by_its_parent(tmp_path):
+    root = write_folder(tmp_path / "data", layout())
+    assert len(load_imdb(root.parent, strict=False).train) == 12
+    (root / "train" / "pos" / "6_9.txt").write_bytes(b"A seventh great review, wonderful.")
+    assert len(load_imdb(root.parent, strict=False).train) == 13
+
+
+# -- reading the layout --------------------------------------------------------------------------------
+def test_archive_members_outside_the_layout_are_skipped_wherever_they_are(tmp_path):
+    files = {"aclImdb/test/unsup/0_0.txt": b"not an official folder", **layout()}
+    corpus = load_imdb(write_archive(tmp_path / "a.tar.gz", files), strict=False)
+    assert (len(corpus.train), len(corpus.test), len(corpus.unsup)) == (12, 12, 3)
+
+
+def test_folder_entries_that_are_not_files_are_skipped(tmp_path):
+    root = write_folder(tmp_path, layout())
+    (root / "train" / "pos" / "0_subfolder").mkdir()
+    assert len(load_imdb(root, strict=False).train) == 12
+
+
+def test_a_folder_holding_the_layout_and_an_aclImdb_folder_is_read_itself(tmp_path):
+    root = write_folder(tmp_path, layout())
+    (root / "aclImdb").mkdir()  # e.g. an unrelated, empty folder of the same name
+    assert len(load_imdb(root, strict=False).train) == 12
+
+
+def test_an_empty_folder_is_named_in_the_message(tmp_path):
+    with pytest.raises(DataError, match=rf"^missing folder train/pos/ in {tmp_path} \(the official layout"):
+        load_imdb(tmp_path, strict=False)
+
+
+def test_a_source_that_is_neither_file_nor_folder(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"pipe is neither a file nor a folder$"):
+        load_imdb(fifo, strict=False, use_cache=False)
+
+
+def test_an_unreadable_review_file_is_named(tmp_path, monkeypatch):
+    root = write_folder(tmp_path, layout())
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(DataError, match=r"^cannot read \S+train/pos/0_7\.txt: \[Errno 13\] Permission denied$"):
+        load_imdb(root, strict=False)
+
+
+def test_impossible_rating_and_bad_bytes_are_described(tmp_path):
+    files = layout()
+    files["aclImdb/train/pos/99_2.txt"] = b"hello"
+    with pytest.raises(DataError, match=r"99_2\.txt in \S+: rating 2 is impossible in train/pos/ \(expected 7-10\)$"):
+        load_imdb(write_archive(tmp_path / "a.tar.gz", files), strict=False)
+    files = layout()
+    files["aclImdb/test/neg/3_1.txt"] = b"ok caf\xe9 au lait"
+    with pytest.raises(DataError, match=r"3_1\.txt in \S+ is not valid UTF-8 \(byte 6: b'\\xe9'\)$"):
+        load_imdb(write_archive(tmp_path / "b.tar.gz", files), strict=False)
+
+
+def test_every_problem_of_a_source_is_listed_on_its_own_line(tmp_path):
+    files = {k: v for k, v in layout().items() if "/test/pos/" not in k}
+    files["aclImdb/train/pos/0_9.txt"] = b"Another review with the id of 0_7.txt."
+    root = write_archive(tmp_path / "a.tar.gz", files)
+    with pytest.raises(DataError) as caught:
+        load_imdb(root, strict=False)
+    assert str(caught.value).splitlines()[0] == f"{root} does not hold the aclImdb dataset as expected:"
+    assert str(caught.value).splitlines()[1:] == [
+        "  train/pos/: some review ids appear twice", "  test/pos/: expected 12,500 reviews, found 0"]
+    assert "--no-strict" not in str(caught.value)
+    with pytest.raises(DataError, match=r"as expected \(pass strict=False / --no-strict for a partial copy"):
+        load_imdb(root)
+
+
+def test_reading_writes_no_progress_bar_when_stderr_is_not_a_terminal(tiny_archive, capfd):
+    load_imdb(tiny_archive, strict=False)
+    assert capfd.readouterr().err == ""
