@@ -81,3 +81,14 @@ def test_headerless_text_tab_label_files_like_the_uci_sentences(tmp_path):
     plain.write_text("just a review\nanother\tone with a tab\n")
     with pytest.raises(DataError, match="no labels"):
         read_table(plain)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_bucket_sampler_iterates_its_current_epoch_and_counts_its_batches(drop_last):
+    sampler = BucketBatchSampler(list(range(1, 24)), 5, seed=3, drop_last=drop_last)
+    first = [b.tolist() for b in sampler]
+    sampler.set_epoch(4)
+    fourth = [b.tolist() for b in sampler]
+    assert fourth == [b.tolist() for b in sampler.batches(4)] and fourth != first
+    assert len(sampler) == len(first) == (4 if drop_last else 5)
+    assert all(len(b) == 5 for b in first) or not drop_last

@@ -1,11 +1,15 @@
 """Labelled data sets with any label set: tables, label folders, label names and stratified splits."""
 
+import errno
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from polarity.data import LabelledTexts, label_names, read_labelled, split_labelled, stratified_indices
+from polarity.data.splits import fit_valid_split, sample
 from polarity.errors import DataError
 
 UNICODE = ["Très bien ! Le café était délicieux.", "とても良い映画でした", "Awful 😡🎬", "Ça va\u00a0?"]
@@ -242,3 +246,125 @@ def test_review_set_labelled(tiny_archive):
     assert data.texts == corpus.test.texts and data.labels.tolist() == corpus.test.labels.tolist()
     with pytest.raises(DataError, match="unlabelled"):
         corpus.unsup.labelled()
+
+
+# -- messages a user reads --------------------------------------------------------------------------------
+def test_bad_label_values_are_named_by_place(tmp_path):
+    with pytest.raises(DataError, match=r"^label 1: cannot use None as a label \(give a word or a number\)$"):
+        label_names(["a", None])
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,1\nb,0\n")
+    message = rf"^{re.escape(str(path))}: label name 1: cannot use None as a label \(give a word or a number\)$"
+    with pytest.raises(DataError, match=message):
+        read_labelled(path, names=[0, None])
+
+
+def test_given_label_names_must_be_two_distinct_labels(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,x\nb,x\n")
+    message = rf"^{re.escape(str(path))}: the label names must be at least two distinct labels, got \['x', ' x '\]$"
+    with pytest.raises(DataError, match=message):
+        read_labelled(path, names=["x", " x "])
+    with pytest.raises(DataError, match=r"^<memory>: the label names must be at least two distinct labels, got \['pos'\]$"):
+        LabelledTexts.from_lists(["a"], ["pos"], names=["pos"])
+
+
+def test_a_file_with_one_label_is_named_in_the_message(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,pos\nb,pos\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: needs at least two labels, found only 'pos'$"):
+        read_labelled(path)
+
+
+def test_table_column_errors(tmp_path):
+    where = re.escape(str(tmp_path))
+    path = tmp_path / "n.csv"
+    path.write_text("text,id\na,1\n")
+    with pytest.raises(DataError, match=(
+        rf"^{where}/n\.csv: no label column found among \['text', 'id'\] \(looked for label, sentiment, polarity, "
+        r"target, rating, stars, class, category\); name it with --label-column$"
+    )):
+        read_labelled(path)
+    path.write_text("id,words,label\n1,nice,5\n")
+    with pytest.raises(DataError, match=(
+        rf"^{where}/n\.csv: no text column found among \['id', 'words', 'label'\] \(looked for text, review, "
+        r"sentence, content, body, comment\); name it with --text-column$"
+    )):
+        read_labelled(path)
+    path.write_text("text,label\na,1\nb,0\n")
+    with pytest.raises(DataError, match=rf"^{where}/n\.csv: the text and the label cannot both be column 'text'$"):
+        read_labelled(path, text_column="text", label_column="text")
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text('{"text": "a", "label": "pos"}\n{"text": "b"}\n')
+    with pytest.raises(DataError, match=rf"^{where}/d\.jsonl, line 2: the label column 'label' is missing$"):
+        read_labelled(jsonl)
+
+
+# -- label folders: layouts and messages ------------------------------------------------------------------
+def test_folder_has_no_columns_to_name(tmp_path):
+    write_folders(tmp_path, {"pos/a.txt": "good", "neg/b.txt": "bad"})
+    message = rf"^{re.escape(str(tmp_path))} is a folder of label folders: it has no columns to name$"
+    for columns in ({"text_column": "text"}, {"label_column": "label"}):
+        with pytest.raises(DataError, match=message):
+            read_labelled(tmp_path, **columns)
+
+
+def test_folder_of_an_aclimdb_split_with_files_beside_the_label_folders(tmp_path):
+    write_folders(tmp_path, {
+        "labeledBow.feat": "0 0:1\n", "neg/0_2.txt": "Awful", "pos/0_9.txt": "Great", "unsup/0_0.txt": "unlabelled",
+        "urls_neg.txt": "http://x\n", "urls_pos.txt": "http://y\n",
+    })
+    data = read_labelled(tmp_path)
+    assert data.names == ["neg", "pos"] and data.texts == ["Awful", "Great"] and data.labels.tolist() == [0, 1]
+
+
+def test_folder_without_label_folders_says_none_found(tmp_path):
+    write_folders(tmp_path, {"notes.txt": "x", "unsup/a.txt": "y", "empty/readme.md": "z"})
+    message = (rf"^{re.escape(str(tmp_path))}: needs at least two sub-folders of \.txt files, one per label "
+               r"\(such as pos/ and neg/\), found none$")
+    with pytest.raises(DataError, match=message):
+        read_labelled(tmp_path)
+
+
+def test_folder_unknown_label_names_the_file(tmp_path):
+    write_folders(tmp_path, {"neg/a.txt": "bad", "neutral/b.txt": "so-so", "pos/c.txt": "good"})
+    file = re.escape(str(tmp_path / "neutral" / "b.txt"))
+    with pytest.raises(DataError, match=rf"^{file}: unknown label 'neutral'; the known labels are \['neg', 'pos'\]$"):
+        read_labelled(tmp_path, names=["neg", "pos"])
+
+
+def test_folder_text_files_lose_their_byte_order_mark(tmp_path):
+    write_folders(tmp_path, {"neg/a.txt": "\ufeffAwful \ufeff", "pos/b.txt": "\ufeffGreat"})
+    assert read_labelled(tmp_path).texts == ["Awful \ufeff", "Great"]
+
+
+def test_unreadable_text_file_is_named(tmp_path, monkeypatch):
+    write_folders(tmp_path, {"neg/a.txt": "bad", "pos/locked.txt": "good"})
+    locked = tmp_path / "pos" / "locked.txt"
+    read_bytes = Path.read_bytes
+
+    def refuse(self):  # as for a file without read permission (chmod has no effect for root)
+        if self == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    where = re.escape(str(locked))
+    with pytest.raises(DataError, match=rf"^cannot read {where}: \[Errno 13\] Permission denied: '{where}'$"):
+        read_labelled(tmp_path)
+
+
+# -- limited and sampled splits ---------------------------------------------------------------------------
+def test_limit_as_large_as_the_data_keeps_every_text():
+    data = LabelledTexts.from_lists([f"t{i}" for i in range(10)], ["a", "b"] * 5)
+    full_fit, full_valid = fit_valid_split(data, 0.2, seed=0)
+    fit, valid = fit_valid_split(data, 0.2, seed=0, limit=10)
+    assert fit.texts == full_fit.texts and valid.texts == full_valid.texts and len(valid) == 2
+    assert sample(data, 10, seed=0).texts == data.texts
+
+
+def test_sample_is_seeded_and_keeps_the_label_balance():
+    data = LabelledTexts.from_lists([f"t{i}" for i in range(400)], ["a"] * 100 + ["b"] * 300)
+    first, again = sample(data, 40, seed=7), sample(data, 40, seed=7)
+    assert first.texts == again.texts and np.bincount(first.labels).tolist() == [10, 30]
+    assert fit_valid_split(data, 0.1, seed=3, limit=50)[1].texts == fit_valid_split(data, 0.1, seed=3, limit=50)[1].texts

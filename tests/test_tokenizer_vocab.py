@@ -97,3 +97,39 @@ def test_vocabulary_rejects_bad_options(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="not a polarity vocabulary"):
         Vocabulary.load(tmp_path / "bad.json")
+
+
+def test_vocabulary_restricted_to_some_words_keeps_their_counts_and_options(tmp_path):
+    vocab = Vocabulary.build([["a", "a", "a", "b", "b", "c"]], num_words=9, skip_top=1)
+    kept = vocab.restrict({"a", "c"})
+    assert kept.to_dict() == {"format": "polarity.vocabulary/1", "num_words": 9, "skip_top": 1, "index_from": 3,
+                              "start_char": 1, "oov_char": 2, "words": ["a", "c"], "counts": [3, 1]}
+
+
+def test_decode_marks_ids_beyond_the_vocabulary_unused():
+    vocab = Vocabulary.build([["great", "film"]])  # ids 4 and 5
+    assert vocab.decode([5, 6, 7]) == ["great", "<UNUSED>", "<UNUSED>"]
+
+
+@pytest.mark.parametrize("text, marked", [
+    ("not good, not bad", "not NEGgood, not NEGbad"),  # each cue marks its own clause
+    ("fine. it is not good", "fine. it is not NEGgood"),  # the scope starts at the cue
+    ("not good nor fun. never bad", "not NEGgood NEGnor NEGfun. never NEGbad"),  # a cue inside a scope is a word of it
+])
+def test_negation_marks_each_clause_after_its_cue(text, marked):
+    from polarity.data.tokenizer import mark_negation
+
+    assert mark_negation(text) == marked
+
+
+def test_fitted_encoder_keeps_its_options():
+    from polarity.data import TextEncoder
+
+    texts = ["the film the film the end", "a film"]
+    encoder = TextEncoder.fit(texts)  # ids: film 4, the 5, a 6, end 7
+    assert encoder.encode(["the film"]) == [[1, 5, 4]]
+    assert TextEncoder.fit(texts, num_words=5).encode(["the film"]) == [[1, 2, 4]]
+    assert TextEncoder.fit(texts, skip_top=5).encode(["the film"]) == [[2, 5, 2]]
+    assert TextEncoder.fit(texts, maxlen=2, truncating="post").encode(["the film end"]) == [[1, 5]]
+    assert encoder.decode([0, 1, 4]) == ["<PAD>", "<START>", "film"]
+    assert encoder.decode([0, 1, 4], skip_padding=True) == ["<START>", "film"]
