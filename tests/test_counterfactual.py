@@ -10,9 +10,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polarity.data.counterfactual import LEXICON, augment, flip, swap_antonyms, toggle_negation
+from polarity.data.counterfactual import (
+    KINDS,
+    LEXICON,
+    augment,
+    contrast,
+    flip,
+    sentence_pools,
+    swap_antonyms,
+    toggle_negation,
+)
 from polarity.data.labelled import LabelledTexts
-from polarity.data.pairs import load_cad, read_pairs
+from polarity.data.pairs import (
+    excluded_texts,
+    load_cad,
+    read_pairs,
+    resolve_pairs,
+    with_pairs,
+)
 from polarity.errors import DataError
 
 CAD = Path(os.environ.get("POLARITY_CAD") or Path(__file__).resolve().parents[2] / "shared" / "data" / "cad")
@@ -127,6 +142,7 @@ def test_pairs_know_their_originals():
 
     pairs = Pairs(data, ["a", "a", "b", "b"])
     assert pairs.originals({"orig good", "orig bad", "other"}).tolist() == [True, False, True, False]
+    assert np.asarray(pairs.texts)[pairs.originals({"orig good", "orig bad"})].tolist() == ["orig good", "orig bad"]
     assert np.array_equal(pairs.subset([2, 3]).data.labels, [0, 1])
 
 
@@ -306,7 +322,7 @@ def test_the_cad_files_come_from_the_cache_or_one_checked_download(tmp_path, mon
     asked = []
 
     def retrieve(url, known_hash, fname, path, progressbar):
-        asked.append((url, known_hash, fname, Path(path)))
+        asked.append((url, known_hash, fname, Path(path), bool(progressbar)))
         Path(path).mkdir(parents=True, exist_ok=True)
         (Path(path) / fname).write_text(content, encoding="utf-8")
         return str(Path(path) / fname)
@@ -314,10 +330,12 @@ def test_the_cad_files_come_from_the_cache_or_one_checked_download(tmp_path, mon
     monkeypatch.setattr(pooch, "retrieve", retrieve)
     assert load_cad("dev").texts == ["A good film", "A bad film"]
     assert asked == [(pairs.CAD_URL.format(split="dev"), f"sha256:{pairs.CAD_SHA256['dev']}", "dev_paired.tsv",
-                      tmp_path / "cache" / "cad")]
+                      tmp_path / "cache" / "cad", False)]  # no progress bar on stderr
     asked.clear()
     assert load_cad("dev", download=False).texts == ["A good film", "A bad film"]  # now from the cache
     assert asked == []
+    assert pairs.locate_cad("train") == tmp_path / "cache" / "cad" / "train_paired.tsv"  # downloads by default
+    assert [fname for _, _, fname, _, _ in asked] == ["train_paired.tsv"]
 
 
 def test_held_out_texts_that_match_nothing_hold_nothing_out_and_a_table_needs_a_text_column(tmp_path):
@@ -330,3 +348,175 @@ def test_held_out_texts_that_match_nothing_hold_nothing_out_and_a_table_needs_a_
     table.write_text("id,label\n1,pos\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"held\.csv: no text column found"):
         excluded_texts(str(table))
+
+
+# -- rule-made counterfactuals: what they draw and how --------------------------------------------------------
+def test_sentence_pools_hold_the_short_sentences_that_lean_their_reviews_way():
+    """4 to 18 words, every lexicon word of the review's side, IMDB's line breaks read as spaces."""
+    eighteen = "I loved every minute of this film and I would watch it again with all my friends soon."
+    positive = ("This was a great film.<br /><br />We loved the music and the cast. Great fun here! We loved this film. "
+                "It is a film about dogs. The start was good but the end was bad. The villain was truly awful. "
+                f"{eighteen} {eighteen.replace('my friends', 'my old friends')}")
+    negative = "The plot was boring.<br />Awful acting all round. A great cast could not save it."
+    pools = sentence_pools(LabelledTexts.from_lists([positive, negative], ["positive", "negative"]))
+    assert pools == {1: ["This was a great film.", "We loved the music and the cast.", "We loved this film.", eighteen],
+                     0: ["The plot was boring.", "Awful acting all round."]}
+
+
+REVIEWS = ["The film was good and the cast was great.", "I loved the music and the songs.",
+           "The plot was boring from start to end.", "An awful film with a stupid ending."]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_augment_draws_sentences_of_both_labels_beside_their_flip_of_its_kind(kind):
+    data = LabelledTexts.from_lists(REVIEWS * 5, ["positive", "positive", "negative", "negative"] * 5,
+                                    source="reviews.csv")
+    joined, added = augment(data, kind, 1.0, seed=0)
+    assert added == 20 and joined.texts[:20] == data.texts
+    assert joined.names == ["negative", "positive"] and joined.source == "reviews.csv"
+    drawn = list(zip(joined.texts[20::2], joined.texts[21::2], joined.labels[20::2], joined.labels[21::2]))
+    for sentence, flipped, label, other in drawn:
+        assert flipped == flip(sentence, kind).text and other == 1 - label
+    assert {int(label) for _, _, label, _ in drawn} == {0, 1}
+
+
+def test_augment_adds_about_its_fraction_of_the_data_and_at_least_one_pair():
+    data = LabelledTexts.from_lists(REVIEWS, ["positive", "positive", "negative", "negative"])
+    assert augment(data, "both", 0.5, seed=0)[1] == 2  # half of 4 texts: one sentence and its flip
+    assert augment(data, "both", 0.1, seed=0)[1] == 2
+
+
+def test_augment_and_contrast_need_two_labels():
+    data = LabelledTexts.from_lists(["A good book.", "A good film.", "Good music."], ["books", "films", "music"])
+    with pytest.raises(DataError, match=r"^data\.augment flips one label into the other: it needs two labels, not 3$"):
+        augment(data, "both", 0.5, seed=0)
+    with pytest.raises(DataError, match=r"^data\.contrast_fraction joins sentences of two opposite labels: it needs two "
+                                        r"labels, not 3$"):
+        contrast(data, 0.5, seed=0)
+
+
+def test_contrast_joins_a_sentence_of_each_label_with_but_or_although():
+    data = LabelledTexts.from_lists(["We loved the film about Malcolm X.", "The plot was boring here."] * 10,
+                                    ["positive", "negative"] * 10, source="reviews.csv")
+    joined, added = contrast(data, 1.0, seed=0)
+    assert added == 20 and joined.texts[:20] == data.texts
+    assert joined.names == ["negative", "positive"] and joined.source == "reviews.csv"
+    expected = {"The plot was boring here, but we loved the film about Malcolm X.": 1,
+                "Although the plot was boring here, we loved the film about Malcolm X.": 1,
+                "We loved the film about Malcolm X, but the plot was boring here.": 0,
+                "Although we loved the film about Malcolm X, the plot was boring here.": 0}
+    made = list(zip(joined.texts[20:], joined.labels[20:].tolist()))
+    assert all(expected.get(text) == label for text, label in made)
+    assert {text for text, _ in made} == set(expected)  # both labels, both shapes
+
+
+def test_contrast_without_sentences_of_one_label_adds_nothing():
+    data = LabelledTexts.from_lists(["We loved this film.", "Meh."] * 4, ["positive", "negative"] * 4)
+    joined, added = contrast(data, 0.5, seed=0)
+    assert added == 0 and joined.texts == data.texts
+
+
+# -- pairs files: columns and errors ----------------------------------------------------------------------
+def test_a_pairs_file_reads_the_columns_it_is_given(tmp_path):
+    path = write(tmp_path, "mine.csv", "review_text,verdict,couple\nA good film,positive,1\nA bad film,negative,1\n")
+    pairs = read_pairs(path, text_column="review_text", label_column="verdict", pair_column="couple")
+    assert pairs.texts == ["A good film", "A bad film"] and pairs.pair_ids == ["1", "1"] and pairs.members() == [(0, 1)]
+    assert pairs.data.labels.tolist() == [1, 0] and pairs.data.source == str(path)
+
+
+def test_a_pairs_file_without_a_column_or_with_a_bad_pair_says_so_in_one_line(tmp_path):
+    missing = {
+        "text": ("words,label,pair_id\nA,positive,1\n", ["words", "label", "pair_id"],
+                 "text, review, sentence, content, body, comment"),
+        "label": ("text,verdict,pair_id\nA,positive,1\n", ["text", "verdict", "pair_id"],
+                  "label, sentiment, polarity, target, rating, stars, class, category"),
+        "pair": ("text,label\nA,positive\n", ["text", "label"], "pair_id, batch_id, pair"),
+    }
+    for kind, (content, columns, looked) in missing.items():
+        path = write(tmp_path, f"no-{kind}.csv", content)
+        with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: no {kind} column found among "
+                                            rf"{re.escape(repr(columns))} \(looked for {looked}\); [^\n]*$"):
+            read_pairs(path)
+    rows = {
+        "three.csv": ("text,label,pair_id\nA,positive,1\nB,negative,1\nC,negative,1\n",
+                      "line 2: pair '1' has 3 rows; a pair has 2"),
+        "unpaired.jsonl": (('{"text": "A", "label": "positive", "pair_id": "a"}\n'
+                            '{"text": "B", "label": "negative", "pair_id": "a"}\n{"text": "C", "label": "positive"}\n'),
+                           "line 3: no pair id"),
+    }
+    for name, (content, message) in rows.items():
+        path = write(tmp_path, name, content)
+        with pytest.raises(DataError, match=rf"^{re.escape(str(path))}, {re.escape(message)}$"):
+            read_pairs(path)
+    lines = write(tmp_path, "pairs.txt", "A good film\nA bad film\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(lines))}: a plain text file has no labels \(line 1 has no "
+                                        r"tab-separated label; use text<TAB>label lines, CSV, TSV or JSONL\)$"):
+        read_pairs(lines)
+
+
+def test_a_pairs_file_joins_training_data_with_its_label_names(tmp_path):
+    path = write(tmp_path, "pairs.jsonl", '{"text": "Worth it", "label": 1, "pair_id": "a"}\n'
+                                          '{"text": "Not worth it", "label": 0, "pair_id": "a"}\n')
+    fit = LabelledTexts.from_lists(["A good one", "A bad one"], ["positive", "negative"], source="train.csv")
+    pairs = resolve_pairs(str(path), fit.names)
+    assert pairs.data.names == ["negative", "positive"] and pairs.data.labels.tolist() == [1, 0]
+    joined = with_pairs(fit, pairs)
+    assert joined.texts == ["A good one", "A bad one", "Worth it", "Not worth it"] and joined.labels.tolist() == [1, 0, 1, 0]
+    assert joined.names == ["negative", "positive"] and joined.source == "train.csv"
+    assert with_pairs(fit, pairs, 3).texts == fit.texts + ["Worth it", "Not worth it"] * 3
+    numbered = LabelledTexts.from_lists(["A good one", "A bad one"], [1, 0])
+    with pytest.raises(DataError, match=r"^the labels of the pairs \(data\.pairs, --pairs\) \['negative', 'positive'\] "
+                                        r"differ from the training data's \[0, 1\]$"):
+        with_pairs(numbered, pairs)
+
+
+# -- the CAD files from $POLARITY_CAD ---------------------------------------------------------------------
+def test_the_cad_pairs_come_from_the_polarity_cad_folder(tmp_path, monkeypatch):
+    """A folder of the authors' layout (labels Positive/Negative) read as negative/positive pairs: the
+    training pairs for data.pairs = "cad", both texts of the dev pairs for data.exclude = "cad-dev"."""
+    import pooch
+
+    def no_download(*args, **kwargs):
+        raise OSError("no download in this test")
+
+    monkeypatch.setattr(pooch, "retrieve", no_download)
+    cad = tmp_path / "cad"
+    cad.mkdir()
+    write(cad, "train_paired.tsv", "Sentiment\tText\tbatch_id\nPositive\tA good film\t1\nNegative\tA bad film\t1\n"
+                                   "Negative\tI hated it\t2\nPositive\tI loved it\t2\n")
+    write(cad, "dev_paired.tsv", "Sentiment\tText\tbatch_id\nNegative\tDull, sadly\t7\nPositive\tFun, happily\t7\n")
+    monkeypatch.setenv("POLARITY_CAD", str(cad))
+    dev = load_cad("dev")
+    assert dev.texts == ["Dull, sadly", "Fun, happily"] and dev.data.names == ["negative", "positive"]
+    assert dev.data.labels.tolist() == [0, 1] and dev.members() == [(0, 1)]
+    train = resolve_pairs("cad", ["negative", "positive"])
+    assert train.texts == ["A good film", "A bad film", "I hated it", "I loved it"] and train.data.labels.tolist() == [1, 0, 0, 1]
+    assert excluded_texts("cad-dev") == {"Dull, sadly", "Fun, happily"}
+    with pytest.raises(DataError, match=r"^the CAD pairs come as train or dev, got 'test'$"):
+        load_cad("test")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("POLARITY_CAD", str(empty))
+    with pytest.raises(DataError, match=rf"^POLARITY_CAD points to {re.escape(str(empty))}, which has no dev_paired\.tsv$"):
+        load_cad("dev")
+
+
+def test_a_failed_cad_download_says_why_in_one_line(tmp_path, monkeypatch):
+    import pooch
+
+    from polarity.data import pairs
+
+    monkeypatch.delenv("POLARITY_CAD", raising=False)
+    monkeypatch.setenv("POLARITY_CACHE", str(tmp_path / "cache"))
+    failures = {ValueError("SHA256 hash of downloaded file (abc) does not match the known hash"):
+                (r"the downloaded CAD file failed its SHA-256 check: SHA256 hash of downloaded file \(abc\) does not "
+                 r"match the known hash"),
+                OSError("network unreachable"):
+                rf"could not download {re.escape(pairs.CAD_URL.format(split='dev'))}: network unreachable"}
+    for error, message in failures.items():
+        def retrieve(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(pooch, "retrieve", retrieve)
+        with pytest.raises(DataError, match=rf"^{message}$"):
+            load_cad("dev")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from polarity.data.imdb import load_imdb
-from polarity.data.tables import read_table
+from polarity.data.labelled import read_labelled
+from polarity.data.tables import TableDataset, read_table, split_lines
 from polarity.errors import DataError
 
 from conftest import layout, write_folder
@@ -24,9 +25,10 @@ def jsonl(tmp_path, rows) -> str:
 
 def test_labels_as_numbers_booleans_and_words(tmp_path):
     rows = [{"text": "a", "label": 1}, {"text": "b", "label": 0}, {"text": "c", "label": 1.0}, {"text": "d", "label": True},
-            {"text": "e", "label": False}, {"text": "f", "label": "Positive"}, {"text": "g", "label": " neg "}]
+            {"text": "e", "label": False}, {"text": "f", "label": "Positive"}, {"text": "g", "label": " neg "},
+            {"text": "h", "label": -0.0}]
     table = read_table(jsonl(tmp_path, rows))
-    assert table.labels.tolist() == [1, 0, 1, 1, 0, 1, 0] and table.labels.dtype == np.int8
+    assert table.labels.tolist() == [1, 0, 1, 1, 0, 1, 0, 0] and table.labels.dtype == np.int8
 
 
 @pytest.mark.parametrize("label, line", [(2, 2), (-1, 2), (0.5, 2), ("maybe", 2)])
@@ -97,3 +99,155 @@ def test_a_tsv_written_csv_style_reads_back_its_texts(tmp_path):
     tabbed.write_text('text\tlabel\n"a\tb"\tpos\n', encoding="utf-8")
     with pytest.raises(DataError, match="line 2: 3 fields where the header has 2; a quoted text holding a tab"):
         read_table(tabbed)
+
+
+@pytest.mark.parametrize("second, message", [
+    ({"label": 0}, "the text column 'text' is missing"),
+    ({"text": 5, "label": 0}, "column 'text' holds 5, not text"),
+    ({"text": "b", "label": None}, "column 'label' is missing"),
+    (["b", 0], "expected a JSON object"),
+])
+def test_a_bad_jsonl_row_is_one_line_naming_its_line(tmp_path, second, message):
+    path = jsonl(tmp_path, [{"text": "a", "label": 1}, second])
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}, line 2: {message}')}$"):
+        read_table(path)
+
+
+def test_a_check_suite_line_that_is_not_an_object_shows_one(tmp_path):
+    from polarity.inference.check import read_suite
+
+    path = jsonl(tmp_path, [["Not bad at all.", "negative"]])
+    example = '{"text": "Not bad at all.", "not": "negative"}'
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}, line 1: expected a JSON object such as {example}')}$"):
+        read_suite(path)
+
+
+@pytest.mark.parametrize("header, kind, looked_for", [
+    ("id,words,label", "text", "text, review, sentence, content, body, comment"),
+    ("id,review", "label", "label, sentiment, polarity, target, rating, stars, class, category"),
+])
+def test_a_file_without_a_known_column_says_what_was_looked_for(tmp_path, header, kind, looked_for):
+    path = tmp_path / "data.csv"
+    path.write_text(f"{header}\n" + ",".join(["1"] * len(header.split(","))) + "\n", encoding="utf-8")
+    expected = (f"{path}: no {kind} column found among {header.split(',')} (looked for {looked_for}); "
+                f"name it with --{kind}-column")
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}$"):
+        read_table(path)
+
+
+def test_what_read_table_returns_for_a_table_and_for_plain_text(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("id,review,sentiment\n7,Great film.,positive\n8,Dull.,negative\n", encoding="utf-8")
+    table = read_table(path)
+    assert (table.path, table.texts, table.text_column, table.labels.tolist()) == (str(path), ["Great film.", "Dull."],
+                                                                                 "review", [1, 0])
+    assert table.rows == [{"id": "7", "review": "Great film.", "sentiment": "positive"},
+                          {"id": "8", "review": "Dull.", "sentiment": "negative"}]
+    # prediction input: a label column found by name is read when it holds 0/1-like labels
+    assert read_table(path, require_labels=False).labels.tolist() == [1, 0]
+    plain = tmp_path / "reviews.txt"
+    plain.write_text("Great film.\nDull.\n", encoding="utf-8")
+    assert read_table(plain, require_labels=False) == TableDataset(str(plain), ["Great film.", "Dull."], None, [{}, {}])
+
+
+def test_text_tab_label_lines_split_on_the_last_tab(tmp_path):
+    path = tmp_path / "sentences.txt"
+    path.write_text("A film\twith a tab inside.\tpos\nDull.\tnegative\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.texts == ["A film\twith a tab inside.", "Dull."] and table.labels.tolist() == [1, 0]
+    assert table.rows == [{"text": "A film\twith a tab inside.", "label": "pos"}, {"text": "Dull.", "label": "negative"}]
+    other = tmp_path / "three.txt"
+    other.write_text("Great.\tpos\nMeh.\tneutral\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"^{re.escape(f'{other}, line 2: unknown label ')}'neutral'; "
+                                        r"the known labels are \['neg', 'pos'\]$"):
+        read_labelled(other, names=["neg", "pos"])
+
+
+def test_an_empty_text_file_has_no_labels(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_text("", encoding="utf-8")
+    expected = f"{path}: a plain text file has no labels (use text<TAB>label lines, CSV, TSV or JSONL)"
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}$"):
+        read_labelled(path)
+
+
+def test_standard_input_lines(tmp_path):
+    """What `polarity predict -` reads: lines split on '\n' (CRLF too), the BOM dropped, the last line
+    read without its line end, blank lines kept; bad UTF-8 names its line."""
+    raw = "\ufeffGood.\r\nBad,\rbut fine\n\nlast".encode("utf-8")
+    assert list(split_lines(raw, "stdin")) == [(1, "Good."), (2, "Bad,\rbut fine"), (3, ""), (4, "last")]
+    with pytest.raises(DataError, match=r"^stdin, line 2: not valid UTF-8 \(byte 0\); save the file as UTF-8$"):
+        list(split_lines(b"ok\n\xffno\n", "stdin"))
+
+
+def test_a_tsv_with_empty_and_fully_quoted_fields(tmp_path):
+    """Spreadsheets may quote every field (an empty one as ""), or leave an empty field bare."""
+    import csv
+
+    path = tmp_path / "quoted.tsv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_ALL)
+        writer.writerows([["text", "label", "note"], ['A "great" film', "pos", ""], ["Dull", "neg", "seen"]])
+    table = read_table(path)
+    assert table.rows == [{"text": 'A "great" film', "label": "pos", "note": ""},
+                          {"text": "Dull", "label": "neg", "note": "seen"}]
+    bare = tmp_path / "bare.tsv"
+    bare.write_text("text\tlabel\tnote\nGood\tpos\t\n", encoding="utf-8")
+    assert read_table(bare).rows == [{"text": "Good", "label": "pos", "note": ""}]
+
+
+def test_a_blank_line_between_rows_is_skipped_and_lines_still_counted(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("text,label\nGood,pos\n\nBad,neg\n", encoding="utf-8")
+    assert read_table(path).texts == ["Good", "Bad"]
+    path.write_text("text,label\nGood,pos\n\nBad,maybe\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}, line 4: cannot read ')}'maybe' as a label"):
+        read_table(path)
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("text,label,text\na,1,b\n", encoding="utf-8")
+    expected = f"{path}, line 1: the header names a column twice: ['text', 'label', 'text']"
+    with pytest.raises(DataError, match=f"^{re.escape(expected)}$"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("suffix, kind, separator", [("csv", "CSV", ","), ("tsv", "TSV", "\t")])
+def test_a_file_with_old_mac_line_ends_names_its_format(tmp_path, suffix, kind, separator):
+    """A file whose lines end in a bare CR (old Mac exports) is one malformed line."""
+    path = tmp_path / f"mac.{suffix}"
+    path.write_bytes(f"text{separator}label\rGood{separator}pos\rBad{separator}neg\r".encode())
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}, line 1: malformed {kind}: ')}.+$"):
+        read_table(path)
+
+
+class EveryTextScored:
+    """A stand-in model: any object with ``labels`` and ``classify`` can predict a file."""
+
+    labels = ["negative", "positive"]
+
+    def __init__(self):
+        self.texts = []
+
+    def classify(self, texts, **options):
+        from polarity.inference.predictor import Prediction
+
+        self.texts += texts
+        return [Prediction(t, "positive", 0.9, {"negative": 0.1, "positive": 0.9}, None if t.strip() else "empty text")
+                for t in texts]
+
+
+def test_predicting_a_text_file_names_lines_and_reads_text_tab_label_lines(tmp_path):
+    from polarity.inference.stream import predict_file
+
+    plain = tmp_path / "reviews.txt"
+    plain.write_text("Great film.\n\nDull.\n", encoding="utf-8")
+    warnings = []
+    result = predict_file(EveryTextScored(), plain, tmp_path / "out.jsonl", warn=warnings.append, progress=False)
+    assert result.rows == 3 and warnings == [f"{plain}, line 2: empty text"]
+    labelled = tmp_path / "sentences.txt"
+    labelled.write_text("Great film.\tpos\nDull.\tneg\n", encoding="utf-8")
+    model = EveryTextScored()  # a text<TAB>label file is read from its text, whatever column the user names
+    predict_file(model, labelled, tmp_path / "out.csv", text_column="review", progress=False)
+    assert model.texts == ["Great film.", "Dull."]
