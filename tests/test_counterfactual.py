@@ -435,7 +435,7 @@ def test_a_pairs_file_without_a_column_or_with_a_bad_pair_says_so_in_one_line(tm
     for kind, (content, columns, looked) in missing.items():
         path = write(tmp_path, f"no-{kind}.csv", content)
         with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: no {kind} column found among "
-                                            rf"{re.escape(repr(columns))} \(looked for {looked}\); [^\n]*$"):
+                                            rf"{re.escape(repr(columns))} \(looked for {looked}\); rename the column in the pairs file$"):
             read_pairs(path)
     rows = {
         "three.csv": ("text,label,pair_id\nA,positive,1\nB,negative,1\nC,negative,1\n",
@@ -448,6 +448,13 @@ def test_a_pairs_file_without_a_column_or_with_a_bad_pair_says_so_in_one_line(tm
         path = write(tmp_path, name, content)
         with pytest.raises(DataError, match=rf"^{re.escape(str(path))}, {re.escape(message)}$"):
             read_pairs(path)
+    nulls = write(tmp_path, "nulls.jsonl", '{"text": "A", "label": "positive", "pair_id": null}\n'
+                                           '{"text": "B", "label": "negative", "pair_id": null}\n')
+    with pytest.raises(DataError, match=rf"^{re.escape(str(nulls))}, line 1: no pair id$"):
+        read_pairs(nulls)  # a null id pairs nothing (it is not the pair "None")
+    empty_label = write(tmp_path, "empty.csv", "text,label,pair_id\nA,positive,1\nB,,1\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(empty_label))}, line 3: the label \(column 'label'\) is empty"):
+        read_pairs(empty_label)
     lines = write(tmp_path, "pairs.txt", "A good film\nA bad film\n")
     with pytest.raises(DataError, match=rf"^{re.escape(str(lines))}: a plain text file has no labels \(line 1 has no "
                                         r"tab-separated label; use text<TAB>label lines, CSV, TSV or JSONL\)$"):

@@ -218,7 +218,8 @@ def test_a_file_with_old_mac_line_ends_names_its_format(tmp_path, suffix, kind, 
     """A file whose lines end in a bare CR (old Mac exports) is one malformed line."""
     path = tmp_path / f"mac.{suffix}"
     path.write_bytes(f"text{separator}label\rGood{separator}pos\rBad{separator}neg\r".encode())
-    with pytest.raises(DataError, match=f"^{re.escape(f'{path}, line 1: malformed {kind}: ')}.+$"):
+    reason = r"its lines end in a bare carriage return \(old Mac line ends\): save it with \\n or \\r\\n line ends"
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}, line 1: malformed {kind}: ')}{reason}$"):
         read_table(path)
 
 

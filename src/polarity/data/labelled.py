@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polarity.data.tables import LABEL_COLUMNS, TEXT_COLUMNS, is_empty, pick_column, read_rows
+from polarity.data.tables import LABEL_COLUMNS, TEXT_COLUMNS, Rows, is_empty, pick_column, read_rows
 from polarity.errors import DataError
 
 NEGATIVE_WORDS = {0, "0", "false", "no", "neg", "negative", "bad", "-"}
@@ -185,18 +185,17 @@ def read_labelled(
         if text_column is not None or label_column is not None:
             raise DataError(f"{path} is a folder of label folders: it has no columns to name")
         texts, values, where = _read_folder(path)
-    else:
-        texts, values, where = _read_file(path, text_column, label_column)
-    source = str(path)
-    names = _checked_names(names, source) if names is not None else _names_of(values, where, source)
-    return LabelledTexts(texts, encode_labels(values, names, where), names, source)
+        return _labelled(texts, values, where, names, str(path))
+    return labelled_rows(read_rows(path, labelled=True), path, text_column, label_column, names)
 
 
-def _read_file(path: Path, text_column: str | None, label_column: str | None):
-    table = read_rows(path, labelled=True)
+def labelled_rows(table: Rows, path: Path, text_column: str | None, label_column: str | None, names=None, *,
+                  hint: str | None = None) -> LabelledTexts:
+    """The labelled texts of a table that :func:`read_rows` read; errors name the file's lines.
+    ``hint``: what a missing column's message advises (default: the ``--text-column`` options)."""
     columns = table.columns
-    text_column = pick_column(columns, text_column, TEXT_COLUMNS, "text", path)
-    label_column = pick_column(columns, label_column, LABEL_COLUMNS, "label", path)
+    text_column = pick_column(columns, text_column, TEXT_COLUMNS, "text", path, hint)
+    label_column = pick_column(columns, label_column, LABEL_COLUMNS, "label", path, hint)
     if text_column == label_column:
         raise DataError(f"{path}: the text and the label cannot both be column {text_column!r}")
     texts = table.texts(text_column)
@@ -207,7 +206,12 @@ def _read_file(path: Path, text_column: str | None, label_column: str | None):
             raise DataError(f"{where}: the label (column {label_column!r}) is empty; give every row a label")
         values.append(value)
         numbers.append(number)
-    return texts, values, lambda index: table.where(numbers[index])
+    return _labelled(texts, values, lambda index: table.where(numbers[index]), names, str(path))
+
+
+def _labelled(texts: list[str], values: list, where, names, source: str) -> LabelledTexts:
+    names = _checked_names(names, source) if names is not None else _names_of(values, where, source)
+    return LabelledTexts(texts, encode_labels(values, names, where), names, source)
 
 
 def _read_folder(root: Path):

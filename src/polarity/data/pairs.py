@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from polarity.data.labelled import LabelledTexts
-from polarity.data.tables import LABEL_COLUMNS, TEXT_COLUMNS, pick_column, read_rows
+from polarity.data.labelled import LabelledTexts, labelled_rows
+from polarity.data.tables import TEXT_COLUMNS, is_empty, pick_column, read_rows
 from polarity.errors import DataError
 
 PAIR_COLUMNS = ("pair_id", "batch_id", "pair")
@@ -64,13 +64,10 @@ def read_pairs(path: str | os.PathLike, *, text_column: str | None = None, label
     """The pairs of a labelled file with a pair column (``pair_id``, ``batch_id`` or ``pair``)."""
     path = Path(path)
     table = read_rows(path, labelled=True)
-    columns = table.columns
-    text = pick_column(columns, text_column, TEXT_COLUMNS, "text", path)
-    label = pick_column(columns, label_column, LABEL_COLUMNS, "label", path)
-    pair = pick_column(columns, pair_column, PAIR_COLUMNS, "pair", path)
-    texts = [row.get(text) for _, row in table.rows]
-    data = LabelledTexts.from_lists(texts, [row.get(label) for _, row in table.rows], names, str(path))
-    pair_ids = [str(row.get(pair, "")).strip() for _, row in table.rows]
+    hint = "rename the column in the pairs file"
+    pair = pick_column(table.columns, pair_column, PAIR_COLUMNS, "pair", path, hint)
+    data = labelled_rows(table, path, text_column, label_column, names, hint=hint)
+    pair_ids = ["" if is_empty(row.get(pair)) else str(row.get(pair)).strip() for _, row in table.rows]
     _check_pairs(data, pair_ids, [number for number, _ in table.rows], table.where)
     return Pairs(data, pair_ids)
 

@@ -139,8 +139,10 @@ def read_rows(path: str | os.PathLike, *, labelled: bool = False) -> Rows:
     return table
 
 
-def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], kind: str, path: Path) -> str:
-    """The column ``wanted`` (exact, else the one that differs only in case), or the first candidate found."""
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], kind: str, path: Path,
+                hint: str | None = None) -> str:
+    """The column ``wanted`` (exact, else the one that differs only in case), or the first candidate found;
+    ``hint`` ends the message when none is (default: name it with ``--KIND-column``)."""
     if wanted is not None:
         if wanted in columns:
             return wanted
@@ -152,7 +154,7 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     if found is None:
         raise DataError(
             f"{path}: no {kind} column found among {columns} (looked for {', '.join(candidates)}); "
-            f"name it with --{kind}-column"
+            f"{hint or f'name it with --{kind}-column'}"
         )
     return found
 
@@ -307,7 +309,9 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
                 raise DataError(f"{path}, line {line}: {len(row)} fields where the header has {len(header)}{hint}")
             yield line, dict(zip(header, [unquote_tsv_field(value) for value in row] if tsv else row))
     except csv.Error as exc:
-        raise DataError(f"{path}, line {reader.line_num}: malformed {kind}: {exc}") from exc
+        reason = ("its lines end in a bare carriage return (old Mac line ends): save it with \\n or \\r\\n line ends"
+                  if "new-line character seen in unquoted field" in str(exc) else str(exc))
+        raise DataError(f"{path}, line {reader.line_num}: malformed {kind}: {reason}") from exc
 
 
 def iter_jsonl(path: Path, example: str | None = None) -> Iterator[tuple[int, dict]]:
