@@ -368,3 +368,19 @@ def test_sample_is_seeded_and_keeps_the_label_balance():
     first, again = sample(data, 40, seed=7), sample(data, 40, seed=7)
     assert first.texts == again.texts and np.bincount(first.labels).tolist() == [10, 30]
     assert fit_valid_split(data, 0.1, seed=3, limit=50)[1].texts == fit_valid_split(data, 0.1, seed=3, limit=50)[1].texts
+
+
+def test_imdb_reviews_labelled_by_sentiment_or_rating_band(tiny_archive):
+    from polarity.data.imdb import load_imdb
+    from polarity.data.splits import imdb_labelled, imdb_splits
+
+    corpus = load_imdb(tiny_archive, strict=False)
+    data = corpus.test.labelled()
+    assert [data.names[i] for i in data.labels][5:7] == ["negative", "positive"]  # labels index the names
+    train, test = imdb_splits(corpus)
+    assert train.names == test.names == ["negative", "positive"] and test.source == "test"
+    train, test = imdb_splits(corpus, "rating-bands")
+    assert train.names == test.names == ["1-2", "3-4", "7-8", "9-10"] and test.source == "test"
+    assert test.labels.tolist()[:6] == [0, 0, 1, 1, 0, 0]  # ratings 1, 2, 3, 4, 1, 2
+    with pytest.raises(DataError, match=r"^unknown target 'stars'; choose from sentiment, rating-bands$"):
+        imdb_labelled(corpus.test, "stars")

@@ -252,3 +252,51 @@ def test_predicting_a_text_file_names_lines_and_reads_text_tab_label_lines(tmp_p
     model = EveryTextScored()  # a text<TAB>label file is read from its text, whatever column the user names
     predict_file(model, labelled, tmp_path / "out.csv", text_column="review", progress=False)
     assert model.texts == ["Great film.", "Dull."]
+
+
+# -- formats by file name, columns by name, and the messages of misshapen rows ---------------------------
+@pytest.mark.parametrize("name", ["rows.ndjson", "ROWS.NDJSON", "rows.JSONL"])
+def test_newline_delimited_json_by_any_of_its_names(tmp_path, name):
+    path = tmp_path / name
+    path.write_text('{"text": "Fine", "label": "pos"}\n{"text": "Dull", "label": "neg"}\n', encoding="utf-8")
+    assert read_table(path).texts == ["Fine", "Dull"]
+
+
+def test_a_file_without_a_suffix_is_plain_text_and_an_unknown_suffix_is_refused(tmp_path):
+    plain = tmp_path / "reviews"
+    plain.write_text("Fine film\nDull film\n", encoding="utf-8")
+    assert read_table(plain, require_labels=False).texts == ["Fine film", "Dull film"]
+    other = tmp_path / "reviews.docx"
+    other.write_text("Fine film\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(other))}: unknown format '\.docx'; use \.csv, \.tsv, "
+                                        r"\.jsonl, \.parquet or \.txt$"):
+        read_table(other)
+
+
+def test_a_named_column_is_found_in_any_case_unless_two_match(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("Id,Review,Label\n1,Fine,pos\n2,Dull,neg\n", encoding="utf-8")
+    assert read_table(path, text_column="REVIEW").texts == ["Fine", "Dull"]
+    path.write_text("review,REVIEW,label\nFine,x,pos\nDull,y,neg\n", encoding="utf-8")
+    assert read_table(path, text_column="REVIEW").texts == ["x", "y"]  # the exact name wins
+    with pytest.raises(DataError, match=r"no column 'Review'; the columns are \['review', 'REVIEW', 'label'\]$"):
+        read_table(path, text_column="Review")
+
+
+@pytest.mark.parametrize("suffix, content, hint", [
+    ("tsv", 'text\tlabel\n"A film\twith a tab"\tpos\n', "; a quoted text holding a tab or a line break? A TSV is "
+                                                          "read a line a row: write such texts as CSV or JSONL"),
+    ("tsv", "text\tlabel\nA film\twith a tab\tpos\n", ""),
+    ("csv", 'text,label\n"A film",pos,extra\n', ""),
+])
+def test_a_row_with_too_many_fields_names_its_line_and_hints_only_at_quoted_tsv_texts(tmp_path, suffix, content, hint):
+    path = tmp_path / f"r.{suffix}"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=f"^{re.escape(f'{path}, line 2: 3 fields where the header has 2{hint}')}$"):
+        read_table(path)
+
+
+def test_a_csv_text_that_is_a_quotation_keeps_its_quotes(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('text,label\n"""Magnificent"""\t,pos\n"""Dull""",neg\n', encoding="utf-8")
+    assert read_table(path).texts == ['"Magnificent"\t', '"Dull"']
