@@ -104,6 +104,8 @@ def test_vocabulary_restricted_to_some_words_keeps_their_counts_and_options(tmp_
     kept = vocab.restrict({"a", "c"})
     assert kept.to_dict() == {"format": "polarity.vocabulary/1", "num_words": 9, "skip_top": 1, "index_from": 3,
                               "start_char": 1, "oov_char": 2, "words": ["a", "c"], "counts": [3, 1]}
+    uncounted = Vocabulary(["x", "y", "z"]).restrict({"z"})  # e.g. a word list without counts
+    assert uncounted.words == ["z"] and "counts" not in uncounted.to_dict()
 
 
 def test_decode_marks_ids_beyond_the_vocabulary_unused():
