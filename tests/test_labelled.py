@@ -384,3 +384,50 @@ def test_imdb_reviews_labelled_by_sentiment_or_rating_band(tiny_archive):
     assert test.labels.tolist()[:6] == [0, 0, 1, 1, 0, 0]  # ratings 1, 2, 3, 4, 1, 2
     with pytest.raises(DataError, match=r"^unknown target 'stars'; choose from sentiment, rating-bands$"):
         imdb_labelled(corpus.test, "stars")
+
+
+# -- labels given in Python, label names, and what as_labelled accepts -------------------------------------
+def test_labels_from_lists_name_their_item_and_index_the_names():
+    with pytest.raises(DataError, match=r"^<memory>: needs at least two labels, found only 'x'$"):
+        LabelledTexts.from_lists(["a", "b"], ["x", "x"])
+    with pytest.raises(DataError, match=r"^<memory>: label name 1: cannot use None as a label"):
+        LabelledTexts.from_lists(["a"], ["x"], names=["x", None])
+    with pytest.raises(DataError, match=r"^<memory>, item 1: cannot use None as a label \(give a word or a number\)$"):
+        LabelledTexts.from_lists(["a", "b"], ["x", None], names=["x", "y"])
+    with pytest.raises(DataError, match=r"^needs at least two labels, found only 'a'$"):
+        label_names(["a", " a"])
+    data = LabelledTexts.from_lists(["a", "b", "c"], ["Cats", "Dogs", "Cats"])
+    assert [data.names[i] for i in data.labels] == ["Cats", "Dogs", "Cats"]  # labels index the names
+
+
+def test_fractional_and_infinite_labels():
+    assert label_names([1.5, 2.5, 2.0]) == [2, "1.5", "2.5"]
+    with pytest.raises(DataError, match=r"^label 1: cannot use inf as a label"):
+        label_names([1.0, float("inf")])
+
+
+def test_polarity_spellings_map_only_onto_a_negative_positive_pair():
+    words = LabelledTexts.from_lists(["a", "b"], ["negative", "positive"])
+    assert LabelledTexts.from_lists(["c", "d"], ["pos", 0], names=words.names).labels.tolist() == [1, 0]
+    for names in (["bad", "meh"], ["cats", "dogs"]):
+        with pytest.raises(DataError, match=rf"^<memory>, item 0: unknown label 'pos'; the known labels are {re.escape(str(names))}$"):
+            LabelledTexts.from_lists(["c"], ["pos"], names=names)
+
+
+def test_as_labelled_takes_paths_pairs_and_labelled_texts(tmp_path):
+    from polarity.data.splits import as_labelled
+
+    data = LabelledTexts.from_lists(["a", "b"], ["neg", "pos"], source="x.csv")
+    assert as_labelled(data) is data and as_labelled(data, names=["neg", "pos"]) is data
+    renamed = as_labelled(data, names=["negative", "positive"])
+    assert (renamed.texts, renamed.labels.tolist(), renamed.names, renamed.source) == (
+        ["a", "b"], [0, 1], ["negative", "positive"], "x.csv")
+    path = tmp_path / "mine.csv"
+    path.write_text("words,verdict\nFine,yes\nDull,no\n", encoding="utf-8")
+    read = as_labelled(path, text_column="words", label_column="verdict")
+    assert (read.texts, read.names, read.labels.tolist()) == (["Fine", "Dull"], ["no", "yes"], [1, 0])
+    given = as_labelled((["a", "b"], ["x", "y"]), names=["y", "x"])
+    assert given.labels.tolist() == [1, 0] and given.names == ["y", "x"]
+    with pytest.raises(DataError, match=r"^expected a file or folder path, a \(texts, labels\) pair or LabelledTexts, "
+                                        r"got list$"):
+        as_labelled([["a", "b"], ["x", "y"]])

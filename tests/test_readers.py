@@ -300,3 +300,11 @@ def test_a_csv_text_that_is_a_quotation_keeps_its_quotes(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text('text,label\n"""Magnificent"""\t,pos\n"""Dull""",neg\n', encoding="utf-8")
     assert read_table(path).texts == ['"Magnificent"\t', '"Dull"']
+
+
+def test_a_text_file_with_windows_line_ends_and_a_missing_file(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"Fine film\r\nDull film\r\n")
+    assert read_table(path, require_labels=False).texts == ["Fine film", "Dull film"]
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path / 'none.csv'))} does not exist or is not a file$"):
+        read_table(tmp_path / "none.csv")

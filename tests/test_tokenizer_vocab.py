@@ -135,3 +135,10 @@ def test_fitted_encoder_keeps_its_options():
     assert TextEncoder.fit(texts, maxlen=2, truncating="post").encode(["the film end"]) == [[1, 5]]
     assert encoder.decode([0, 1, 4]) == ["<PAD>", "<START>", "film"]
     assert encoder.decode([0, 1, 4], skip_padding=True) == ["<START>", "film"]
+
+
+def test_a_vocabulary_with_other_options_keeps_the_rest():
+    vocab = Vocabulary(["a", "b", "c"], [5, 3, 1], num_words=6, index_from=2, start_char=None, oov_char=1)
+    changed = vocab.with_options(skip_top=4)
+    assert changed.to_dict() == {"format": "polarity.vocabulary/1", "num_words": 6, "skip_top": 4, "index_from": 2,
+                                 "start_char": None, "oov_char": 1, "words": ["a", "b", "c"], "counts": [5, 3, 1]}
