@@ -431,3 +431,22 @@ def test_as_labelled_takes_paths_pairs_and_labelled_texts(tmp_path):
     with pytest.raises(DataError, match=r"^expected a file or folder path, a \(texts, labels\) pair or LabelledTexts, "
                                         r"got list$"):
         as_labelled([["a", "b"], ["x", "y"]])
+
+
+def test_labelled_texts_hold_integer_labels_and_count_their_texts():
+    data = LabelledTexts(["a", "b"], np.array([1.0, 0.0]), ["neg", "pos"], source="frame")  # e.g. a float column
+    assert [data.names[i] for i in data.labels] == ["pos", "neg"]
+    empty = data.subset([])
+    assert (empty.texts, empty.labels.tolist(), empty.names) == ([], [], ["neg", "pos"])
+    with pytest.raises(DataError, match=r"^frame: 2 texts but 3 labels$"):
+        LabelledTexts(["a", "b"], [0, 1, 1], ["neg", "pos"], source="frame")
+
+
+def test_a_limited_split_is_seeded_in_both_parts_and_keeps_at_least_one_text():
+    data = LabelledTexts.from_lists([f"t{i}" for i in range(40)], ["a", "b"] * 20)
+    first, again = fit_valid_split(data, 0.2, seed=5, limit=10), fit_valid_split(data, 0.2, seed=5, limit=10)
+    assert first[0].texts == again[0].texts and first[1].texts == again[1].texts
+    assert (len(first[0]), len(first[1])) == (8, 2)
+    fit, valid = fit_valid_split(data, 0.2, seed=5, limit=1)  # a smoke run
+    assert (len(fit), len(valid)) == (1, 0)  # one text, not none: a share of 1 for one label
+    assert [len(sample(data, n, seed=0)) for n in (1, 3, 5, 39)] == [1, 3, 5, 39]  # exactly n, odd n too

@@ -142,3 +142,22 @@ def test_a_vocabulary_with_other_options_keeps_the_rest():
     changed = vocab.with_options(skip_top=4)
     assert changed.to_dict() == {"format": "polarity.vocabulary/1", "num_words": 6, "skip_top": 4, "index_from": 2,
                                  "start_char": None, "oov_char": 1, "words": ["a", "b", "c"], "counts": [5, 3, 1]}
+
+
+def test_encode_without_the_start_marker_and_a_vocabulary_that_keeps_no_word():
+    vocab = Vocabulary.build([["good", "film"]])
+    assert vocab.encode(["good", "dull"], add_start=False) == [vocab.id_of("good"), 2]
+    none_kept = Vocabulary.build([["good", "film"]], num_words=4)  # ids below 4: the reserved ones only
+    assert none_kept.to_dict()["words"] == [] and none_kept.to_dict()["counts"] == []
+
+
+def test_encoder_preprocessing_config_round_trips_through_a_folder(tmp_path):
+    from polarity.data import TextEncoder
+
+    encoder = TextEncoder.fit(["one two three four", "four five"], maxlen=2, truncating="post")
+    config = encoder.config()
+    assert {k: config[k] for k in ("maxlen", "truncating", "padding")} == {"maxlen": 2, "truncating": "post",
+                                                                          "padding": "pre"}
+    encoder.save(tmp_path)
+    loaded = TextEncoder.load(tmp_path, json.loads(json.dumps(config)))
+    assert loaded.encode(["one two three"]) == encoder.encode(["one two three"]) == [[1, encoder.vocab.id_of("one")]]

@@ -148,18 +148,32 @@ def encode_labels(values: Sequence, names: list, where: Callable[[int], str]) ->
     return labels
 
 
-def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(rest, held)`` index arrays, each ascending: a seeded split that holds out ``fraction`` of each label."""
+def stratified_indices(labels: np.ndarray, fraction: float, seed: int, *,
+                       total: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(rest, held)`` index arrays, each ascending: a seeded split that holds out ``fraction`` of each
+    label; with ``total``, exactly ``total`` held out (each label's share rounded so that they add up)."""
     if not 0.0 <= fraction < 1.0:
         raise DataError(f"the validation fraction must be in [0, 1), got {fraction}")
     labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
     rng = np.random.default_rng(seed)
     chosen = np.zeros(len(labels), dtype=bool)
-    for label in np.unique(labels):
+    for label, take in zip(classes, _shares(counts, fraction, total)):
         members = np.flatnonzero(labels == label)
-        take = int(round(fraction * len(members)))
         chosen[rng.permutation(members)[:take]] = True
     return np.flatnonzero(~chosen), np.flatnonzero(chosen)
+
+
+def _shares(counts: np.ndarray, fraction: float, total: int | None) -> list[int]:
+    """``fraction`` of each count, rounded; with ``total``, the largest remainders first where the
+    rounded shares do not add up to it (one text of two labels: one share of 1, not two of 0)."""
+    rounded = [int(round(fraction * count)) for count in counts]
+    if total is None or sum(rounded) == total:
+        return rounded
+    exact = counts * (total / counts.sum())
+    shares = np.floor(exact).astype(np.int64)
+    shares[np.argsort(shares - exact, kind="stable")[: total - shares.sum()]] += 1
+    return shares.tolist()
 
 
 def split_labelled(data: LabelledTexts, fraction: float, seed: int) -> tuple[LabelledTexts, LabelledTexts]:

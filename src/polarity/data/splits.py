@@ -56,7 +56,7 @@ def sample(data: LabelledTexts, n: int, seed: int) -> LabelledTexts:
     """``n`` texts drawn with the label balance of ``data`` (all of them when ``n`` >= its size)."""
     if n >= len(data):
         return data
-    _, chosen = stratified_indices(data.labels, n / len(data), seed)
+    _, chosen = stratified_indices(data.labels, n / len(data), seed, total=n)
     return data.subset(chosen)
 
 
