@@ -92,3 +92,23 @@ def test_bucket_sampler_iterates_its_current_epoch_and_counts_its_batches(drop_l
     assert fourth == [b.tolist() for b in sampler.batches(4)] and fourth != first
     assert len(sampler) == len(first) == (4 if drop_last else 5)
     assert all(len(b) == 5 for b in first) or not drop_last
+
+
+def test_bucket_sampler_options_are_checked_and_one_pool_batch_is_allowed():
+    with pytest.raises(ValueError, match=r"^batch_size must be >= 1, got 0$"):
+        BucketBatchSampler([3, 4], 0)
+    with pytest.raises(ValueError, match=r"^pool_batches must be >= 1, got 0$"):
+        BucketBatchSampler([3, 4], 1, pool_batches=0)
+    batches = BucketBatchSampler([5, 1, 4, 2], 2, pool_batches=1).batches()
+    assert sorted(np.concatenate(batches).tolist()) == [0, 1, 2, 3]
+
+
+def test_sequential_batches_in_order_or_in_a_seeded_shuffle():
+    from polarity.data.batching import sequential_batches
+
+    assert [b.tolist() for b in sequential_batches(5, 2)] == [[0, 1], [2, 3], [4]]
+    shuffled = [b.tolist() for b in sequential_batches(40, 16, seed=3, epoch=1)]
+    assert [len(b) for b in shuffled] == [16, 16, 8] and sorted(sum(shuffled, [])) == list(range(40))
+    assert shuffled != [list(range(0, 16)), list(range(16, 32)), list(range(32, 40))]
+    assert shuffled == [b.tolist() for b in sequential_batches(40, 16, seed=3, epoch=1)]
+    assert shuffled != [b.tolist() for b in sequential_batches(40, 16, seed=3, epoch=2)]

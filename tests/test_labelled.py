@@ -450,3 +450,10 @@ def test_a_limited_split_is_seeded_in_both_parts_and_keeps_at_least_one_text():
     fit, valid = fit_valid_split(data, 0.2, seed=5, limit=1)  # a smoke run
     assert (len(fit), len(valid)) == (1, 0)  # one text, not none: a share of 1 for one label
     assert [len(sample(data, n, seed=0)) for n in (1, 3, 5, 39)] == [1, 3, 5, 39]  # exactly n, odd n too
+
+
+def test_a_table_with_a_header_and_no_rows_has_no_labels(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("text,label\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: needs at least two labels, found none$"):
+        read_labelled(path)

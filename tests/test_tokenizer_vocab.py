@@ -34,8 +34,10 @@ def test_tokenizer_turns_html_breaks_into_spaces():
 
 
 def test_tokenizer_rejects_non_text():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^expected a str, got bytes$"):
         Tokenizer()(b"bytes")
+    with pytest.raises(TypeError, match=r"^expected a str, got NoneType$"):
+        Tokenizer(stop_words=("the",)).tokenize(None)
 
 
 def test_vocabulary_ranks_by_frequency_then_alphabet():
