@@ -452,8 +452,10 @@ def test_a_limited_split_is_seeded_in_both_parts_and_keeps_at_least_one_text():
     assert [len(sample(data, n, seed=0)) for n in (1, 3, 5, 39)] == [1, 3, 5, 39]  # exactly n, odd n too
 
 
-def test_a_table_with_a_header_and_no_rows_has_no_labels(tmp_path):
+def test_no_labels_at_all(tmp_path):
+    with pytest.raises(DataError, match=r"^needs at least two labels, found none$"):
+        label_names([])
     path = tmp_path / "empty.csv"
     path.write_text("text,label\n", encoding="utf-8")
-    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: needs at least two labels, found none$"):
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))} holds no rows$"):
         read_labelled(path)
