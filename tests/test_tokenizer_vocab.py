@@ -163,3 +163,40 @@ def test_encoder_preprocessing_config_round_trips_through_a_folder(tmp_path):
     encoder.save(tmp_path)
     loaded = TextEncoder.load(tmp_path, json.loads(json.dumps(config)))
     assert loaded.encode(["one two three"]) == encoder.encode(["one two three"]) == [[1, encoder.vocab.id_of("one")]]
+
+
+def test_tokenizer_options_are_checked_with_one_line_messages():
+    for split in ("", 3):
+        with pytest.raises(ValueError, match=r"^Tokenizer\.split must be a non-empty string, e\.g\. ' '$"):
+            Tokenizer(split=split)
+    with pytest.raises(ValueError, match=r"^Tokenizer\.remove is not a regular expression: "):
+        Tokenizer(remove="[a-")
+    with pytest.raises(ValueError, match=r"^Tokenizer\.negation_scope reads the punctuation that Tokenizer\.remove "
+                                         r"may delete: use one$"):
+        Tokenizer(remove="[^a-z ]", negation_scope=True)
+
+
+def test_tokenizer_options_change_the_words():
+    text = "The <br />FILM was NOT good, said Ann."
+    assert Tokenizer()(text) == ["the", "film", "was", "not", "good", "said", "ann"]
+    assert Tokenizer(lower=False)(text) == ["The", "FILM", "was", "NOT", "good", "said", "Ann"]
+    assert Tokenizer(strip_html_breaks=False)(text) == ["the", "br", "film", "was", "not", "good", "said", "ann"]
+    assert Tokenizer(remove="[aeiou]")(text) == ["th", "flm", "ws", "nt", "gd", "sd", "nn"]
+    assert Tokenizer(stop_words=("The", "was"))(text) == ["film", "not", "good", "said", "ann"]
+    assert Tokenizer(stop_words=("The",), lower=False)(text) == ["FILM", "was", "NOT", "good", "said", "Ann"]
+    assert Tokenizer(negation_scope=True)(text) == ["the", "film", "was", "not", "NEGgood", "said", "ann"]
+    assert Tokenizer(split="|", filters="")("a b|c||d") == ["a b", "c", "d"]
+
+
+@pytest.mark.parametrize("options", [{}, {"lower": False}, {"strip_html_breaks": False}, {"split": ","},
+                                     {"split": "\t"}, {"filters": "é"}, {"stop_words": ("the",)},
+                                     {"remove": "[0-9]"}, {"negation_scope": True}])
+def test_utf8_words_are_the_encoded_words_and_options_survive_a_round_trip(options):
+    tokenizer = Tokenizer(**options)
+    texts = ["The café,\tisn't good<br/>at all 42 times.\x0bEnd\r\nthe end", "ÉTÉ  été"]
+    assert list(tokenizer.utf8_words(texts)) == [[w.encode("utf-8") for w in tokenizer(t)] for t in texts]
+    plain = set(options) <= {"lower", "strip_html_breaks", "split"}
+    assert tokenizer.works_on_bytes == plain
+    assert Tokenizer.from_dict(json.loads(json.dumps(tokenizer.to_dict()))) == tokenizer
+    with pytest.raises(TypeError, match=r"^expected a str, got int$"):
+        list(tokenizer.utf8_words([3]))
