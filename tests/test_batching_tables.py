@@ -112,3 +112,15 @@ def test_sequential_batches_in_order_or_in_a_seeded_shuffle():
     assert shuffled != [list(range(0, 16)), list(range(16, 32)), list(range(32, 40))]
     assert shuffled == [b.tolist() for b in sequential_batches(40, 16, seed=3, epoch=1)]
     assert shuffled != [b.tolist() for b in sequential_batches(40, 16, seed=3, epoch=2)]
+
+
+def test_unshuffled_buckets_are_the_reviews_by_length_ties_in_order():
+    sampler = BucketBatchSampler([5, 2, 9, 2, 5, 1, 7], 3, shuffle=False)
+    assert [b.tolist() for b in sampler] == [[5, 1, 3], [0, 4, 6], [2]]
+    assert [b.tolist() for b in BucketBatchSampler([3, 3], 1, shuffle=False, drop_last=True)] == [[0], [1]]
+
+
+def test_a_new_sampler_starts_at_epoch_zero():
+    sampler = BucketBatchSampler(list(range(1, 40)), 4, seed=2)
+    assert [b.tolist() for b in sampler] == [b.tolist() for b in sampler.batches(0)]
+    assert [b.tolist() for b in sampler] != [b.tolist() for b in sampler.batches(1)]
