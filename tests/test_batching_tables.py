@@ -124,3 +124,17 @@ def test_a_new_sampler_starts_at_epoch_zero():
     sampler = BucketBatchSampler(list(range(1, 40)), 4, seed=2)
     assert [b.tolist() for b in sampler] == [b.tolist() for b in sampler.batches(0)]
     assert [b.tolist() for b in sampler] != [b.tolist() for b in sampler.batches(1)]
+
+
+def test_collate_pads_a_batch_to_its_longest_review_with_integer_ids():
+    sequences = [[4, 5, 6], [7], [], [8, 9]]
+    ids, lengths = collate(sequences, np.array([1, 3]))
+    assert ids.tolist() == [[0, 7], [8, 9]] and lengths.tolist() == [1, 2]
+    assert ids.dtype.kind == "i" and lengths.dtype.kind == "i"  # embedding rows and packing lengths
+    ids, lengths = collate(sequences, np.array([1]))
+    assert ids.tolist() == [[7]] and lengths.tolist() == [1]  # one word: one column
+    ids, lengths = collate(sequences, np.array([2]))
+    assert ids.tolist() == [[0]] and lengths.tolist() == [0]  # an empty review still has a column
+    ids, lengths = collate(sequences, np.array([], dtype=np.int64))
+    assert ids.shape == (0, 1) and lengths.tolist() == []
+    assert collate(sequences, np.array([0, 1]), maxlen=2)[0].tolist() == [[5, 6], [0, 7]]

@@ -164,6 +164,8 @@ def test_missing_locations_are_named_by_their_origin(tmp_path, monkeypatch):
     monkeypatch.delenv("POLARITY_DATA")
     with pytest.raises(DataError, match=r"^the IMDB dataset was not found: pass --data PATH \(the aclImdb_v1"):
         locate_dataset(download=False)
+    with pytest.raises(DataError, match=r"^the IMDB dataset was not found"):
+        load_imdb(download=False)
 
 
 def test_an_extracted_folder_in_the_cache_is_found(tmp_path):
