@@ -60,20 +60,35 @@ def test_multidimensional_samples():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(padding="middle"), "padding"),
-        (dict(truncating="both"), "truncating"),
-        (dict(maxlen=-1), "maxlen"),
-        (dict(maxlen=2.5), "maxlen"),
-        (dict(value="x"), "dtype"),
+        (dict(padding="middle"), "padding must be \"pre\" or \"post\", got 'middle'"),
+        (dict(truncating="both"), "truncating must be \"pre\" or \"post\", got 'both'"),
+        (dict(maxlen=-1), "maxlen must be a non-negative integer or None, got -1"),
+        (dict(maxlen=2.5), "maxlen must be a non-negative integer or None, got 2.5"),
+        (dict(maxlen=True), "maxlen must be a non-negative integer or None, got True"),
+        (dict(value="x"), "`dtype` int32 is not compatible with `value`'s type str; use dtype=object for "
+                          "variable-length strings"),
     ],
 )
 def test_bad_arguments_are_explained(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError) as caught:
         pad_sequences([[1, 2]], **kwargs)
+    assert str(caught.value) == message
 
 
 def test_non_iterable_items_are_explained():
-    with pytest.raises(ValueError, match="item 1"):
+    with pytest.raises(ValueError, match=r"^`sequences` must be a list of iterables; item 1 is int: 5$"):
         pad_sequences([[1], 5])
-    with pytest.raises(ValueError, match="list of sequences"):
+    with pytest.raises(ValueError, match=r"^`sequences` must be a list of iterables; item 0 is str: 'ab'$"):
+        pad_sequences(["ab"])
+    with pytest.raises(ValueError, match=r"^`sequences` must be a list of sequences \(e\.g\. a list of lists of ints\)$"):
         pad_sequences(7)
+    with pytest.raises(ValueError, match=r"^cannot infer maxlen from an empty list of sequences; pass maxlen$"):
+        pad_sequences([])
+    with pytest.raises(ValueError, match=r"^shape of sample \(3,\) of sequence at position 1 is different from "
+                                         r"expected shape \(2,\)$"):
+        pad_sequences([[[1, 2]], [[1, 2, 3]]])
+
+
+def test_strings_pad_with_a_string_dtype_or_objects():
+    assert pad_sequences([["a"], ["b", "c"]], dtype="<U3", value="-").tolist() == [["-", "a"], ["b", "c"]]
+    assert pad_sequences([["long word"]], maxlen=2, dtype=object, value="").tolist() == [["", "long word"]]

@@ -193,7 +193,7 @@ def test_tokenizer_options_change_the_words():
                                      {"remove": "[0-9]"}, {"negation_scope": True}])
 def test_utf8_words_are_the_encoded_words_and_options_survive_a_round_trip(options):
     tokenizer = Tokenizer(**options)
-    texts = ["The café,\tisn't good<br/>at all 42 times.\x0bEnd\r\nthe end", "ÉTÉ  été"]
+    texts = ["The café,\tisn't good<br/>at all 42 times.\x0bEnd\r\nthe end", "ÉTÉ  été", "one,two|three"]
     assert list(tokenizer.utf8_words(texts)) == [[w.encode("utf-8") for w in tokenizer(t)] for t in texts]
     plain = set(options) <= {"lower", "strip_html_breaks", "split"}
     assert tokenizer.works_on_bytes == plain
