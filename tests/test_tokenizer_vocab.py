@@ -96,6 +96,13 @@ def test_vocabulary_saves_and_loads_as_json(tmp_path):
 def test_vocabulary_rejects_bad_options(tmp_path):
     with pytest.raises(ValueError, match="num_words"):
         Vocabulary(["a"], num_words=0)
+    for options, message in [({"index_from": -1}, "index_from must be >= 0, got -1"),
+                             ({"skip_top": -2}, "skip_top must be >= 0, got -2"),
+                             ({"counts": [3]}, "2 words but 1 counts")]:
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            Vocabulary(["a", "b"], **options)
+    with pytest.raises(ValueError, match="^the vocabulary lists a word twice$"):
+        Vocabulary(["a", "b", "a"])
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="not a polarity vocabulary"):
         Vocabulary.load(tmp_path / "bad.json")
