@@ -268,9 +268,9 @@ def test_a_file_without_a_suffix_is_plain_text_and_an_unknown_suffix_is_refused(
     assert read_table(plain, require_labels=False).texts == ["Fine film", "Dull film"]
     with pytest.raises(DataError, match=r"reviews: a plain text file has no labels; use CSV, TSV or JSONL with a label column$"):
         read_table(plain)
-    other = tmp_path / "reviews.docx"
+    other = tmp_path / "reviews.v2.docx"
     other.write_text("Fine film\n", encoding="utf-8")
-    with pytest.raises(DataError, match=rf"^{re.escape(str(other))}: unknown format '\.docx'; use \.csv, \.tsv, "
+    with pytest.raises(DataError, match=rf"^{re.escape(str(other))}: unknown format '\.v2\.docx'; use \.csv, \.tsv, "
                                         r"\.jsonl, \.parquet or \.txt$"):
         read_table(other)
 

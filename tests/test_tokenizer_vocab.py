@@ -151,6 +151,8 @@ def test_a_vocabulary_with_other_options_keeps_the_rest():
     changed = vocab.with_options(skip_top=4)
     assert changed.to_dict() == {"format": "polarity.vocabulary/1", "num_words": 6, "skip_top": 4, "index_from": 2,
                                  "start_char": None, "oov_char": 1, "words": ["a", "b", "c"], "counts": [5, 3, 1]}
+    again = changed.with_options(num_words=7)
+    assert (again.skip_top, again.index_from, again.start_char, again.oov_char, again.num_words) == (4, 2, None, 1, 7)
 
 
 def test_encode_without_the_start_marker_and_a_vocabulary_that_keeps_no_word():
