@@ -209,3 +209,22 @@ def test_utf8_words_are_the_encoded_words_and_options_survive_a_round_trip(optio
     assert Tokenizer.from_dict(json.loads(json.dumps(tokenizer.to_dict()))) == tokenizer
     with pytest.raises(TypeError, match=r"^expected a str, got int$"):
         list(tokenizer.utf8_words([3]))
+
+
+def test_every_vocabulary_option_survives_the_file(tmp_path):
+    vocab = Vocabulary(["a", "b", "c"], [3, 2, 1], skip_top=1, index_from=2, start_char=None, oov_char=1)
+    vocab.save(tmp_path / "vocab.json")
+    loaded = Vocabulary.load(tmp_path / "vocab.json")
+    assert loaded.to_dict() == vocab.to_dict() and loaded.counts == [3, 2, 1]
+    assert Vocabulary.load(tmp_path / "vocab.json").with_options(num_words=5).to_dict()["num_words"] == 5
+    message = r"^not a polarity vocabulary \(expected format 'polarity\.vocabulary/1'\)$"
+    for data in ({"format": "other/1", "words": ["a"]}, {"format": "polarity.vocabulary/1", "words": "a b"}):
+        with pytest.raises(ValueError, match=message):
+            Vocabulary.from_dict(data)
+
+
+def test_a_word_with_a_lone_surrogate_is_found_by_the_fast_encoder():
+    from polarity.data import TextEncoder
+
+    encoder = TextEncoder.fit(["odd \ud800word here", "odd"])
+    assert encoder.encode(["\ud800word"]) == [[1, encoder.vocab.id_of("\ud800word")]]
