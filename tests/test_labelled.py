@@ -459,3 +459,14 @@ def test_no_labels_at_all(tmp_path):
     path.write_text("text,label\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"^{re.escape(str(path))} holds no rows$"):
         read_labelled(path)
+
+
+def test_an_exact_sample_gives_the_extra_text_to_the_label_with_the_largest_remainder():
+    data = LabelledTexts.from_lists([f"t{i}" for i in range(16)], ["a"] * 5 + ["b"] * 5 + ["c"] * 6)
+    assert [data.names[i] for i in sample(data, 1, seed=0).labels] == ["c"]  # 6/16 of a text beats 5/16
+    assert np.bincount(sample(data, 5, seed=0).labels, minlength=3).tolist() == [2, 1, 2]  # remainders .56 .56 .88
+
+
+def test_a_label_folder_is_the_source_of_its_texts(tmp_path):
+    write_folders(tmp_path, {"neg/a.txt": "bad", "pos/b.txt": "good"})
+    assert read_labelled(tmp_path).source == str(tmp_path)
