@@ -212,7 +212,7 @@ def test_utf8_words_are_the_encoded_words_and_options_survive_a_round_trip(optio
 
 
 def test_every_vocabulary_option_survives_the_file(tmp_path):
-    vocab = Vocabulary(["a", "b", "c"], [3, 2, 1], skip_top=1, index_from=2, start_char=None, oov_char=1)
+    vocab = Vocabulary(["a", "b", "c"], [3, 2, 1], num_words=20, skip_top=1, index_from=2, start_char=None, oov_char=1)
     vocab.save(tmp_path / "vocab.json")
     loaded = Vocabulary.load(tmp_path / "vocab.json")
     assert loaded.to_dict() == vocab.to_dict() and loaded.counts == [3, 2, 1]
