@@ -32,3 +32,12 @@ def test_a_long_single_line_is_fast_and_exact():
     encoder = TextEncoder.fit(["good bad film naïve"], maxlen=500)
     assert len(text) > encoder_module.LONG_TEXT
     assert encoder.encode([text]) == [slow(encoder, text)]
+
+
+def test_a_long_text_of_long_words_widens_its_tail_until_it_holds_maxlen_words():
+    words = [f"{i:06d}" * 30 for i in range(6000)]  # 180 characters each: the first tail holds about 58
+    text = " ".join(words)
+    encoder = TextEncoder.fit([text], maxlen=100)
+    assert len(text) > encoder_module.LONG_TEXT
+    ids = encoder.encode([text])[0]
+    assert ids == slow(encoder, text) and encoder.decode(ids) == words[-100:]
