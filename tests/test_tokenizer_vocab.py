@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -228,3 +229,17 @@ def test_a_word_with_a_lone_surrogate_is_found_by_the_fast_encoder():
 
     encoder = TextEncoder.fit(["odd \ud800word here", "odd"])
     assert encoder.encode(["\ud800word"]) == [[1, encoder.vocab.id_of("\ud800word")]]
+
+
+def test_an_older_or_damaged_preprocessing_section(tmp_path):
+    from polarity.data import TextEncoder
+
+    encoder = TextEncoder.fit(["one two three"], maxlen=2)
+    encoder.save(tmp_path)
+    older = {k: v for k, v in encoder.config().items() if k != "truncating"}  # written before truncating existed
+    assert TextEncoder.load(tmp_path, older).truncating == "pre"
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path))}: config\.json's preprocessing section is "
+                                         r"incomplete or invalid \('maxlen'\)$"):
+        TextEncoder.load(tmp_path, {"tokenizer": {}})
+    with pytest.raises(ValueError, match=rf"^cannot read vocabulary {re.escape(str(tmp_path / 'none.json'))}: "):
+        Vocabulary.load(tmp_path / "none.json")
