@@ -243,3 +243,15 @@ def test_an_older_or_damaged_preprocessing_section(tmp_path):
         TextEncoder.load(tmp_path, {"tokenizer": {}})
     with pytest.raises(ValueError, match=rf"^cannot read vocabulary {re.escape(str(tmp_path / 'none.json'))}: "):
         Vocabulary.load(tmp_path / "none.json")
+
+
+def test_encoder_options_are_checked_and_pre_truncation_keeps_the_end_without_unknown_ids():
+    from polarity.data import TextEncoder
+
+    vocab = Vocabulary.build([["one", "two", "three"]])
+    with pytest.raises(ValueError, match=r"^truncating must be 'pre' or 'post', got 'mid'$"):
+        TextEncoder(vocab, truncating="mid")
+    with pytest.raises(ValueError, match=r"^maxlen must be a positive integer or None, got 0$"):
+        TextEncoder(vocab, maxlen=0)
+    dropping = TextEncoder(vocab.with_options(oov_char=None), maxlen=2)  # unknown words dropped, not marked
+    assert dropping.encode(["one zzz two three"]) == [[vocab.id_of("two"), vocab.id_of("three")]]
