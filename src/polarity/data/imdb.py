@@ -158,7 +158,7 @@ def load_imdb(
             warnings.warn(f"the parse cache {cache_file} is unreadable ({type(exc).__name__}); reading {source.name} "
                           "again and rebuilding it", RuntimeWarning, stacklevel=2)
     if log is not None:
-        log(f"reading all 100,000 reviews of {source.name} (the first time only: a cache makes later reads fast)")
+        log(f"reading every review of {source.name} (the first time only: a cache makes later reads fast)")
     records = list(_iter_source(source))
     corpus = _build_corpus(source, records, strict)
     if cache_file is not None:
