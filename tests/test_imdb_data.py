@@ -84,7 +84,7 @@ def test_not_an_archive_is_reported(tmp_path):
 def test_non_utf8_review_names_the_file(tmp_path):
     files = layout()
     files["aclImdb/test/pos/3_10.txt"] = b"caf\xe9 au lait"
-    with pytest.raises(DataError, match=r"test/pos/3_10.txt.*not valid UTF-8"):
+    with pytest.raises(DataError, match=r"test/pos/3_10\.txt in \S+ is not valid UTF-8 \(byte 3: b'\\xe9'\)$"):
         load_imdb(write_archive(tmp_path / "a.tar.gz", files), strict=False)
 
 
@@ -102,7 +102,7 @@ def test_bad_file_name_and_impossible_rating(tmp_path):
         load_imdb(write_archive(tmp_path / "a.tar.gz", files), strict=False)
     files = layout()
     files["aclImdb/train/pos/99_2.txt"] = b"hello"
-    with pytest.raises(DataError, match="rating 2 is impossible"):
+    with pytest.raises(DataError, match=r"99_2\.txt in \S+: rating 2 is impossible in train/pos/ \(expected 7-10\)$"):
         load_imdb(write_archive(tmp_path / "b.tar.gz", files), strict=False)
 
 
@@ -328,17 +328,6 @@ def test_an_unreadable_review_file_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", refuse)
     with pytest.raises(DataError, match=rf"^cannot read {re.escape(str(locked))}: \[Errno 13\] Permission denied$"):
         load_imdb(root, strict=False)
-
-
-def test_impossible_rating_and_bad_bytes_are_described(tmp_path):
-    files = layout()
-    files["aclImdb/train/pos/99_2.txt"] = b"hello"
-    with pytest.raises(DataError, match=r"99_2\.txt in \S+: rating 2 is impossible in train/pos/ \(expected 7-10\)$"):
-        load_imdb(write_archive(tmp_path / "a.tar.gz", files), strict=False)
-    files = layout()
-    files["aclImdb/test/neg/3_1.txt"] = b"ok caf\xe9 au lait"
-    with pytest.raises(DataError, match=r"3_1\.txt in \S+ is not valid UTF-8 \(byte 6: b'\\xe9'\)$"):
-        load_imdb(write_archive(tmp_path / "b.tar.gz", files), strict=False)
 
 
 def test_every_problem_of_a_source_is_listed_on_its_own_line(tmp_path):
