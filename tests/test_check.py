@@ -131,6 +131,8 @@ def test_a_model_that_reads_negation_contrast_and_degree_passes_everything():
     report = check(WordListModel(negation=True, contrast=True))
     assert report.failures == 0, format_report(report)
     assert report.cases == len(BUILTIN_TESTS) * CASES_PER_TEST and report.seed == 0 and report.suite == "built-in"
+    assert format_report(report).splitlines()[0] == "model (labels negative, positive): the built-in suite (seed 0), " \
+                                                    "16 tests, 1,600 cases"
 
 
 def test_a_bag_of_words_fails_negation_and_half_of_contrast_but_keeps_invariance():
@@ -210,6 +212,112 @@ def test_label_cases_and_invariance_report_the_score_change():
     assert text.splitlines()[-1] == "overall: 2 of 5 cases failed (40.0 %)"
 
 
+def test_the_text_report_in_full():
+    """Every part of the terminal report: head, legend, table, failing examples (text and reference
+    shortened, shown as written), total."""
+    exact = "The story drags on and on, but the cast keeps this whole movie afloat."  # 70 characters: shown whole
+    long = "The first half is slow,   the second half is slower, and the ending never seems to arrive."
+    reference = "Un film très réussi, d'une élégance rare, que l'on n'oublie pas de sitôt."
+    model = Table({"Très réussi.": 0.9, exact: 0.9, long: 0.3, "Good.": 0.8, "Un film réussi.": 0.4, reference: 0.9,
+                   "a": 0.9, "b": 0.905, "c": 0.88})
+    direction = "direction: adding a sentence of praise at the end"
+    report = check(model, [
+        Case("Très réussi.", "labels", expect="negative"), Case(exact, "labels", expect="negative", not_label="positive"),
+        Case(long, "labels", expect="positive"), Case("Good.", "labels", expect="positive"),
+        Case("Un film réussi.", "invariance", reference=reference, same_label=True),
+        Case("a", direction, reference="c", rises="negative"),  # P(negative) falls 0.02: P(positive) rose too far
+        Case("c", direction, reference="a", falls="negative"),  # P(negative) rises 0.02: P(positive) fell too far
+        Case("b", direction, reference="a", falls="positive"),  # P(positive) rises 0.005: within the tolerance
+    ], examples=5)
+    assert format_report(report).splitlines() == [
+        "model (labels negative, positive): the given cases, 3 tests, 8 cases",
+        "mean |dP|: mean change of P(positive) from the reference text; direction cases may move 0.01 the wrong way",
+        "test                                kind         cases  failed     rate  mean |dP|",
+        "labels                              label            4       3   75.0 %",
+        '    "Très réussi.": expected negative, got positive (P(positive) 0.900)',
+        f'    "{exact}": expected negative and not positive, got positive (P(positive) 0.900)',
+        '    "The first half is slow, the second half is slower, and the ending n...": expected positive, '
+        "got negative (P(positive) 0.300)",
+        "invariance                          invariance       1       1  100.0 %      0.500",
+        '    "Un film réussi.": expected positive (as the reference), got negative (P(positive) 0.400); '
+        '''reference "Un film très réussi, d'une élégance rare, que l..." (P(positive) 0.900)''',
+        "direction: adding a sentence of ... direction        3       2   66.7 %      0.015",
+        '    "a": expected P(positive) <= 0.880, got positive (P(positive) 0.900); reference "c" (P(positive) 0.880)',
+        '    "c": expected P(positive) >= 0.900, got positive (P(positive) 0.880); reference "a" (P(positive) 0.900)',
+        "overall: 6 of 8 cases failed (75.0 %)",
+    ]
+
+
+class Topics:
+    """A three-label model (books, films, music) that answers from a dictionary of probabilities."""
+
+    name = "topics"
+    labels = ["books", "films", "music"]
+
+    def __init__(self, probabilities: dict[str, list[float]]):
+        self.probabilities = probabilities
+
+    def predict_proba(self, texts):
+        return np.array([self.probabilities[t] for t in texts])
+
+
+def test_the_report_of_a_three_label_model_names_each_label():
+    model = Topics({"the singer": [0.2, 0.5, 0.3], "the film": [0.3, 0.6, 0.1], "the novel": [0.7, 0.1, 0.2]})
+    report = check(model, [Case("the singer", expect="music"), Case("the film", reference="the novel", same_label=True),
+                           Case("the film", reference="the novel", rises="books")])
+    assert format_report(report).splitlines() == [
+        "topics (labels books, films, music): the given cases, 1 test, 3 cases",
+        "mean |dP|: mean change of the probability that changed most from the reference text; "
+        "direction cases may move 0.01 the wrong way",
+        "test                                kind         cases  failed     rate  mean |dP|",
+        "user suite                          mixed            3       3  100.0 %      0.500",
+        '    "the singer": expected music, got films (P(films) 0.500)',
+        '    "the film": expected books (as the reference), got films (P(films) 0.600); '
+        'reference "the novel" (P(books) 0.700)',
+        '    "the film": expected P(books) >= 0.700, got films (P(films) 0.600); reference "the novel" (P(books) 0.700)',
+        "overall: 3 of 3 cases failed (100.0 %)",
+    ]
+
+
+def test_the_tolerance_is_named_only_where_a_test_has_direction_cases():
+    model = Topics({"the singer": [0.2, 0.5, 0.3], "the film": [0.3, 0.6, 0.1], "the novel": [0.7, 0.1, 0.2]})
+    report = check(model, [Case("the singer", expect="music"), Case("the film", reference="the novel", same_label=True)])
+    assert [test.kind for test in report.tests] == ["mixed"]
+    assert format_report(report).splitlines()[1] == (
+        "mean |dP|: mean change of the probability that changed most from the reference text")
+
+
+def test_a_float32_model_is_judged_as_its_probabilities_read():
+    """The verdict agrees with the probabilities the report shows, whatever the model's float type."""
+    class Typed(Table):
+        def __init__(self, positive, dtype):
+            super().__init__(positive)
+            self.dtype = dtype
+
+        def predict_proba(self, texts):
+            return super().predict_proba(texts).astype(np.float32).astype(self.dtype)  # the same float32 numbers
+
+    cases = [Case("lower", reference="higher", rises="positive")]  # 0.2 -> 0.19 in float32: a drop of 0.010000005
+    single, double = (check(Typed({"higher": 0.2, "lower": 0.19}, dtype), cases) for dtype in (np.float32, np.float64))
+    assert single.to_dict() == double.to_dict() and single.failures == 1
+
+
+def test_labels_are_matched_in_any_spelling(tmp_path):
+    path = write(tmp_path, '{"text": "Fine.", "expect": "Positive"}\n{"text": "Meh.", "not": "NEG"}\n')
+    assert check(Table({"Fine.": 0.8, "Meh.": 0.3}), path).failures == 1  # "Meh." is negative
+
+    class Capitalised(WordListModel):
+        labels = ["Negative", "Positive"]
+
+    assert rates(Capitalised(), cases_per_test=5) == rates(WordListModel(), cases_per_test=5)
+
+    class Ratings(Topics):
+        labels = [1, 2, 3]
+
+    report = check(Ratings({"So-so.": [0.1, 0.8, 0.1]}), [Case("So-so.", expect="2"), Case("So-so.", not_label="3")])
+    assert (report.cases, report.failures) == (2, 0)
+
+
 @pytest.mark.parametrize("labels", [("ham", "spam"), ("books", "films", "music")])
 def test_the_builtin_suite_needs_a_negative_positive_pair(labels):
     class Model:
@@ -223,11 +331,16 @@ def test_the_builtin_suite_needs_a_negative_positive_pair(labels):
 
 
 def test_options_are_checked():
-    for options in ({"examples": -1}, {"tolerance": 1.5}, {"cases_per_test": 0}):
-        with pytest.raises(ConfigError):
+    for options, message in [({"examples": -1}, "examples must be a whole number of at least 0, got -1"),
+                             ({"tolerance": 1.5}, "tolerance must be a number from 0 to below 1, got 1.5"),
+                             ({"tolerance": 1}, "tolerance must be a number from 0 to below 1, got 1"),
+                             ({"cases_per_test": 0}, "cases_per_test must be a positive integer, got 0")]:
+        with pytest.raises(ConfigError) as error:
             check(WordListModel(), **options)
-    with pytest.raises(DataError, match="non-empty list of Case"):
+        assert str(error.value) == message
+    with pytest.raises(DataError) as error:
         check(WordListModel(), [])
+    assert str(error.value) == "suite must be a JSONL path or a non-empty list of Case"
     with pytest.raises(DataError, match="case 2: the case checks nothing"):
         check(WordListModel(), [Case("Good.", expect="positive"), Case("Fine.")])
     with pytest.raises(DataError, match="case 1: a reference text goes with"):
@@ -303,10 +416,39 @@ def test_an_empty_suite_is_an_error(tmp_path, content, message):
 
 
 def test_a_missing_suite_or_a_folder_is_an_error(tmp_path):
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError) as error:
         read_suite(tmp_path / "nothing.jsonl")
-    with pytest.raises(DataError, match="is a folder"):
+    assert str(error.value) == f"{tmp_path / 'nothing.jsonl'}: no such file; give a JSONL file of cases"
+    with pytest.raises(DataError) as error:
         read_suite(tmp_path)
+    assert str(error.value) == f"{tmp_path}: is a folder; give a JSONL file of cases"
+
+
+def test_an_unreadable_suite_is_one_line(tmp_path, monkeypatch):
+    path = write(tmp_path, GOOD_SUITE)
+    real_open = open
+
+    def refuse(file, *args, **kwargs):  # as for a file without read permission (chmod has no effect for root)
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr("builtins.open", refuse)
+        with pytest.raises(DataError) as error:
+            read_suite(path)
+    assert str(error.value) == f"{path}: cannot read it (Permission denied)"
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"text": "Good.", "label": "positive"}\n', "unknown key 'label'; a case has text, expect, not, same_as, test"),
+    ('{"text": "Good."}\n', 'give one of "expect" (a label), "not" (a label) or "same_as" (a text), got none'),
+])
+def test_a_case_without_a_known_expectation_says_what_a_case_has(tmp_path, content, message):
+    path = write(tmp_path, content)
+    with pytest.raises(DataError) as error:
+        read_suite(path)
+    assert str(error.value) == f"{path}, line 1: {message}"
 
 
 def test_a_label_the_model_lacks_names_the_line(tmp_path):
@@ -324,6 +466,14 @@ def test_check_runs_on_a_model_folder(tiny_model, capsys):
     assert out.splitlines()[-1].startswith("overall: ") and "of 320 cases failed" in out
 
 
+def test_a_tolerance_out_of_range_is_a_usage_error(tiny_model, capsys):
+    for value in ("1", "-0.1", "nan"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["check", str(tiny_model), "--tolerance", value])
+        assert exit_.value.code == 2
+        assert f"--tolerance: must be a probability from 0 to below 1, got {value}" in capsys.readouterr().err
+
+
 def test_check_json(tiny_model, capsys):
     assert main(["check", str(tiny_model), "--json", "--examples", "0", "--seed", "3"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -331,6 +481,23 @@ def test_check_json(tiny_model, capsys):
     assert data["cases"] == len(BUILTIN_TESTS) * CASES_PER_TEST and data["tests_above"] == []
     assert all(t["examples"] == [] for t in data["tests"])
     assert all((t["mean_abs_change"] is None) == (t["kind"] == "label") for t in data["tests"])
+
+
+def test_check_of_a_suite_file_in_json_and_text(tiny_model, tmp_path, capsys):
+    path = write(tmp_path, '{"text": "A fine film.", "expect": "positive"}\n{"text": "A fine film.", "expect": "negative"}\n')
+    assert main(["check", str(tiny_model), "--suite", str(path), "--json", "--examples", "0", "--tolerance", "0.05"]) == 0
+    assert json.loads(capsys.readouterr().out) == {  # one of the two contradicting cases fails, whatever the model says
+        "model": str(tiny_model), "labels": ["negative", "positive"], "suite": str(path), "seed": None, "tolerance": 0.05,
+        "cases": 2, "failures": 1, "failure_rate": 0.5,
+        "tests": [{"name": "user suite", "kind": "label", "cases": 2, "failures": 1, "failure_rate": 0.5,
+                   "mean_abs_change": None, "examples": []}],
+        "fail_above": None, "tests_above": []}
+    assert main(["check", str(tiny_model), "--suite", str(path), "--examples", "0"]) == 0
+    assert capsys.readouterr().out.splitlines() == [  # label cases only: no legend
+        f"{tiny_model} (labels negative, positive): the suite {path}, 1 test, 2 cases",
+        "test                                kind         cases  failed     rate  mean |dP|",
+        "user suite                          label            2       1   50.0 %",
+        "overall: 1 of 2 cases failed (50.0 %)"]
 
 
 def test_fail_above_gates_on_each_test(tiny_model, capsys):
@@ -373,7 +540,8 @@ def topics_model(tmp_path_factory) -> Path:
 def test_a_three_label_model_gets_a_clear_message_and_runs_its_own_suite(topics_model, tmp_path, capsys):
     assert main(["check", str(topics_model)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "the built-in suite is for two-label models; this one has 3 (books, films, music)" in err
+    assert err == "polarity: error: the built-in suite is for two-label models; this one has 3 (books, films, music): " \
+                  "give --suite FILE with your own cases (suite= in Python)\n"
     path = write(tmp_path, '{"text": "a song on the guitar", "expect": "music"}\n'
                            '{"text": "the author of this novel", "not": "films", "test": "books"}\n'
                            '{"text": "the singer and the guitar", "same_as": "the singer and her guitar"}\n')

@@ -23,7 +23,7 @@ def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentP
     parser.add_argument("--cases", type=positive_int, metavar="N", help="cases per built-in test (default 100)")
     parser.add_argument("--examples", type=non_negative_int, default=3, metavar="K",
                         help="failing examples shown per test (default 3)")
-    parser.add_argument("--tolerance", type=float, metavar="P", help="how far a probability may move the wrong way "
+    parser.add_argument("--tolerance", type=tolerance, metavar="P", help="how far a probability may move the wrong way "
                         "in a direction case (default 0.01)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=cmd_check)
@@ -33,6 +33,13 @@ def rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1 (0.2 for 20 %), got {text}")
+    return value
+
+
+def tolerance(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0 to below 1, got {text}")
     return value
 
 

@@ -88,6 +88,7 @@ class CheckResult:
     failures: int
     examples: list[CaseResult] = field(default_factory=list)
     mean_abs_change: float | None = None
+    directions: int = 0  # direction cases among them (the tolerance applies to those)
 
     @property
     def failure_rate(self) -> float:
@@ -317,8 +318,9 @@ def summarise(cases: list[Case], results: list[CaseResult], examples: int) -> li
         kinds = {case.kind for case, _ in members}
         failed = [result for _, result in members if not result.passed]
         changes = [result.change for _, result in members if result.change is not None]
+        directions = sum(case.kind == "direction" for case, _ in members)
         tests.append(CheckResult(name, kinds.pop() if len(kinds) == 1 else "mixed", len(members), len(failed),
-                                 failed[:examples], float(np.mean(changes)) if changes else None))
+                                 failed[:examples], float(np.mean(changes)) if changes else None, directions))
     return tests
 
 
@@ -327,11 +329,11 @@ def format_report(report: CheckReport) -> str:
     """The report as the terminal shows it: a row per test, its failing examples under it, a total."""
     score = score_name(report.labels)
     lines = [f"{report.model} (labels {', '.join(map(str, report.labels))}): {suite_name(report)}, "
-             f"{len(report.tests)} tests, {report.cases:,} cases"]
+             f"{len(report.tests)} test{'s' * (len(report.tests) != 1)}, {report.cases:,} cases"]
     legend = [f"mean |dP|: mean change of {score} from the reference text"] * any(
         test.mean_abs_change is not None for test in report.tests)
     legend += [f"direction cases may move {report.tolerance:g} the wrong way"] * any(
-        test.kind in ("direction", "mixed") for test in report.tests)
+        test.directions for test in report.tests)
     lines += ["; ".join(legend)] * bool(legend)
     lines.append(f"{'test':<36}{'kind':<12}{'cases':>6}{'failed':>8}{'rate':>9}{'mean |dP|':>11}")
     for test in report.tests:
