@@ -83,3 +83,155 @@ def test_cli_streams_any_input_format(model, reviews, tmp_path, capsys):
     assert "wrote 501 predictions" in capsys.readouterr().err
     assert main(["predict", str(model), "great film", "awful film", "--output", str(tmp_path / "two.jsonl")]) == 0
     assert len((tmp_path / "two.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.fixture(scope="module")
+def predictor(model):
+    return Predictor.load(model)
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_jsonl_output_holds_the_rounded_scores_and_the_text_as_written(predictor, tmp_path):
+    texts = synthetic_reviews(10, True, 7) + ["", "Un film génial, très émouvant 😀"] + synthetic_reviews(10, False, 8)
+    source = write_csv(tmp_path / "mixed.csv", ["id", "review"], enumerate(texts))
+    result = predict_file(predictor, source, tmp_path / "out.jsonl", progress=False)
+    assert result.rows == len(texts)
+    written = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+    assert "Un film génial, très émouvant 😀" in written  # UTF-8 as is, not \u escapes
+    rows = [json.loads(line) for line in written.splitlines()]
+    for row, text, expected in zip(rows, texts, predictor.classify(texts)):  # one chunk, one batch: same numbers
+        assert row["review"] == text and row["pred_label"] == expected.label
+        assert row["pred_score"] == round(expected.score, 6)
+        assert [row["prob_negative"], row["prob_positive"]] == \
+            [round(expected.probabilities[k], 6) for k in ("negative", "positive")]
+        assert row["pred_warning"] == (expected.warning or "")
+    assert [bool(row["pred_warning"]) for row in rows].count(True) == result.warnings >= 1
+
+
+def test_parquet_dates_and_times_are_written_as_text(predictor, tmp_path):
+    import datetime
+
+    pa = pytest.importorskip("pyarrow")
+    from pyarrow import parquet
+
+    source = tmp_path / "dated.parquet"
+    parquet.write_table(pa.table({"review": ["A great film.", "An awful film."],
+                                  "day": [datetime.date(2024, 1, 2), datetime.date(2023, 12, 31)],
+                                  "at": [datetime.datetime(2024, 1, 2, 3, 4, 5)] * 2}), source)
+    assert predict_file(predictor, source, tmp_path / "out.jsonl", progress=False).rows == 2
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["day"], r["at"]) for r in rows] == [("2024-01-02", "2024-01-02 03:04:05"),
+                                                   ("2023-12-31", "2024-01-02 03:04:05")]
+
+
+def test_cli_refuses_input_with_prediction_columns_or_no_rows_in_one_line(model, tmp_path, capsys):
+    clash = write_csv(tmp_path / "scored.csv", ["review", "pred_score", "pred_label"], [["A great film.", "1", "x"]])
+    empty = write_csv(tmp_path / "empty.csv", ["id", "review"], [])
+    expected = {
+        clash: "polarity: error: the input already has column(s) pred_label, pred_score: rename them; "
+               "predict adds pred_label, pred_score, prob_negative, prob_positive, pred_warning",
+        empty: "polarity: error: empty.csv holds no rows",
+    }
+    for source, message in expected.items():
+        out = tmp_path / "out" / "predictions.csv"
+        assert main(["predict", str(model), "--file", str(source), "--output", str(out), "--quiet"]) == 1
+        assert capsys.readouterr().err.splitlines() == [message]
+        assert not list(out.parent.iterdir())  # no output, no temporary file left
+
+
+def test_an_unknown_output_format_is_refused_by_name(predictor, reviews, tmp_path):
+    from polarity.errors import DataError
+
+    path, _ = reviews
+    with pytest.raises(DataError) as error:
+        predict_file(predictor, path, tmp_path / "out.parquet", progress=False)
+    assert str(error.value) == "the output must end in .csv, .tsv or .jsonl, got out.parquet"
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_reads_the_named_text_column_into_new_folders(model, predictor, tmp_path, capsys):
+    summaries = synthetic_reviews(5, True, 9) + synthetic_reviews(5, False, 10)
+    source = write_csv(tmp_path / "two-texts.csv", ["text", "summary"], [["", s] for s in summaries])
+    out = tmp_path / "new" / "folders" / "out.csv"
+    assert main(["predict", str(model), "--file", str(source), "--text-column", "summary", "--output", str(out),
+                 "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    rows = read_csv(out)
+    assert [r["pred_label"] for r in rows] == [e.label for e in predictor.classify(summaries)]
+    assert [r["pred_warning"] for r in rows] == [""] * len(summaries)
+
+
+def test_a_text_file_is_read_a_line_a_text_whatever_text_column_says(model, tmp_path):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("A great film.\nAn awful film.\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["predict", str(model), "--file", str(lines), "--text-column", "review", "--output", str(out),
+                 "--quiet"]) == 0
+    assert [json.loads(line)["text"] for line in out.read_text(encoding="utf-8").splitlines()] == \
+        ["A great film.", "An awful film."]
+
+
+def test_csv_output_from_jsonl_rows_whose_fields_vary(predictor, tmp_path):
+    source = tmp_path / "varied.jsonl"
+    rows = [{"id": 1, "text": "A great film."}, {"id": 2, "text": "An awful film."},
+            {"id": 3, "text": "Great.", "note": "added later"}, {"text": "Awful."}]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = predict_file(predictor, source, tmp_path / "out.csv", chunk_rows=2, progress=False)
+    written = read_csv(tmp_path / "out.csv")
+    assert result.rows == 4 and [r["text"] for r in written] == [r["text"] for r in rows]
+    assert [r["id"] for r in written] == ["1", "2", "3", ""]  # the columns are those of the first chunk
+    assert "note" not in written[0] and result.left_out == ("note",)
+    result = predict_file(predictor, source, tmp_path / "out.jsonl", chunk_rows=2, progress=False)
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    assert result.left_out == () and json.loads(lines[2])["note"] == "added later"
+
+
+def test_cli_names_the_fields_a_csv_output_leaves_out(model, tmp_path, capsys):
+    source = tmp_path / "varied.jsonl"
+    rows = [{"text": "A great film."}] * 8192 + [{"text": "Great.", "note": "x", "id": 3}]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(model), "--file", str(source), "--output", str(out), "--quiet"]) == 0
+    assert (f"polarity: warning: {out} has the columns of the first 8,192 rows; fields first seen later are left "
+            "out: note, id (a .jsonl output keeps every field)") in capsys.readouterr().err
+
+
+def test_the_output_is_a_hidden_temporary_file_beside_the_target_until_complete(predictor, reviews, tmp_path):
+    path, texts = reviews
+    seen = []
+
+    class Watched:
+        labels = predictor.labels
+
+        def classify(self, chunk, **options):
+            seen.append(sorted(p.name for p in tmp_path.iterdir()))
+            return predictor.classify(chunk, **options)
+
+    assert predict_file(Watched(), path, tmp_path / "out.csv", chunk_rows=300, progress=False).rows == len(texts)
+    assert len(seen) == 2 and len(seen[1]) == 1
+    assert seen[1][0].startswith(".out.csv.") and seen[1][0].endswith(".tmp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_cli_on_a_terminal_counts_the_lines_for_its_progress_bar(model, reviews, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    path, texts = reviews
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(model), "--file", str(path), "--output", str(out)]) == 0
+    assert len(read_csv(out)) == len(texts)
+    assert terminal.getvalue().splitlines()[-1] == f"wrote {len(texts)} predictions to {out}"

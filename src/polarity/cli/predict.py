@@ -75,7 +75,7 @@ def _check_output(args: argparse.Namespace) -> None:
 
 def _stream_predictions(args: argparse.Namespace, predictor) -> int:
     """--output: read, predict and write a chunk of rows at a time."""
-    from polarity.inference.stream import predict_file, predict_rows
+    from polarity.inference.stream import CHUNK_ROWS, predict_file, predict_rows
 
     warn = Warnings()
     options = dict(threshold=args.threshold, batch_size=args.batch_size, progress=not args.quiet, warn=warn)
@@ -89,6 +89,9 @@ def _stream_predictions(args: argparse.Namespace, predictor) -> int:
         result = predict_rows(predictor, ((i, {"text": t}) for i, t in enumerate(texts, 1)), args.output,
                               where=where, text_column="text", **options)
     warn.summary()
+    if result.left_out:
+        print(f"polarity: warning: {args.output} has the columns of the first {CHUNK_ROWS:,} rows; fields first seen "
+              f"later are left out: {', '.join(result.left_out)} (a .jsonl output keeps every field)", file=sys.stderr)
     if result.interrupted:
         print(f"polarity: interrupted: {args.output} holds the first {result.rows:,} rows, complete", file=sys.stderr)
         return 130

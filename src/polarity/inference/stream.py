@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from polarity.data.tables import TEXT_COLUMNS, iter_rows, pick_column
 from polarity.errors import DataError
+from polarity.files import atomic_path
 
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CHUNK_ROWS = 8192
@@ -31,6 +31,7 @@ class StreamResult:
     rows: int
     warnings: int
     interrupted: bool
+    left_out: tuple[str, ...] = ()  # CSV/TSV output: input fields first seen after the first chunk
 
 
 def prediction_columns(labels: list) -> list[str]:
@@ -62,10 +63,12 @@ def prediction_rows(results, rows: list[dict], labels: list) -> list[dict]:
 
 
 class _Writer:
-    """Appends rows to an open CSV/TSV/JSONL file; CSV columns are fixed by the first rows."""
+    """Appends rows to an open CSV/TSV/JSONL file; CSV columns are fixed by the first rows (fields seen
+    only later are left out, and listed in :attr:`left_out`)."""
 
     def __init__(self, handle, kind: str) -> None:
         self.handle, self.kind, self.csv = handle, kind, None
+        self.left_out: dict[str, None] = {}
 
     def write(self, records: list[dict]) -> None:
         if self.kind == "jsonl":
@@ -76,6 +79,7 @@ class _Writer:
                 self.csv = csv.DictWriter(self.handle, fieldnames=fields, extrasaction="ignore",
                                           delimiter="\t" if self.kind == "tsv" else ",")
                 self.csv.writeheader()
+            self.left_out.update(dict.fromkeys(k for r in records for k in r if k not in self.csv.fieldnames))
             self.csv.writerows(records)
         self.handle.flush()
 
@@ -140,12 +144,11 @@ def predict_rows(predictor, rows: Iterator[tuple[int, dict]], output: str | os.P
 
     bar = tqdm(total=total, unit=" rows", disable=None if progress else True, desc=f"predicting {name}",
                dynamic_ncols=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     written = warnings = 0
     column = text_column
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out, _StopOnSigint() as stop:
+        with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out, \
+                _StopOnSigint() as stop:
             writer = _Writer(out, kind)
             for chunk in _chunks(rows, chunk_rows):
                 if column is None:
@@ -164,15 +167,11 @@ def predict_rows(predictor, rows: Iterator[tuple[int, dict]], output: str | os.P
                 if stop.requested.is_set():
                     break
             interrupted = stop.requested.is_set()
-        if not written:
-            raise DataError(f"{name} holds no rows")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-        return StreamResult(written, warnings, interrupted)
+            if not written:
+                raise DataError(f"{name} holds no rows")
+        return StreamResult(written, warnings, interrupted, tuple(writer.left_out))
     finally:
         bar.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _text_of(row: dict, column: str, where: str) -> str:
