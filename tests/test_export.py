@@ -13,7 +13,7 @@ import torch
 
 from polarity.data import TextEncoder
 from polarity.engine import probabilities
-from polarity.errors import ConfigError
+from polarity.errors import ConfigError, PolarityError
 from polarity.cli.export import register as add_export_parser
 from polarity.inference.export import ExportModule, export_model, read_preprocessing
 from polarity.inference import Predictor
@@ -256,9 +256,30 @@ def test_preprocessing_file_reproduces_the_ids(folders, exported):
         assert np.abs(got - np.array(example["probabilities"])).max() < 1e-5
 
 
-def test_preprocessing_says_when_padding_matters(exported):
+def test_preprocessing_says_when_padding_matters(folders, exported):
+    """An unmasked LSTM predicted with exact batching reads the padding: the file says to pad to maxlen,
+    and its examples, padded so, carry the probabilities polarity gives those texts."""
     spec = read_preprocessing(exported("lstm", "torchscript")["preprocessing"])
     assert spec["padding_changes_output"] is True and spec["pad_to"] == "maxlen" and spec["batching"] == "exact"
+    assert [example["padded_to"] for example in spec["examples"]] == [MAXLEN] * 3
+    texts = [example["text"] for example in spec["examples"]]
+    expected = Predictor.load(folders["lstm"]).predict_proba(texts)
+    assert np.abs(np.array([example["probabilities"] for example in spec["examples"]]) - expected).max() < 1e-5
+
+
+def test_masked_and_mean_models_say_padding_does_not_matter(exported):
+    for name in ("lstm-masked", "mean"):
+        spec = read_preprocessing(exported(name, "torchscript")["preprocessing"])
+        assert spec["padding_changes_output"] is False and spec["pad_to"] == "any", name
+        assert [example["padded_to"] for example in spec["examples"]] == [len(e["ids"]) for e in spec["examples"]]
+
+
+def test_a_file_without_the_preprocessing_format_is_refused(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"format": "other/1", "labels": ["a", "b"]}))
+    with pytest.raises(ConfigError) as error:
+        read_preprocessing(path)
+    assert str(error.value) == f"{path} is not a polarity preprocessing file (expected format polarity.preprocessing/1)"
 
 
 # -- command line and errors ------------------------------------------------------------------------------------
@@ -288,6 +309,49 @@ def test_export_errors(folders, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"needs onnxscript: pip install 'polarity\[export\]'"):
         export_model(folders["mean"], tmp_path / "m.onnx", "onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@needs_onnx
+def test_onnx_export_without_onnxruntime_says_the_file_was_not_run(folders, tmp_path, monkeypatch, capsys):
+    import polarity.inference.export
+
+    monkeypatch.setattr(polarity.inference.export, "_importable", lambda name: name != "onnxruntime")
+    parser = argparse.ArgumentParser(prog="polarity")
+    add_export_parser(parser.add_subparsers(), argparse.ArgumentParser(add_help=False))
+    out = tmp_path / "mean.onnx"
+    args = parser.parse_args(["export", str(folders["mean"]), "--out", str(out)])
+    args.handler(args)
+    assert "\n  not run: onnxruntime is not installed: the file was not run\n" in capsys.readouterr().out
+    args = parser.parse_args(["export", str(folders["mean"]), "--out", str(out), "--json"])
+    args.handler(args)
+    assert json.loads(capsys.readouterr().out)["check"] == {"runtime": None,
+                                                             "note": "onnxruntime is not installed: the file was not run"}
+
+
+def test_an_export_that_the_runtime_gets_wrong_is_refused_and_not_written(folders, tmp_path, monkeypatch):
+    """The written file is run on a check batch of other sizes than the traced one (5 x 17): a
+    runtime that fails on it, or answers more than 1e-4 away from PyTorch, stops the export."""
+    import polarity.inference.export as export
+
+    real = export.run_exported
+    out = tmp_path / "mean.pt"
+
+    def failing(*args):
+        raise RuntimeError("time axis frozen at 12")
+
+    monkeypatch.setattr(export, "run_exported", failing)
+    with pytest.raises(PolarityError) as error:
+        export_model(folders["mean"], out, "torchscript")
+    assert str(error.value) == "the exported network fails on a (5, 17) check batch: time axis frozen at 12"
+    for shift, refused in ((1e-3, True), (0.5, True), (3e-5, False)):
+        monkeypatch.setattr(export, "run_exported", lambda *args, shift=shift: real(*args) + shift)
+        if refused:
+            with pytest.raises(PolarityError) as error:
+                export_model(folders["mean"], out, "torchscript")
+            assert str(error.value) == f"the exported network differs from PyTorch by {shift:.2g} on a check batch"
+            assert not out.exists()
+        else:
+            assert export_model(folders["mean"], out, "torchscript")["check"]["max_abs_diff"] == pytest.approx(shift, abs=1e-6)
 
 
 def test_bucketed_models_export_the_each_text_alone_function(folders, tmp_path):

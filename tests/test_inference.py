@@ -76,6 +76,23 @@ def test_batched_equals_one_by_one(models):
     np.testing.assert_allclose(side_by_side, one_after_another, rtol=1e-5, atol=1e-6)
 
 
+def test_a_predictor_serving_on_kept_workers_gives_the_same_answers_and_closes_twice(models):
+    """What the server does with a predictor: calls on kept workers (one per core), then close."""
+    predictor = Predictor.load(models / "lstm")
+    texts = ["great film", "awful plot and the worst actors", "a story", "loved it, wonderful"] * 3
+    ids = predictor.encode(texts)
+    alone = predictor.predict_proba(texts)
+    assert predictor.call_proba_ids([]).shape == (0, 2)
+    predictor.keep_workers(2)
+    try:
+        np.testing.assert_allclose(predictor.call_proba_ids(ids), alone, rtol=1e-5, atol=1e-6)
+        assert predictor.call_proba_ids([]).shape == (0, 2)
+    finally:
+        predictor.close()
+    predictor.close()  # closing twice is harmless
+    np.testing.assert_allclose(predictor.call_proba_ids(ids), alone, rtol=1e-5, atol=1e-6)
+
+
 def test_difficult_inputs_have_defined_behaviour(models):
     predictor = Predictor.load(models / "lstm")
     huge = "great " * 200_000  # about 1.2 MB

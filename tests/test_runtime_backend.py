@@ -26,7 +26,21 @@ def tiny_lstm(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("which", ["tiny_model", "tiny_lstm"])
+@pytest.fixture(scope="module")
+def exact_lstm(tmp_path_factory):
+    """An unmasked LSTM predicted with exact batching: every review padded to maxlen, padding read."""
+    from polarity.training import load_recipe, train_recipe
+
+    folder = tmp_path_factory.mktemp("exact-lstm") / "lstm"
+    texts = synthetic_reviews(40, True, 1) + synthetic_reviews(40, False, 2)
+    recipe = load_recipe("lstm-dropout", {"data.num_words": 200, "data.maxlen": 30, "training.epochs": 1,
+                                          "training.batching": "exact", "model.units": 8, "model.embedding_dim": 8})
+    train_recipe(recipe, folder, train=(texts, ["positive"] * 40 + ["negative"] * 40), progress=False,
+                 log=lambda *a: None)
+    return folder
+
+
+@pytest.mark.parametrize("which", ["tiny_model", "tiny_lstm", "exact_lstm"])
 def test_onnxruntime_backend_gives_pytorchs_probabilities(which, request, capsys):
     folder = request.getfixturevalue(which)
     texts = ["A wonderful, moving film.", "Dull and far too long.", "", "zzz qqq", "great " * 300]
@@ -55,5 +69,18 @@ def test_onnxruntime_backend_says_which_models_it_cannot_run(tmp_path):
                                           "model.embedding_dim": 4, "model.pooling": "max"})
     train_recipe(recipe, tmp_path / "m", train=(texts, ["positive"] * 30 + ["negative"] * 30), progress=False,
                  log=lambda *a: None)
-    with pytest.raises(ConfigError, match="use the torch backend for this model"):
+    with pytest.raises(ConfigError) as error:
         Predictor.load(tmp_path / "m", backend="onnxruntime")
+    assert str(error.value) == (
+        "the onnxruntime backend runs what polarity export exports (cannot export an rnn with pooling over time "
+        "or hard_sigmoid gates (a step loop): only the last step of a fused LSTM/GRU is exported); use the torch "
+        "backend for this model")
+
+
+def test_onnxruntime_backend_without_onnxruntime_says_what_to_install(tiny_model, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    with pytest.raises(ConfigError) as error:
+        Predictor.load(tiny_model, backend="onnxruntime")
+    assert str(error.value) == 'the onnxruntime backend needs ONNX Runtime: pip install "polarity[export]"'

@@ -61,7 +61,7 @@ def server_log(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "polarity.server"]
 
 
-def wait_ready(client: TestClient, timeout: float = 30.0) -> None:
+def wait_ready(client: TestClient, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while client.get("/readyz").status_code != 200:
         assert time.monotonic() < deadline, client.get("/readyz").json()
@@ -124,7 +124,7 @@ def test_a_model_that_fails_to_load_is_reported_by_readyz_and_the_log(models, tm
     shutil.copytree(models / "topics", broken)
     (broken / "model.safetensors").write_bytes(b"not safetensors")  # passes the start-up check, fails to load
     with caplog.at_level("INFO", logger="polarity.server"), TestClient(create_app([models / "topics", broken])) as client:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while "failed" not in client.get("/readyz").text:
             assert time.monotonic() < deadline
             time.sleep(0.05)
