@@ -235,3 +235,30 @@ def test_cli_on_a_terminal_counts_the_lines_for_its_progress_bar(model, reviews,
     assert main(["predict", str(model), "--file", str(path), "--output", str(out)]) == 0
     assert len(read_csv(out)) == len(texts)
     assert terminal.getvalue().splitlines()[-1] == f"wrote {len(texts)} predictions to {out}"
+
+
+def test_rows_without_a_text_are_named_by_their_line(predictor, tmp_path):
+    from polarity.data.tables import TEXT_COLUMNS
+    from polarity.errors import DataError
+
+    source = tmp_path / "reviews.jsonl"
+    for rows, message in [
+        ([{"id": 1, "title": "Great."}], f"reviews.jsonl: no text column found among ['id', 'title'] (looked for "
+                                        f"{', '.join(TEXT_COLUMNS)}); name it with --text-column"),
+        ([{"text": "Great."}, {"id": 2}], f"{source}, line 2: the text column 'text' is missing"),
+        ([{"text": "Great."}, {"text": 5}], f"{source}, line 2: column 'text' holds 5, not text"),
+    ]:
+        source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        with pytest.raises(DataError) as error:
+            predict_file(predictor, source, tmp_path / "out.csv", progress=False)
+        assert str(error.value) == message
+        assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_threshold_moves_the_streamed_labels_as_it_moves_classify(predictor, reviews, tmp_path):
+    path, texts = reviews
+    predict_file(predictor, path, tmp_path / "out.csv", threshold=0.9, progress=False)
+    rows = read_csv(tmp_path / "out.csv")
+    expected = predictor.classify(texts, threshold=0.9)
+    assert [r["pred_label"] for r in rows] == [p.label for p in expected]
+    assert [r["pred_label"] for r in rows] != [p.label for p in predictor.classify(texts)]

@@ -19,30 +19,33 @@ def embedding_matrix(predictor) -> np.ndarray:
     return embedding.weight.detach().cpu().numpy()
 
 
+def kept_words(vocab) -> list[str]:
+    """The words that encode to their own id (``num_words`` and ``skip_top`` applied), most frequent first."""
+    return [w for w in vocab.words if w in vocab]
+
+
 def nearest_words(predictor, word: str, k: int = 20, metric: str = "euclidean") -> list[dict]:
     """The ``k`` words closest to ``word`` in the learned embedding (the word itself first, distance 0)."""
     vocab = predictor.encoder.vocab
     query = word.lower() if predictor.encoder.tokenizer.lower else word
     idx = vocab.id_of(query)
+    known = kept_words(vocab)
     if idx is None:
-        known = [w for w in vocab.words[: max(vocab.size - vocab.index_from - 1, 0)]]
         close = difflib.get_close_matches(query, known, n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise PolarityError(f"{word!r} is not in the model's vocabulary ({vocab.size:,} ids){hint}")
     if metric not in ("euclidean", "cosine"):
         raise PolarityError(f"metric must be euclidean or cosine, got {metric!r}")
     weights = embedding_matrix(predictor)
-    first_word = vocab.index_from + 1
-    candidates = weights[first_word:]
-    target = weights[idx]
+    ids = np.array([vocab.id_of(w) for w in known])
+    candidates, target = weights[ids], weights[idx]
     if metric == "euclidean":
         distances = np.sqrt(((candidates - target) ** 2).sum(axis=1))
     else:
         norms = np.linalg.norm(candidates, axis=1) * np.linalg.norm(target)
         distances = 1.0 - (candidates @ target) / np.maximum(norms, 1e-12)
-    order = np.argsort(distances, kind="stable")[:k]
-    words = vocab.decode(order + first_word)
-    return [{"word": w, "distance": float(distances[i])} for w, i in zip(words, order)]
+    order = np.lexsort((ids != idx, distances))[:k]  # by distance, the word itself first, then by frequency
+    return [{"word": known[i], "distance": float(distances[i])} for i in order]
 
 
 def word_probabilities(predictor, words: list[str]) -> np.ndarray:
@@ -59,10 +62,10 @@ def embedding_plot(predictor, out: Path, top: int = 500, labelled: int = 60) -> 
     from sklearn.decomposition import PCA
 
     vocab = predictor.encoder.vocab
-    n = min(top, len(vocab.words), vocab.size - vocab.index_from - 1)
+    words = kept_words(vocab)[:top]
+    n = len(words)
     if n < 3:
         raise PolarityError("the model's vocabulary is too small to plot")
-    words = vocab.words[:n]
     ids = [vocab.id_of(w) for w in words]
     points = PCA(n_components=2).fit_transform(embedding_matrix(predictor)[ids])
     probs = word_probabilities(predictor, words)
