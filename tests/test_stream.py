@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 
 import pytest
@@ -234,6 +235,13 @@ def test_cli_on_a_terminal_counts_the_lines_for_its_progress_bar(model, reviews,
     out = tmp_path / "out.csv"
     assert main(["predict", str(model), "--file", str(path), "--output", str(out)]) == 0
     assert len(read_csv(out)) == len(texts)
+    shown = terminal.getvalue()
+    assert shown.splitlines()[-1] == f"wrote {len(texts)} predictions to {out}"
+    assert "predicting reviews.csv: 100%" in shown and f"| {len(texts)}/{len(texts)} [" in shown
+    assert re.search(r"[0-9.]+ rows/s\]", shown)
+    terminal.seek(0), terminal.truncate()
+    assert main(["predict", str(model), "--file", str(path), "--output", str(out), "--quiet"]) == 0
+    assert "predicting" not in terminal.getvalue() and "rows/s" not in terminal.getvalue()
     assert terminal.getvalue().splitlines()[-1] == f"wrote {len(texts)} predictions to {out}"
 
 

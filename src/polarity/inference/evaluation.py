@@ -176,6 +176,8 @@ def model_split(config, split: str, load_corpus) -> tuple[list[str], np.ndarray,
         raise DataError(f"this model has no {split} split on record: evaluate it with --dataset FILE")
     else:
         data = as_labelled(sources[split], names=names, **columns)
+        if split == "valid":  # a validation file, less what the recipe held out as training did
+            data = held_out(data, recipe.get("data", {}))
     if list(data.names) != list(names):
         raise DataError(f"the {split} split's labels {data.names} differ from the model's {names}")
     return data.texts, data.labels, f"{split} split"

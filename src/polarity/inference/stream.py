@@ -125,7 +125,7 @@ def predict_file(predictor, source: str | os.PathLike, output: str | os.PathLike
     fmt, unit, rows = iter_rows(source)
     plain = fmt in ("txt", "tsv-headerless")
     shown = options.get("progress", True) and sys.stderr.isatty()  # only a visible bar needs the count
-    total = count_lines(source) if shown and fmt != "parquet" else None
+    total = count_lines(source) - (fmt in ("csv", "tsv")) if shown and fmt != "parquet" else None  # less a header
     return predict_rows(predictor, rows, output, where=f"{source}, {unit}", name=source.name, total=total,
                         text_column="text" if plain else text_column, keep_input=fmt != "txt", **options)
 
