@@ -474,6 +474,13 @@ def test_a_tolerance_out_of_range_is_a_usage_error(tiny_model, capsys):
         assert f"--tolerance: must be a probability from 0 to below 1, got {value}" in capsys.readouterr().err
 
 
+def test_a_loaded_predictor_is_reported_under_its_models_name(tiny_model):
+    from polarity.inference import Predictor
+
+    report = check(Predictor.load(tiny_model), [Case("Good.", expect="positive")])
+    assert report.model == "mean-embedding" and format_report(report).startswith("mean-embedding (labels negative, ")
+
+
 def test_check_json(tiny_model, capsys):
     assert main(["check", str(tiny_model), "--json", "--examples", "0", "--seed", "3"]) == 0
     data = json.loads(capsys.readouterr().out)

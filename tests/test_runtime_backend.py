@@ -54,6 +54,30 @@ def test_onnxruntime_backend_gives_pytorchs_probabilities(which, request, capsys
     assert '"label"' in capsys.readouterr().out
 
 
+def test_an_exact_batching_model_is_predicted_padded_to_maxlen(exact_lstm):
+    """Exact batching predicts as Keras does: every review pre-padded to maxlen, the padding read."""
+    import torch
+
+    predictor = Predictor.load(exact_lstm)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # weights large enough that the padding read shows in the probabilities
+        for weights in predictor.model.parameters():
+            weights.copy_(torch.randn(weights.shape, generator=generator))
+    texts = ["A wonderful, moving film.", "Dull and far too long.", "great " * 300]
+    ids = predictor.encode(texts)
+
+    def forward(seqs, width):
+        padded = torch.tensor([[0] * (width - len(seq)) + seq for seq in seqs])
+        with torch.no_grad():
+            p = torch.sigmoid(predictor.model(padded, torch.tensor([len(seq) for seq in seqs]))).numpy()
+        return np.stack([1 - p, p], axis=1)
+
+    got = predictor.predict_proba(texts)
+    assert np.abs(got - forward(ids, 30)).max() < 1e-5
+    alone = np.concatenate([forward([seq], len(seq)) for seq in ids[:2]])
+    assert np.abs(got[:2] - alone).max() > 1e-3  # unpadded, the short reviews get other probabilities
+
+
 def test_onnxruntime_backend_refuses_what_it_cannot_run(tiny_model):
     with pytest.raises(ConfigError, match="backend must be one of"):
         Predictor.load(tiny_model, backend="tensorrt")
