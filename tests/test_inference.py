@@ -105,6 +105,11 @@ def test_what_is_not_a_list_of_texts_or_a_threshold_is_refused_in_one_line(model
         with pytest.raises(DataError) as error:
             predictor.predict(texts, threshold=threshold)
         assert str(error.value) == message
+    for batch_size in (0, -3, "2", True, 2.0):
+        with pytest.raises(DataError) as error:
+            predictor.predict(["a"], batch_size=batch_size)
+        assert str(error.value) == f"batch_size must be a positive integer, got {batch_size!r}"
+    assert predictor.predict(["great film", "awful"], batch_size=1) == predictor.predict(["great film", "awful"])
     punctuation, unknown = predictor.classify(["!!! ...", "zzzq qqqz"])
     assert punctuation.warning == "empty text: scored from the start marker alone"
     assert unknown.warning == "no known words: every word is out of the model's vocabulary"
