@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
 from polarity.cli.common import command, non_negative_int, positive_int
 from polarity.errors import PolarityError
@@ -29,18 +30,20 @@ def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentP
     parser.set_defaults(handler=cmd_check)
 
 
-def rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1 (0.2 for 20 %), got {text}")
-    return value
+def bounded_float(name: str, fits: Callable[[float], bool], wanted: str) -> Callable[[str], float]:
+    """An argparse type: a float that ``fits``, else a usage error saying it must be ``wanted``."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not fits(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in "invalid NAME value"
+    return parse
 
 
-def tolerance(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability from 0 to below 1, got {text}")
-    return value
+rate = bounded_float("rate", lambda v: 0.0 <= v <= 1.0, "a fraction from 0 to 1 (0.2 for 20 %)")
+tolerance = bounded_float("tolerance", lambda v: 0.0 <= v < 1.0, "a probability from 0 to below 1")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
