@@ -117,6 +117,38 @@ def synthetic_reviews(n: int, positive: bool, seed: int) -> list[str]:
     return reviews
 
 
+def sentiment_rows(n: int, seed: int) -> list[tuple[str, str]]:
+    """(text, label) rows of synthetic reviews, positive and negative in turn."""
+    pos, neg = synthetic_reviews(n, True, seed), synthetic_reviews(n, False, seed + 100)
+    return [row for pair in zip(((t, "positive") for t in pos), ((t, "negative") for t in neg)) for row in pair]
+
+
+def write_csv(path, rows, header=("review", "sentiment")):
+    """A CSV file of ``rows`` under ``header``; returns its path."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The matplotlib figures written to image files, in the order they were written: what a PNG shows."""
+    from matplotlib.figure import Figure
+
+    saved, savefig = [], Figure.savefig
+
+    def record(figure, *args, **kwargs):
+        saved.append(figure)
+        return savefig(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return saved
+
+
 @pytest.fixture(scope="session")
 def sentiment_archive(tmp_path_factory) -> Path:
     """A learnable dataset in the official layout: 120 reviews per split and label."""

@@ -3,7 +3,6 @@ and the plots it draws."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 
@@ -20,23 +19,10 @@ from polarity.inference.evaluation import (accuracy_by_length, classification_me
 from polarity.models.folder import ModelFolder
 from polarity.training import load_recipe, train_recipe
 
-from conftest import synthetic_reviews
+from conftest import sentiment_rows, synthetic_reviews, write_csv
 
 QUIET = dict(progress=False, log=lambda *a: None)
 SMALL = {"data.num_words": 200, "training.epochs": 1}
-
-
-def write_csv(path, rows, header):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def labelled_rows(n: int, seed: int) -> list[tuple[str, str]]:
-    pos, neg = synthetic_reviews(n, True, seed), synthetic_reviews(n, False, seed + 100)
-    return [row for pair in zip(((t, "positive") for t in pos), ((t, "negative") for t in neg)) for row in pair]
 
 
 # -- which reviews a model is evaluated on ------------------------------------------------------------------
@@ -46,9 +32,9 @@ def files_model(tmp_path_factory):
     positive reviews only, a quarter of the training file held out for validation (seed 3), and some
     training texts excluded by ``data.exclude``."""
     root = tmp_path_factory.mktemp("files-model")
-    train = labelled_rows(40, 1)
+    train = sentiment_rows(40, 1)
     write_csv(root / "train.csv", train, ("words", "mood"))
-    test = [(text, label) for text, label in labelled_rows(10, 2) if label == "positive"]
+    test = [(text, label) for text, label in sentiment_rows(10, 2) if label == "positive"]
     write_csv(root / "test.csv", test, ("words", "mood"))
     excluded = [text for text, _ in train[:20]]
     (root / "exclude.txt").write_text("\n".join(excluded) + "\n", encoding="utf-8")
@@ -63,8 +49,8 @@ def files_model(tmp_path_factory):
 def memory_valid_model(tmp_path_factory):
     """A model trained on a CSV file, validated on texts given in memory, without a test set."""
     root = tmp_path_factory.mktemp("memory-valid")
-    write_csv(root / "train.csv", labelled_rows(20, 5), ("text", "label"))
-    valid = labelled_rows(5, 6)
+    write_csv(root / "train.csv", sentiment_rows(20, 5), ("text", "label"))
+    valid = sentiment_rows(5, 6)
     train_recipe(load_recipe("mean-embedding", SMALL), root / "model", train=root / "train.csv",
                  valid=([t for t, _ in valid], [y for _, y in valid]), **QUIET)
     return root / "model"
@@ -82,7 +68,7 @@ def test_the_valid_split_of_a_files_model_is_its_validation_texts_less_the_exclu
 
 def test_a_validation_file_is_scored_less_the_texts_the_recipe_held_out(tmp_path):
     """Training validates on a --valid file less data.exclude; --split valid scores those same reviews."""
-    train, valid = labelled_rows(20, 7), labelled_rows(6, 8)
+    train, valid = sentiment_rows(20, 7), sentiment_rows(6, 8)
     write_csv(tmp_path / "train.csv", train, ("text", "label"))
     write_csv(tmp_path / "valid.csv", valid, ("text", "label"))
     (tmp_path / "exclude.txt").write_text("\n".join(text for text, _ in valid[:3]) + "\n", encoding="utf-8")
@@ -112,7 +98,7 @@ def test_a_split_that_is_not_on_record_is_refused_with_a_one_line_message(tiny_m
 
 
 def test_a_data_file_that_gained_a_label_since_training_is_refused_naming_it(tmp_path, capsys):
-    rows = labelled_rows(12, 31)
+    rows = sentiment_rows(12, 31)
     train = write_csv(tmp_path / "train.csv", rows, ("text", "label"))
     test = write_csv(tmp_path / "test.csv", rows[:6], ("text", "label"))
     train_recipe(load_recipe("mean-embedding", SMALL), tmp_path / "model", train=train, test=test, **QUIET)
@@ -325,21 +311,6 @@ def test_log_loss_floors_probabilities_at_one_in_ten_million_and_counts_labels_n
 
 
 # -- the plots ----------------------------------------------------------------------------------------------------
-@pytest.fixture
-def saved_figures(monkeypatch):
-    """The matplotlib figures written to PNG files, in the order they were written."""
-    from matplotlib.figure import Figure
-
-    saved, savefig = [], Figure.savefig
-
-    def record(figure, *args, **kwargs):
-        saved.append(figure)
-        return savefig(figure, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", record)
-    return saved
-
-
 def test_the_plots_of_a_two_label_model_show_its_roc_curve_and_its_counts(tmp_path, saved_figures):
     from matplotlib.colors import to_hex
     from sklearn.metrics import roc_curve

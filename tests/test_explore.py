@@ -116,29 +116,14 @@ def test_a_model_without_word_embedding_says_which_models_have_one(tmp_path, cap
 
 
 # -- the embedding map -------------------------------------------------------------------------------
-@pytest.fixture
-def drawn(monkeypatch):
-    """The figures embedding_plot saves, to read what the PNG shows: its texts, dots and colours."""
-    from matplotlib.figure import Figure
-
-    figures, save = [], Figure.savefig
-
-    def record(figure, *args, **kwargs):
-        figures.append(figure)
-        return save(figure, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", record)
-    return figures
-
-
 def test_the_embedding_map_colours_each_word_by_its_positive_probability_and_names_the_extremes(
-        sentiment, tmp_path, drawn):
+        sentiment, tmp_path, saved_figures):
     predictor = Predictor.load(sentiment)
     words = predictor.encoder.vocab.words
     out = tmp_path / "map.png"
     assert embedding_plot(predictor, out, labelled=12) == out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    ax, bar = drawn[-1].axes
+    ax, bar = saved_figures[-1].axes
     assert ax.get_title() == f"Learned embedding: the {len(words)} most frequent words (PCA)"
     assert (ax.get_xlabel(), ax.get_ylabel(), bar.get_ylabel()) == ("component 1", "component 2",
                                                                      "P(positive) of the word alone")
@@ -154,34 +139,34 @@ def test_the_embedding_map_colours_each_word_by_its_positive_probability_and_nam
     assert {positive[words.index(w)] > 0.5 for w in extremes} == {True, False}  # both ends are named
 
 
-def test_the_embedding_map_plots_the_top_words_and_needs_three(sentiment, tmp_path, drawn):
+def test_the_embedding_map_plots_the_top_words_and_needs_three(sentiment, tmp_path, saved_figures):
     predictor = Predictor.load(sentiment)
     embedding_plot(predictor, tmp_path / "ten.png", top=10)
-    assert drawn[-1].axes[0].get_title() == "Learned embedding: the 10 most frequent words (PCA)"
-    assert len(drawn[-1].axes[0].collections[0].get_offsets()) == 10
+    assert saved_figures[-1].axes[0].get_title() == "Learned embedding: the 10 most frequent words (PCA)"
+    assert len(saved_figures[-1].axes[0].collections[0].get_offsets()) == 10
     embedding_plot(predictor, tmp_path / "three.png", top=3)
-    assert drawn[-1].axes[0].get_title() == "Learned embedding: the 3 most frequent words (PCA)"
+    assert saved_figures[-1].axes[0].get_title() == "Learned embedding: the 3 most frequent words (PCA)"
     with pytest.raises(PolarityError) as refused:
         embedding_plot(predictor, tmp_path / "two.png", top=2)
     assert str(refused.value) == "the model's vocabulary is too small to plot"
     assert not (tmp_path / "two.png").exists()
 
 
-def test_the_embedding_map_shows_the_500_most_frequent_words_by_default(tmp_path, drawn):
+def test_the_embedding_map_shows_the_500_most_frequent_words_by_default(tmp_path, saved_figures):
     rng = random.Random(0)
     words = [f"w{i:03d}" for i in range(510)]
     texts = [" ".join(rng.sample(words, 30)) + (" great" if i % 2 else " awful") for i in range(200)]
     model = trained(tmp_path / "model", "mean-embedding", texts, ["negative", "positive"] * 100,
                     **{"training.epochs": 1})
     embedding_plot(Predictor.load(model), tmp_path / "map.png")
-    assert drawn[-1].axes[0].get_title() == "Learned embedding: the 500 most frequent words (PCA)"
+    assert saved_figures[-1].axes[0].get_title() == "Learned embedding: the 500 most frequent words (PCA)"
 
 
-def test_the_map_of_more_labels_colours_by_the_last_one(three_labels, tmp_path, drawn):
+def test_the_map_of_more_labels_colours_by_the_last_one(three_labels, tmp_path, saved_figures):
     predictor = Predictor.load(three_labels)
     assert predictor.labels == ["negative", "neutral", "positive"]
     embedding_plot(predictor, tmp_path / "map.png")
-    ax, bar = drawn[-1].axes
+    ax, bar = saved_figures[-1].axes
     assert bar.get_ylabel() == "P(positive) of the word alone"
     positive = predictor.predict_proba(predictor.encoder.vocab.words)[:, 2]
     np.testing.assert_allclose(ax.collections[0].get_facecolors(), matplotlib.colormaps["RdYlGn"](positive))

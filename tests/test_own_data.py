@@ -14,7 +14,7 @@ from polarity.errors import ConfigError, DataError
 from polarity.inference import Predictor
 from polarity.training import load_recipe, train_recipe
 
-from conftest import synthetic_reviews
+from conftest import sentiment_rows, write_csv
 
 QUIET = dict(progress=False, log=lambda *a: None)
 TINY = {"data.num_words": 200, "data.maxlen": 60, "data.valid_fraction": 0.2, "model.embedding_dim": 16,
@@ -36,19 +36,6 @@ def topic_reviews(n: int, seed: int) -> list[tuple[str, str]]:
             words.insert(rng.randrange(len(words) + 1), rng.choice(TOPICS[topic]))
         rows.append((" ".join(words), topic))
     return rows
-
-
-def write_csv(path, rows, header=("review", "sentiment")):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def sentiment_rows(n: int, seed: int) -> list[tuple[str, str]]:
-    pos, neg = synthetic_reviews(n, True, seed), synthetic_reviews(n, False, seed + 100)
-    return [row for pair in zip(((t, "positive") for t in pos), ((t, "negative") for t in neg)) for row in pair]
 
 
 @pytest.fixture(scope="module")

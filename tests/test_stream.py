@@ -12,7 +12,7 @@ from polarity.cli import main
 from polarity.inference import Predictor
 from polarity.inference.stream import predict_file
 
-from conftest import synthetic_reviews
+from conftest import synthetic_reviews, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -91,17 +91,9 @@ def predictor(model):
     return Predictor.load(model)
 
 
-def write_csv(path, header, rows):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def test_jsonl_output_holds_the_rounded_scores_and_the_text_as_written(predictor, tmp_path):
     texts = synthetic_reviews(10, True, 7) + ["", "Un film génial, très émouvant 😀"] + synthetic_reviews(10, False, 8)
-    source = write_csv(tmp_path / "mixed.csv", ["id", "review"], enumerate(texts))
+    source = write_csv(tmp_path / "mixed.csv", enumerate(texts), ["id", "review"])
     result = predict_file(predictor, source, tmp_path / "out.jsonl", progress=False)
     assert result.rows == len(texts)
     written = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
@@ -133,8 +125,8 @@ def test_parquet_dates_and_times_are_written_as_text(predictor, tmp_path):
 
 
 def test_cli_refuses_input_with_prediction_columns_or_no_rows_in_one_line(model, tmp_path, capsys):
-    clash = write_csv(tmp_path / "scored.csv", ["review", "pred_score", "pred_label"], [["A great film.", "1", "x"]])
-    empty = write_csv(tmp_path / "empty.csv", ["id", "review"], [])
+    clash = write_csv(tmp_path / "scored.csv", [["A great film.", "1", "x"]], ["review", "pred_score", "pred_label"])
+    empty = write_csv(tmp_path / "empty.csv", [], ["id", "review"])
     expected = {
         clash: "polarity: error: the input already has column(s) pred_label, pred_score: rename them; "
                "predict adds pred_label, pred_score, prob_negative, prob_positive, pred_warning",
@@ -159,7 +151,7 @@ def test_an_unknown_output_format_is_refused_by_name(predictor, reviews, tmp_pat
 
 def test_cli_reads_the_named_text_column_into_new_folders(model, predictor, tmp_path, capsys):
     summaries = synthetic_reviews(5, True, 9) + synthetic_reviews(5, False, 10)
-    source = write_csv(tmp_path / "two-texts.csv", ["text", "summary"], [["", s] for s in summaries])
+    source = write_csv(tmp_path / "two-texts.csv", [["", s] for s in summaries], ["text", "summary"])
     out = tmp_path / "new" / "folders" / "out.csv"
     assert main(["predict", str(model), "--file", str(source), "--text-column", "summary", "--output", str(out),
                  "--quiet"]) == 0
