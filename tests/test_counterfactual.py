@@ -28,11 +28,12 @@ from polarity.data.pairs import (
     resolve_pairs,
     with_pairs,
 )
-from polarity.errors import DataError
+from polarity.errors import ConfigError, DataError
 
 CAD = Path(os.environ.get("POLARITY_CAD") or Path(__file__).resolve().parents[2] / "shared" / "data" / "cad")
 WORDS = st.sampled_from(["the", "film", "plot", "was", "is", "not", "great", "boring", "loved", "it", "Great",
-                         "HATED", "acting", "isn't", "wasn't", "very", "good", "bad", "fun", "were", ".", ",", "!"])
+                         "HATED", "acting", "isn't", "wasn't", "very", "good", "bad", "fun", "were", ".", ",", "!",
+                         "a", "never", "WAS", "so"])
 TEXTS = st.lists(WORDS, min_size=1, max_size=20).map(" ".join)
 
 
@@ -47,13 +48,19 @@ def test_an_antonym_swap_changes_exactly_the_words_it_lists_and_undoes_itself(te
     assert swap_antonyms(edit.text).text == text  # the lexicon is symmetric
 
 
-@given(TEXTS)
-def test_a_negation_toggle_adds_or_removes_not_where_it_says_and_undoes_itself(text):
-    edit = toggle_negation(text)
-    added = sum(after.endswith(" not") for _, after in edit.changes)
+NEGATIONS = r"\bnot\b|n't|\bnever\b"
+
+
+@given(TEXTS, st.booleans())
+def test_a_negation_toggle_adds_or_removes_a_negation_where_it_says_and_undoes_itself(text, contract):
+    edit = toggle_negation(text, contract=contract)
+    added = sum(len(after) > len(before) for before, after in edit.changes)
     removed = len(edit.changes) - added
-    assert len(re.findall(r"\bnot\b|n't", edit.text)) == len(re.findall(r"\bnot\b|n't", text)) + added - removed
-    if edit.changes and not re.search(r"n't", text):  # "isn't" comes back as "is not": the same meaning
+    count = lambda t: len(re.findall(NEGATIONS, t, re.IGNORECASE))  # noqa: E731
+    assert count(edit.text) == count(text) + added - removed
+    assert all(after.lower().endswith("n't" if contract else " not")
+               for before, after in edit.changes if len(after) > len(before))
+    if edit.changes and not re.search(r"n't|never", text, re.IGNORECASE):  # "isn't" comes back as "is not"
         assert toggle_negation(edit.text).text == text
 
 
@@ -61,6 +68,11 @@ def test_flip_examples():
     assert flip("The film was boring and the acting is not good.").text == "The film was not boring and the acting is good."
     assert flip("A great movie, I loved it!").text == "A terrible movie, I hated it!"
     assert flip("It wasn't funny.").text == "It was funny."
+    assert flip("It was never boring, it is the best film and a very good one.").text == \
+        "It was boring, it is not the best film and a very good one."
+    assert flip("This is a truly great movie.", contract=True).text == "This isn't a truly great movie."
+    assert flip("The acting WAS boring.", "negation", contract=True).text == "The acting WASN'T boring."
+    assert flip("The cast was weak.") is None and flip("The cast was weak.", words={"weak"}).text == "The cast was not weak."
     assert flip("Nothing to see here.") is None
     with pytest.raises(ValueError, match="kind"):
         flip("good", "sarcasm")
@@ -74,7 +86,8 @@ def test_augment_adds_review_sentences_beside_their_flips_with_opposite_labels()
     assert added == 50 and joined.texts[:100] == data.texts
     for i in range(100, 150, 2):
         sentence, flipped = joined.texts[i], joined.texts[i + 1]
-        assert flip(sentence).text == flipped and joined.labels[i + 1] == 1 - joined.labels[i]
+        assert flipped in (flip(sentence).text, flip(sentence, contract=True).text)
+        assert joined.labels[i + 1] == 1 - joined.labels[i]
         own = [t for t, y in zip(data.texts, data.labels) if sentence in t]
         assert own and all(y == joined.labels[i] for t, y in zip(data.texts, data.labels) if sentence in t)
     same, none = augment(data, "both", 0.0, seed=0)
@@ -231,7 +244,14 @@ def test_the_pair_term_pushes_a_pairs_texts_apart_and_resumes_exactly(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_contrast_examples_end_with_a_clause_of_their_label():
+def main_clause(text: str) -> str:
+    """The clause that carries the verdict of a contrast example."""
+    if ", but " in text:
+        return text.split(", but ")[-1]
+    return text.split(", ", 1)[1] if text.startswith("Although ") else text.split(", although ")[0]
+
+
+def test_contrast_examples_carry_their_label_in_the_main_clause():
     from polarity.data.counterfactual import NEGATIVE, POSITIVE, contrast
 
     data = LabelledTexts.from_lists(
@@ -241,10 +261,9 @@ def test_contrast_examples_end_with_a_clause_of_their_label():
     joined, added = contrast(data, 0.5, seed=0)
     assert added == 20 and joined.texts[:40] == data.texts
     for text, label in zip(joined.texts[40:], joined.labels[40:]):
-        second = text.split(", but ")[-1] if ", but " in text else text.split(", ", 1)[1]
-        words = set(re.findall(r"[a-z]+", second.lower()))
+        words = set(re.findall(r"[a-z]+", main_clause(text).lower()))
         assert words & (POSITIVE if label == 1 else NEGATIVE) and not words & (NEGATIVE if label == 1 else POSITIVE)
-        assert text.startswith("Although ") or ", but " in text
+        assert text.startswith("Although ") or ", but " in text or ", although " in text
     assert contrast(data, 0.5, seed=0)[0].texts == joined.texts  # seeded
 
 
@@ -376,8 +395,11 @@ def test_augment_draws_sentences_of_both_labels_beside_their_flip_of_its_kind(ki
     assert joined.names == ["negative", "positive"] and joined.source == "reviews.csv"
     drawn = list(zip(joined.texts[20::2], joined.texts[21::2], joined.labels[20::2], joined.labels[21::2]))
     for sentence, flipped, label, other in drawn:
-        assert flipped == flip(sentence, kind).text and other == 1 - label
+        assert flipped in (flip(sentence, kind).text, flip(sentence, kind, contract=True).text) and other == 1 - label
     assert {int(label) for _, _, label, _ in drawn} == {0, 1}
+    if kind != "antonyms":  # inserted negations come both ways
+        flips = [flipped for _, flipped, _, _ in drawn]
+        assert any(" was not " in f for f in flips) and any(" wasn't " in f for f in flips)
 
 
 def test_augment_adds_about_its_fraction_of_the_data_and_at_least_one_pair():
@@ -395,7 +417,7 @@ def test_augment_and_contrast_need_two_labels():
         contrast(data, 0.5, seed=0)
 
 
-def test_contrast_joins_a_sentence_of_each_label_with_but_or_although():
+def test_contrast_joins_a_sentence_of_each_label_with_but_or_although_either_side():
     data = LabelledTexts.from_lists(["We loved the film about Malcolm X.", "The plot was boring here."] * 10,
                                     ["positive", "negative"] * 10, source="reviews.csv")
     joined, added = contrast(data, 1.0, seed=0)
@@ -404,10 +426,12 @@ def test_contrast_joins_a_sentence_of_each_label_with_but_or_although():
     expected = {"The plot was boring here, but we loved the film about Malcolm X.": 1,
                 "Although the plot was boring here, we loved the film about Malcolm X.": 1,
                 "We loved the film about Malcolm X, but the plot was boring here.": 0,
-                "Although we loved the film about Malcolm X, the plot was boring here.": 0}
+                "Although we loved the film about Malcolm X, the plot was boring here.": 0,
+                "We loved the film about Malcolm X, although the plot was boring here.": 1,
+                "The plot was boring here, although we loved the film about Malcolm X.": 0}
     made = list(zip(joined.texts[20:], joined.labels[20:].tolist()))
     assert all(expected.get(text) == label for text, label in made)
-    assert {text for text, _ in made} == set(expected)  # both labels, both shapes
+    assert {text for text, _ in made} == set(expected)  # both labels, the three shapes
 
 
 def test_contrast_without_sentences_of_one_label_adds_nothing():
@@ -527,3 +551,63 @@ def test_a_failed_cad_download_says_why_in_one_line(tmp_path, monkeypatch):
         monkeypatch.setattr(pooch, "retrieve", retrieve)
         with pytest.raises(DataError, match=rf"^{message}$"):
             load_cad("dev")
+
+
+# -- words the data shows lean one way -------------------------------------------------------------------
+def leaning_reviews(copies: int = 10, negative: str = "The plot was weak.") -> LabelledTexts:
+    """'weak' in ``copies`` negative reviews and 1 positive one, 'moving' in ``copies`` positive ones,
+    'the', 'plot' and 'was' on both sides, 'dreary' in one review only."""
+    negatives = [negative] * copies + ["A dreary thing."]
+    positives = ["The plot was moving."] * copies + ["Weak start, fine plot."]
+    return LabelledTexts.from_lists(negatives + positives, ["negative"] * len(negatives) + ["positive"] * len(positives))
+
+
+def test_polar_words_are_common_words_far_more_frequent_on_one_side():
+    from polarity.data.counterfactual import polar_words
+
+    assert polar_words(leaning_reviews(), least=5) == {0: frozenset({"weak"}), 1: frozenset({"moving"})}
+    assert polar_words(leaning_reviews(), least=12) == {0: frozenset(), 1: frozenset()}  # in 11 and 10 reviews
+    assert polar_words(leaning_reviews(), ratio=20, least=5) == {0: frozenset(), 1: frozenset()}  # 5.5 and 11 times
+    assert polar_words(leaning_reviews(100)) == {0: frozenset({"weak"}), 1: frozenset({"moving"})}
+    assert polar_words(leaning_reviews(5)) == {0: frozenset(), 1: frozenset()}  # in fewer than 20 reviews
+    assert polar_words(leaning_reviews(100), share=0.6) == {0: frozenset(), 1: frozenset()}  # in fewer than 60 %
+
+
+def test_learned_sides_add_the_data_s_words_and_keep_the_lexicon_s_side():
+    from polarity.data.counterfactual import LEXICON_SIDES, learned_sides
+
+    sides = learned_sides(leaning_reviews(30, negative="The plot was weak, not good."))
+    assert sides[0] == LEXICON_SIDES[0] | {"weak", "not"} and sides[1] == LEXICON_SIDES[1] | {"moving"}
+    assert "good" in sides[1] and "good" not in sides[0]
+
+
+def test_augment_with_learned_sides_flips_sentences_the_lexicon_does_not_know():
+    from polarity.data.counterfactual import learned_sides
+
+    reviews = leaning_reviews(20)
+    assert augment(reviews, "negation", 0.5, seed=0)[1] == 0  # no word of the lexicon: nothing to flip
+    joined, added = augment(reviews, "negation", 0.5, seed=0, sides=learned_sides(reviews))
+    made = set(zip(joined.texts[len(reviews):], joined.labels[len(reviews):].tolist()))
+    assert added == 20 and made <= {("The plot was weak.", 0), ("The plot was not weak.", 1), ("The plot wasn't weak.", 1),
+                                    ("The plot was moving.", 1), ("The plot was not moving.", 0),
+                                    ("The plot wasn't moving.", 0)}
+    assert {label for _, label in made} == {0, 1}
+
+
+def test_a_recipe_with_learned_augment_words_records_them(sentiment_archive):
+    from polarity.data.imdb import load_imdb
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import prepare_data
+
+    corpus = load_imdb(sentiment_archive, strict=False)
+    settings = {"data.augment": "negation", "data.augment_fraction": 1.0, "data.contrast_fraction": 0.5}
+    lexicon = prepare_data(load_recipe("mean-embedding", settings), corpus=corpus)
+    learned = prepare_data(load_recipe("mean-embedding", {**settings, "data.augment_words": "learned"}), corpus=corpus)
+    assert "augment_words" not in lexicon.origin
+    counts = learned.origin["augment_words"]
+    assert counts["negative"] > 36 or counts["positive"] > 36  # the lexicon's 36 words a side and the archive's
+    reviews = len(lexicon.fit) - lexicon.origin["augmented"] - lexicon.origin["contrast_examples"]
+    assert learned.fit.texts[:reviews] == lexicon.fit.texts[:reviews] and learned.valid.texts == lexicon.valid.texts
+    assert learned.fit.texts[reviews:] != lexicon.fit.texts[reviews:]
+    with pytest.raises(ConfigError, match=r"data\.augment_words"):
+        load_recipe("mean-embedding", {"data.augment_words": "wordnet"})

@@ -6,10 +6,12 @@ Two kinds of edit, each on every place it applies, so that the review says the o
   "terrible", "loved" <-> "hated"); the lexicon is symmetric, so the edit undoes itself;
 - ``negation``: a negation after "is/was/are/were" removed where there is one ("is not good" ->
   "is good") and inserted where there is none ("was boring" -> "was not boring"), before a word
-  of the lexicon only.
+  of the lexicon only, or also before the words the training data shows lean one way
+  (:func:`polar_words`).
 
 And one that keeps the label: :func:`contrast` joins a sentence of the opposite sentiment and one
-of the review's own, from real training reviews, as "A, but B" or "Although A, B" (B decides).
+of the review's own, from real training reviews, as "A, but B", "Although A, B" or "B, although A"
+(B, the main clause, decides).
 
 :func:`flip` returns the edited text and the list of replacements it made (or None when nothing
 applies); :func:`augment` adds short sentences of training reviews beside their flipped copies, with
@@ -19,6 +21,8 @@ opposite labels, to training data.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +44,10 @@ OPPOSITES = {
 LEXICON = {**OPPOSITES, **{bad: good for good, bad in OPPOSITES.items()}}
 KINDS = ("antonyms", "negation", "both")
 _WORD = re.compile(r"[A-Za-z]+")
-_COPULA = re.compile(r"\b(is|was|are|were)( not|n't)?\s+([A-Za-z]+)", re.IGNORECASE)
+# "is/was/are/were", a negation or none, up to two words that do not change what the verdict is about
+# ("a", "the", "very", ...), and the word the verdict is on.
+_COPULA = re.compile(r"\b(is|was|are|were)( not|n't| never)?\s+((?:(?:a|an|the|very|really|so|quite|pretty|truly|simply)"
+                     r"\s+){0,2})([A-Za-z]+)", re.IGNORECASE)
 
 
 @dataclass
@@ -72,50 +79,63 @@ def swap_antonyms(text: str) -> Edit:
     return Edit(_WORD.sub(replace, text), changes)
 
 
-def toggle_negation(text: str) -> Edit:
-    """"is not X" -> "is X" and "is X" -> "is not X" (also was/are/were, and "isn't"), for X of the lexicon."""
+def toggle_negation(text: str, words: Collection[str] = LEXICON.keys(), contract: bool = False) -> Edit:
+    """"is not X" -> "is X" and "is X" -> "is not X" for X among ``words`` (lower case; default: the
+    lexicon), also with was/are/were, "isn't" or "is never", and with up to two words such as "a",
+    "the" or "very" before X ("was the worst" -> "was not the worst"). ``contract``: insert "isn't"
+    rather than "is not"."""
     changes: list[tuple[str, str]] = []
 
     def toggle(match: re.Match) -> str:
-        verb, negation, word = match.group(1), match.group(2), match.group(3)
-        if word.lower() not in LEXICON:
+        verb, negation, between, word = match.groups()
+        if word.lower() not in words:
             return match.group(0)
-        before = match.group(0)[: -len(word)].rstrip()
-        after = verb if negation else f"{verb} not"
+        before = match.group(0)[: -len(between + word)].rstrip()
+        if negation:
+            after = verb
+        else:
+            after = verb + ("N'T" if verb.isupper() else "n't") if contract else f"{verb} not"
         changes.append((before, after))
-        return f"{after} {word}"
+        return f"{after} {between}{word}"
 
     return Edit(_COPULA.sub(toggle, text), changes)
 
 
-def flip(text: str, kind: str = "both") -> Edit | None:
+def flip(text: str, kind: str = "both", words: Collection[str] = LEXICON.keys(), contract: bool = False) -> Edit | None:
     """``text`` edited to say the opposite (``kind``: antonyms, negation or both), or None when no
-    edit applies. With ``both``, negation first, then antonyms where no negation was toggled."""
+    edit applies. With ``both``, negation first, then antonyms where no negation was toggled. A
+    negation is toggled before ``words`` (default: the lexicon), contracted with ``contract``;
+    antonyms come from the lexicon."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    edit = toggle_negation(text) if kind in ("negation", "both") else Edit(text, [])
+    edit = toggle_negation(text, words, contract) if kind in ("negation", "both") else Edit(text, [])
     if kind == "antonyms" or (kind == "both" and not edit.changes):
         edit = swap_antonyms(text)
     return edit if edit.changes else None
 
 
-def augment(data: LabelledTexts, kind: str, fraction: float, seed: int) -> tuple[LabelledTexts, int]:
+def augment(data: LabelledTexts, kind: str, fraction: float, seed: int,
+            sides: Sides | None = None) -> tuple[LabelledTexts, int]:
     """``data`` with about ``fraction`` of its size in short pairs: a sentence of a training review that
     leans the review's way (:func:`sentence_pools`) with the review's label, and the sentence flipped
     by ``kind`` with the other label (an edit of one phrase does not flip a whole review, so whole
-    reviews are never relabelled). Two labels only. Returns the data and how many texts were added."""
+    reviews are never relabelled). ``sides``: the words that make a sentence lean and that a negation
+    is toggled before (default: the lexicon's). Two labels only. Returns the data and how many texts
+    were added."""
     if len(data.names) != 2:
         raise DataError(f"data.augment flips one label into the other: it needs two labels, not {len(data.names)}")
-    pools = sentence_pools(data)
-    flippable = [(s, y) for y in (0, 1) for s in pools[y] if flip(s, kind) is not None]
+    sides = sides or LEXICON_SIDES
+    pools, words = sentence_pools(data, sides=sides), sides[0] | sides[1]
+    flippable = [(s, y) for y in (0, 1) for s in pools[y] if flip(s, kind, words) is not None]
     if fraction <= 0 or not flippable:
         return data, 0
     rng = np.random.default_rng([seed, 2])
     chosen = rng.integers(len(flippable), size=max(1, int(round(fraction * len(data) / 2))))
+    contracted = rng.random(len(chosen)) < 0.5  # half of the inserted negations as "isn't", "wasn't", ...
     texts, labels = [], []
-    for i in chosen.tolist():
+    for i, contract in zip(chosen.tolist(), contracted.tolist()):
         sentence, label = flippable[i]
-        texts += [sentence, flip(sentence, kind).text]
+        texts += [sentence, flip(sentence, kind, words, contract).text]
         labels += [label, 1 - label]
     joined = LabelledTexts(data.texts + texts, np.concatenate([data.labels, labels]), list(data.names), data.source)
     return joined, len(texts)
@@ -123,40 +143,74 @@ def augment(data: LabelledTexts, kind: str, fraction: float, seed: int) -> tuple
 
 POSITIVE = frozenset(OPPOSITES)
 NEGATIVE = frozenset(OPPOSITES.values())
+Sides = dict[int, frozenset[str]]  # label index (0 negative, 1 positive) -> the words that lean its way
+LEXICON_SIDES: Sides = {0: NEGATIVE, 1: POSITIVE}
 _SENTENCE = re.compile(r"[^.!?]+[.!?]")
 
 
-def sentence_pools(data: LabelledTexts, words: tuple[int, int] = (4, 18)) -> dict[int, list[str]]:
-    """Short sentences of each label's reviews whose lexicon words all lean the review's way."""
+def polar_words(data: LabelledTexts, ratio: float = 2.0, share: float = 0.004, least: int = 20) -> Sides:
+    """The words of three letters or more that the data shows lean one way: found in at least ``share``
+    of the texts (and ``least``), and at least ``ratio`` times as often (as a share of each label's
+    texts) in one label's texts as in the other's. On IMDB's training reviews: about 290 negative
+    words (bad, worst, boring, weak, silly, ...) and 330 positive ones (great, excellent, moving, ...)."""
+    seen: dict[int, Counter] = {0: Counter(), 1: Counter()}
+    for text, label in zip(data.texts, data.labels.tolist()):
+        seen[label].update({w.lower() for w in _WORD.findall(text) if len(w) > 2})
+    totals = {label: max(1, int((data.labels == label).sum())) for label in (0, 1)}
+    least = max(least, int(share * len(data)))
+
+    def lean(word: str) -> float:
+        return ((seen[1][word] + 1) / (totals[1] + 1)) / ((seen[0][word] + 1) / (totals[0] + 1))
+
+    common = [w for w in seen[0].keys() | seen[1].keys() if seen[0][w] + seen[1][w] >= least]
+    return {0: frozenset(w for w in common if lean(w) <= 1 / ratio), 1: frozenset(w for w in common if lean(w) >= ratio)}
+
+
+def learned_sides(data: LabelledTexts) -> Sides:
+    """The lexicon's sides, each with the words the data shows lean its way (:func:`polar_words`);
+    a word the data and the lexicon put on opposite sides stays on the lexicon's."""
+    learned = polar_words(data)
+    return {label: LEXICON_SIDES[label] | (learned[label] - LEXICON_SIDES[1 - label]) for label in (0, 1)}
+
+
+def sentence_pools(data: LabelledTexts, words: tuple[int, int] = (4, 18),
+                   sides: Sides = LEXICON_SIDES) -> dict[int, list[str]]:
+    """Short sentences of each label's reviews whose words of ``sides`` (default: the lexicon's) all
+    lean the review's way."""
     pools: dict[int, list[str]] = {0: [], 1: []}
     for text, label in zip(data.texts, data.labels.tolist()):
         for sentence in _SENTENCE.findall(text.replace("<br />", " ")):
             tokens = [w.lower() for w in _WORD.findall(sentence)]
-            lean = {1 for w in tokens if w in POSITIVE} | {0 for w in tokens if w in NEGATIVE}
+            lean = {1 for w in tokens if w in sides[1]} | {0 for w in tokens if w in sides[0]}
             if words[0] <= len(tokens) <= words[1] and lean == {label}:
                 pools[label].append(sentence.strip())
     return pools
 
 
-def contrast(data: LabelledTexts, fraction: float, seed: int) -> tuple[LabelledTexts, int]:
-    """``data`` with about ``fraction`` of its size in contrast examples: a sentence of the other label,
-    then one of this label after "but" (or after the other, with "although"), labelled as the second."""
+def contrast(data: LabelledTexts, fraction: float, seed: int,
+             sides: Sides | None = None) -> tuple[LabelledTexts, int]:
+    """``data`` with about ``fraction`` of its size in contrast examples of a sentence of each label,
+    labelled as the main clause's: "other, but own", "Although other, own" or "Own, although other".
+    ``sides`` as for :func:`augment`."""
     if len(data.names) != 2:
         raise DataError(f"data.contrast_fraction joins sentences of two opposite labels: it needs two labels, "
                         f"not {len(data.names)}")
-    pools = sentence_pools(data)
+    pools = sentence_pools(data, sides=sides or LEXICON_SIDES)
     if fraction <= 0 or not pools[0] or not pools[1]:
         return data, 0
     rng = np.random.default_rng([seed, 1])
     labels = rng.integers(0, 2, int(round(fraction * len(data))))
     texts = [_joined(pools[1 - y][rng.integers(len(pools[1 - y]))], pools[y][rng.integers(len(pools[y]))],
-                     rng.random() < 0.5) for y in labels.tolist()]
+                     CONTRAST_SHAPES[rng.integers(len(CONTRAST_SHAPES))]) for y in labels.tolist()]
     joined = LabelledTexts(data.texts + texts, np.concatenate([data.labels, labels]), list(data.names), data.source)
     return joined, len(texts)
 
 
-def _joined(other: str, own: str, although: bool) -> str:
-    other, own = other.rstrip(".!? "), own[:1].lower() + own[1:]
-    if although:
-        return f"Although {other[:1].lower() + other[1:]}, {own}"
-    return f"{other}, but {own}"
+CONTRAST_SHAPES = ("{other}, but {own}", "Although {other}, {own}", "{Own}, although {other}")
+
+
+def _joined(other: str, own: str, shape: str) -> str:
+    """Two sentences in one of :data:`CONTRAST_SHAPES` (``Own``: the main clause first, capitalised)."""
+    other, core = other.rstrip(".!? "), own.rstrip(".!? ")
+    lower = other if shape.startswith("{other}") else other[:1].lower() + other[1:]
+    return shape.format(other=lower, own=core[:1].lower() + core[1:], Own=core) + own[len(core):]

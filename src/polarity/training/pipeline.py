@@ -18,7 +18,7 @@ import torch.nn as nn
 from polarity import __version__
 from polarity.data.encoder import TextEncoder
 from polarity.data.imdb import ImdbCorpus, load_imdb
-from polarity.data.counterfactual import augment, contrast
+from polarity.data.counterfactual import Sides, augment, contrast, learned_sides
 from polarity.data.labelled import LabelledTexts
 from polarity.data.pairs import excluded_texts, resolve_pairs, with_pairs, without_texts
 from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
@@ -96,15 +96,27 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         valid_set = sample(valid_set, max(1, int(round(limit * d.valid_fraction))), seed) if limit else valid_set
     if limit and test_set is not None:
         test_set = sample(test_set, limit, seed)
-    fit, pair_rows = _counterfactuals(recipe, fit, origin)
+    sides = _sides(recipe, fit, origin)
+    fit, pair_rows = _counterfactuals(recipe, fit, origin, sides)
     if not len(valid_set) and test_set is None:
         raise ConfigError(f"no validation texts ({len(fit):,} training texts, data.valid_fraction = {d.valid_fraction}"
                           f"{f', --limit {limit}' if limit else ''}) and no test set: nothing would measure the model; "
                           "raise the fraction or the limit, or give --valid or --test")
-    return Splits(fit, valid_set, test_set, origin, pair_rows, _mix_extra(recipe, valid_set, origin))
+    return Splits(fit, valid_set, test_set, origin, pair_rows, _mix_extra(recipe, valid_set, origin, sides))
 
 
-def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> tuple[LabelledTexts, list]:
+def _sides(recipe: Recipe, fit: LabelledTexts, origin: dict) -> Sides | None:
+    """``data.augment_words = "learned"``: the lexicon's words with those the training texts show lean
+    one way, for the rule-made sentences (their counts recorded in ``origin``)."""
+    if recipe.data.augment_words != "learned" or len(fit.names) != 2:
+        return None
+    sides = learned_sides(fit)
+    origin["augment_words"] = {"negative": len(sides[0]), "positive": len(sides[1])}
+    return sides
+
+
+def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict,
+                     sides: Sides | None = None) -> tuple[LabelledTexts, list]:
     """The training texts with the recipe's pairs and rule-made counterfactuals (recorded in ``origin``),
     and the rows of each pair's two texts."""
     d, pair_rows = recipe.data, []
@@ -116,13 +128,13 @@ def _counterfactuals(recipe: Recipe, fit: LabelledTexts, origin: dict) -> tuple[
     elif recipe.training.pair_weight:
         raise ConfigError("training.pair_weight weighs a term over review pairs: give data.pairs (--pairs)")
     if d.augment != "none":
-        fit, origin["augmented"] = augment(fit, d.augment, d.augment_fraction, recipe.training.seed)
+        fit, origin["augmented"] = augment(fit, d.augment, d.augment_fraction, recipe.training.seed, sides)
     if d.contrast_fraction:
-        fit, origin["contrast_examples"] = contrast(fit, d.contrast_fraction, recipe.training.seed)
+        fit, origin["contrast_examples"] = contrast(fit, d.contrast_fraction, recipe.training.seed, sides)
     return fit, pair_rows
 
 
-def _mix_extra(recipe: Recipe, valid: LabelledTexts, origin: dict) -> LabelledTexts | None:
+def _mix_extra(recipe: Recipe, valid: LabelledTexts, origin: dict, sides: Sides | None = None) -> LabelledTexts | None:
     """``training.mix_counterfactuals``: sentences of the validation reviews beside their flips, and
     "A, but B" examples of them, about that fraction of the split's size each; a hybrid fits its mix
     of the RNN and the n-grams on them beside the validation reviews."""
@@ -130,7 +142,7 @@ def _mix_extra(recipe: Recipe, valid: LabelledTexts, origin: dict) -> LabelledTe
     if not fraction or not len(valid):
         return None
     seed = recipe.training.seed
-    flips, contrasts = augment(valid, "both", fraction, seed)[0], contrast(valid, fraction, seed)[0]
+    flips, contrasts = augment(valid, "both", fraction, seed, sides)[0], contrast(valid, fraction, seed, sides)[0]
     texts = flips.texts[len(valid):] + contrasts.texts[len(valid):]
     if not texts:
         return None

@@ -96,6 +96,7 @@ class DataConfig:
     exclude: str = rule("", string)  # "cad-dev" or a file: its texts are held out of training and validation
     augment: str = rule("none", choice("none", "antonyms", "negation", "both"))  # rule-made label-flipping copies
     augment_fraction: float = rule(0.5, number("a number in (0, 1]", lambda v: 0 < v <= 1))
+    augment_words: str = rule("lexicon", choice("lexicon", "learned"))  # the words rule-made sentences turn on
     contrast_fraction: float = rule(0.0, number("a number in [0, 1]", lambda v: 0 <= v <= 1))  # "A, but B" examples
 
     def __post_init__(self) -> None:
