@@ -165,6 +165,33 @@ def test_pooling_must_be_known():
         build_model({"type": "rnn", "pooling": "attention"}, vocab_size=10)
 
 
+def test_a_length_mix_weighs_the_parts_by_how_short_a_text_is(tmp_path):
+    """``model.mix = "length"``: the mix reads [rnn, ngrams, rnn * s, ngrams * s, s], s = 1 / (1 + ids / 30),
+    fitted and reported with those names, and the folder predicts what the metrics measured."""
+    texts, labels = corpus(100)
+    test_texts, test_labels = corpus(40, seed=5)
+    names = ["negative", "positive"]
+    recipe = load_recipe("lstm-hybrid", {"model.words": 30, "model.window": 12, "model.units": 8, "model.embedding_dim": 8,
+                                         "training.epochs": 1, "data.valid_fraction": 0.3, "model.mix": "length"})
+    metrics = train_recipe(recipe, tmp_path / "h", train=(texts, [names[y] for y in labels]),
+                           test=(test_texts, [names[y] for y in test_labels]), **QUIET)
+    assert list(metrics["parts"]["mix_weights"]) == ["rnn", "ngrams", "rnn_short", "ngrams_short", "short"]
+    predictor = Predictor.load(tmp_path / "h")
+    probs = predictor.predict_proba(test_texts)
+    assert float(((probs[:, 1] >= 0.5) == test_labels).mean()) == pytest.approx(metrics["test"]["accuracy"])
+    model = predictor.model
+    for text in ("good", test_texts[0] * 5):
+        ids = torch.tensor([predictor.encode([text])[0]])
+        with torch.no_grad():
+            rnn, ngrams = model.parts(ids, torch.tensor([ids.shape[1]]))[0].tolist()
+            s = 1 / (1 + ids.shape[1] / 30)
+            expected = float(model.mix.weight[0] @ torch.tensor([rnn, ngrams, rnn * s, ngrams * s, s]) + model.mix.bias)
+            assert float(model(ids, torch.tensor([ids.shape[1]]))) == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    assert "Linear(2 logits and text length)" in json.dumps(model.summary(None))
+    with pytest.raises(ConfigError, match=r"^model\.mix must be one of 'plain', 'length', got 'gated'$"):
+        build_model({"type": "hybrid", "mix": "gated"}, vocab_size=50)
+
+
 def test_hybrid_trains_both_parts_and_mixes_them_on_validation(tmp_path):
     texts, labels = corpus(100)
     test_texts, test_labels = corpus(40, seed=5)

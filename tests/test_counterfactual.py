@@ -288,6 +288,27 @@ def test_a_hybrids_mix_can_be_fitted_with_counterfactual_sentences_beside_valida
     assert ModelFolder(tmp_path / "b").config().data["mix_counterfactuals"] == len(splits.mix_extra)
 
 
+def test_a_hybrids_ngrams_fit_the_texts_people_wrote_and_its_rnn_every_text(sentiment_archive, tmp_path):
+    from polarity.data.imdb import load_imdb
+    from polarity.models.folder import ModelFolder
+    from polarity.training import load_recipe, train_recipe
+
+    corpus = load_imdb(sentiment_archive, strict=False)
+    options = {"model.words": 100, "model.window": 30, "model.units": 8, "model.embedding_dim": 8, "training.epochs": 1,
+               "data.augment": "both", "data.augment_fraction": 1.0, "data.contrast_fraction": 0.5}
+    lines = []
+    train_recipe(load_recipe("lstm-hybrid", options), tmp_path / "h", corpus=corpus, progress=False, log=lines.append)
+    made = ModelFolder(tmp_path / "h").config().data
+    fit = len(corpus.train.texts) - round(0.1 * len(corpus.train.texts))  # data.valid_fraction 0.1
+    written = [line for line in lines if line.startswith("NBSVM part: ")]
+    assert len(written) == 1 and written[0].endswith(f" on the {fit:,} texts people wrote")
+    assert made["augmented"] > 0 and made["contrast_examples"] > 0
+    lines.clear()
+    train_recipe(load_recipe("lstm-hybrid", {**options, "data.augment": "none", "data.contrast_fraction": 0.0}),
+                 tmp_path / "p", corpus=corpus, progress=False, log=lines.append)
+    assert [line for line in lines if line.startswith("NBSVM part: ")][0].endswith(" s")  # every text: nothing said
+
+
 def test_each_kind_of_flip_says_what_it_changed():
     assert flip("It was good.", "antonyms").text == "It was bad."
     assert flip("It was good.", "negation").text == "It was not good."

@@ -24,6 +24,10 @@ class EncodedSet:
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(s) for s in self.sequences), dtype=np.int64, count=len(self.sequences))
 
+    def head(self, count: int) -> "EncodedSet":
+        """The first ``count`` texts."""
+        return self if count >= len(self) else EncodedSet(self.sequences[:count], self.labels[:count])
+
     @classmethod
     def unlabelled(cls, sequences: list[list[int]]) -> "EncodedSet":
         return cls(sequences, np.zeros(len(sequences), dtype=np.int64))

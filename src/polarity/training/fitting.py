@@ -40,6 +40,7 @@ class FitContext:
     callbacks: list | None = None
     log: Callable = print
     pair_rows: list[tuple[int, int]] = field(default_factory=list)  # review pairs among the fit texts
+    written: int | None = None  # the first fit texts, written by people; the rest are sentences made by rule
 
 
 @dataclass
@@ -113,18 +114,21 @@ def fit_closed_form(context: FitContext) -> Fitted:
 @fits("hybrid")
 def fit_hybrid(context: FitContext) -> Fitted:
     """NBSVM first (again on resume: it is deterministic), then the RNN alone on the loop, then the
-    mix of their logits on the validation split."""
+    mix of their logits on the validation split. NBSVM fits the texts people wrote only: the sentences
+    made by rule (``data.augment``, ``data.contrast_fraction``) teach word order, which the RNN reads
+    and a bag of n-grams cannot."""
     model, encoded = context.model, context.encoded
     if encoded["valid"] is None or len(np.unique(encoded["valid"].labels)) < 2:
         raise ConfigError("a hybrid model fits its mix of the RNN and NBSVM on the validation split, which needs "
                           "texts of both labels: set data.valid_fraction > 0 (or raise it), or give --valid")
-    row = fit_bag_of_ngrams(model.ngrams, encoded["fit"], encoded["valid"], len(context.labels),
-                            context.recipe.training.seed)
-    context.log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
+    written = encoded["fit"].head(len(encoded["fit"]) if context.written is None else context.written)
+    row = fit_bag_of_ngrams(model.ngrams, written, encoded["valid"], len(context.labels), context.recipe.training.seed)
+    wrote = f" on the {len(written):,} texts people wrote" if len(written) < len(encoded["fit"]) else ""
+    context.log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s{wrote}")
     trainer = train_on_loop(context, model.recurrent)
     parts = PartLogits(model, context.device)
     mixed_on = [encoded["valid"]] + ([encoded["mix_extra"]] if encoded.get("mix_extra") is not None else [])
-    fit_mix(model, np.concatenate([m.labels for m in mixed_on]), np.concatenate([parts(m) for m in mixed_on]))
+    fit_mix(model, np.concatenate([m.labels for m in mixed_on]), np.concatenate([parts.inputs(m) for m in mixed_on]))
     return Fitted(parts.mixed, trainer.state.history, trainer.state.best_epoch,
                   report=lambda split_data: {"parts": hybrid_parts(model, split_data, parts)})
 
@@ -140,16 +144,21 @@ class PartLogits:
             self.cache[id(data)] = (data, part_logits(self.model, data, self.device))
         return self.cache[id(data)][1]
 
+    def inputs(self, data: EncodedSet) -> np.ndarray:
+        """What the hybrid's mix weighs for each text (the two logits, and with ``mix = "length"`` more)."""
+        parts = torch.as_tensor(self(data))
+        return self.model.mixed_inputs(parts, torch.as_tensor(data.lengths)).numpy()
+
     def mixed(self, data: EncodedSet) -> np.ndarray:
         """The hybrid's logits: its fitted mix of the two parts."""
         weight, bias = (t.detach().cpu().numpy() for t in (self.model.mix.weight, self.model.mix.bias))
-        return (self(data) @ weight.T + bias).ravel().astype(np.float32)
+        return (self.inputs(data) @ weight.T + bias).ravel().astype(np.float32)
 
 
 def hybrid_parts(model: nn.Module, encoded: dict, parts: PartLogits) -> dict:
     """Accuracy of each part alone and the mixing weights: what each part contributes."""
-    weight = model.mix.weight.detach()
-    report = {"mix_weights": {"rnn": round(weight[0, 0].item(), 4), "ngrams": round(weight[0, 1].item(), 4)}}
+    weight = model.mix.weight.detach()[0].tolist()
+    report = {"mix_weights": {name: round(w, 4) for name, w in zip(model.mix_inputs, weight)}}
     for split in ("valid", "test"):
         if encoded.get(split) is not None:
             logits = parts(encoded[split])

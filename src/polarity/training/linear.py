@@ -150,11 +150,12 @@ def part_logits(model: HybridClassifier, data: EncodedSet, device: torch.device)
     return predict_logits(_Parts(model), data, batching="bucketed", maxlen=None, device=device)
 
 
-def fit_mix(model: HybridClassifier, labels: np.ndarray, parts: np.ndarray) -> None:
-    """Fit the mixing weights of the two logits (``parts``, from :func:`part_logits`) to ``labels``."""
+def fit_mix(model: HybridClassifier, labels: np.ndarray, inputs: np.ndarray) -> None:
+    """Fit the mixing weights of a hybrid to ``labels``: ``inputs`` are what the mix weighs (the two
+    logits of :func:`part_logits`, and more for ``mix = "length"``: ``model.mixed_inputs``)."""
     from sklearn.linear_model import LogisticRegression
 
-    mix = LogisticRegression(C=1e4).fit(parts, labels)
+    mix = LogisticRegression(C=1e4, max_iter=1000).fit(inputs, labels)
     with torch.no_grad():
         model.mix.weight.copy_(torch.as_tensor(mix.coef_, dtype=torch.float32))
         model.mix.bias.copy_(torch.as_tensor(mix.intercept_, dtype=torch.float32))

@@ -52,6 +52,11 @@ class Splits:
     def labels(self) -> list:
         return list(self.fit.names)
 
+    @property
+    def written(self) -> int:
+        """How many fit texts people wrote (reviews, then pairs); the sentences made by rule follow them."""
+        return len(self.fit) - self.origin.get("augmented", 0) - self.origin.get("contrast_examples", 0)
+
 
 @dataclass
 class Pretrained:
@@ -377,7 +382,8 @@ def train_recipe(
             write_json(folder.run_file, {"recipe": recipe.to_dict(), "limit": limit, "data": splits.origin})
     log(describe_run(recipe, splits, model, dev))
     context = FitContext(recipe, model, encoded, splits.labels, encoder.maxlen, dev, folder.checkpoint, resume=resume,
-                         progress=progress, callbacks=callbacks, log=log, pair_rows=splits.pair_rows)
+                         progress=progress, callbacks=callbacks, log=log, pair_rows=splits.pair_rows,
+                         written=splits.written)
     fitted = fitter_for(recipe.model["type"])(context)
     metrics = final_metrics(recipe, fitted, splits, encoded, dev, limit)
     if distributed.is_main():
