@@ -354,3 +354,29 @@ def test_the_glove_lstm_starts_as_keras_2_2_would():
     bias = rnn.bias_ih_l0.detach()
     assert bias[units:2 * units].eq(1).all() and bias[:units].eq(0).all() and bias[2 * units:].eq(0).all()
     assert rnn.bias_hh_l0.eq(0).all() and "bias_hh_l0" not in dict(rnn.named_parameters())
+
+
+def test_a_length_mix_never_weighs_a_part_against_its_own_evidence():
+    """Where short texts have n-gram logits that point the wrong way (as counterfactual sentences do),
+    an unconstrained logistic regression gives the n-grams a negative weight on short texts; the
+    length mix stops at 0 and still fits what it can: the RNN on short texts, both on long ones."""
+    from sklearn.linear_model import LogisticRegression
+
+    from polarity.training.linear import fit_length_mix
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000)
+    sign = 2.0 * y - 1.0
+    short = np.r_[np.full(2000, 0.9), np.full(2000, 0.1)]
+    rnn = sign * rng.uniform(0.5, 2.0, 4000)
+    ngrams = np.where(short > 0.5, -sign, sign) * rng.uniform(0.5, 2.0, 4000)  # wrong way on short texts
+    inputs = np.column_stack([rnn, ngrams, rnn * short, ngrams * short, short])
+    free = LogisticRegression(C=1e4, max_iter=1000).fit(inputs, y).coef_[0]
+    assert free[1] + free[3] < 0  # unconstrained: the n-grams count against themselves on short texts
+    weight, bias = fit_length_mix(inputs, y)
+    w = weight[0]
+    for s in (0.0, 1.0):
+        assert w[0] + w[2] * s >= -1e-9 and w[1] + w[3] * s >= -1e-9  # both parts >= 0 at every length
+    assert w[1] > 0.5 and w[0] + w[2] > 0.5  # the n-grams on long texts, the RNN on short ones
+    logits = inputs @ w + bias[0]
+    assert ((logits > 0) == y).mean() > 0.95

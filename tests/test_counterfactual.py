@@ -632,3 +632,24 @@ def test_a_recipe_with_learned_augment_words_records_them(sentiment_archive):
     assert learned.fit.texts[reviews:] != lexicon.fit.texts[reviews:]
     with pytest.raises(ConfigError, match=r"data\.augment_words"):
         load_recipe("mean-embedding", {"data.augment_words": "wordnet"})
+
+
+def test_own_files_leave_the_imdb_review_pairs_of_a_recipe_out(tmp_path, monkeypatch):
+    """The default recipe names the CAD pairs (IMDB reviews): trained on your own files, they are left
+    out, and the run says so, instead of reading IMDB's pairs into your data."""
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import prepare_data
+
+    monkeypatch.setenv("POLARITY_CAD", str(tmp_path / "nowhere"))  # reading the pairs would fail
+    texts = ["A good film.", "A bad film.", "Great fun.", "Awful stuff."] * 5
+    labels = ["pos", "neg", "pos", "neg"] * 5
+    lines = []
+    splits = prepare_data(load_recipe("mean-embedding", {"data.pairs": "cad", "data.exclude": "cad-dev"}),
+                          train=(texts, labels), log=lines.append)
+    assert splits.origin["skipped"] == ["data.pairs = cad", "data.exclude = cad-dev"]
+    assert lines == ["data.pairs = cad and data.exclude = cad-dev name IMDB's review pairs: left out for your own data"]
+    assert len(splits.fit) + len(splits.valid) == 20 and "pairs" not in splits.origin
+    only = prepare_data(load_recipe("mean-embedding", {"data.exclude": "cad-dev"}), train=(texts, labels))
+    assert only.origin["skipped"] == ["data.exclude = cad-dev"]
+    with pytest.raises(DataError, match="not a file"):  # a file of the user's own is read as ever
+        prepare_data(load_recipe("mean-embedding", {"data.exclude": str(tmp_path / "mine.txt")}), train=(texts, labels))

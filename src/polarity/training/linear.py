@@ -155,7 +155,33 @@ def fit_mix(model: HybridClassifier, labels: np.ndarray, inputs: np.ndarray) -> 
     logits of :func:`part_logits`, and more for ``mix = "length"``: ``model.mixed_inputs``)."""
     from sklearn.linear_model import LogisticRegression
 
-    mix = LogisticRegression(C=1e4, max_iter=1000).fit(inputs, labels)
+    if inputs.shape[1] == 2:
+        mix = LogisticRegression(C=1e4, max_iter=1000).fit(inputs, labels)
+        weight, bias = mix.coef_, mix.intercept_
+    else:
+        weight, bias = fit_length_mix(inputs, labels)
     with torch.no_grad():
-        model.mix.weight.copy_(torch.as_tensor(mix.coef_, dtype=torch.float32))
-        model.mix.bias.copy_(torch.as_tensor(mix.intercept_, dtype=torch.float32))
+        model.mix.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        model.mix.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+
+
+def fit_length_mix(inputs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A logistic regression on ``[rnn, ngrams, rnn * s, ngrams * s, s]`` in which neither part ever
+    counts against its own evidence: each part's weight at length s, ``w + w_short * s``, is at least
+    0 for every s in [0, 1]. Fitted as the weights of ``rnn * (1 - s)``, ``ngrams * (1 - s)``,
+    ``rnn * s`` and ``ngrams * s`` (each >= 0), ``s`` and a bias (free), by L-BFGS-B. Unconstrained,
+    the counterfactual sentences (whose n-grams barely change when their label does) drove the n-gram
+    weight of short texts below 0, which cost short reviews of other domains (docs/ROBUSTNESS.md)."""
+    from scipy.optimize import minimize
+
+    r, g, rs, gs, s = inputs.astype(np.float64).T
+    x = np.column_stack([r - rs, g - gs, rs, gs, s, np.ones_like(s)])
+    y = labels.astype(np.float64)
+
+    def loss(u: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ u
+        p = 1.0 / (1.0 + np.exp(-z))
+        return float(np.mean(np.logaddexp(0.0, z) - y * z)), x.T @ (p - y) / len(y)
+
+    u = minimize(loss, np.zeros(6), jac=True, method="L-BFGS-B", bounds=[(0, None)] * 4 + [(None, None)] * 2).x
+    return np.array([[u[0], u[1], u[2] - u[0], u[3] - u[1], u[4]]]), np.array([u[5]])

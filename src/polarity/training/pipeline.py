@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from polarity.models.registry import build_model
 from polarity.training.fitting import VERBS, FitContext, Fitted, fitter_for
 from polarity.training.plots import plot_curves
 from polarity.training.encoders import Encoder, load_encoder
-from polarity.training.recipes import Recipe
+from polarity.training.recipes import DataConfig, Recipe
 
 Predict = Callable[[EncodedSet], np.ndarray]
 
@@ -89,6 +89,7 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         test_set = as_labelled(test, names=train_set.names, **columns) if test is not None else None
         origin = {"dataset": "files", "train": _describe(train), "valid": _describe(valid), "test": _describe(test),
                   **columns}
+        recipe, d = _without_imdb_pairs(recipe, origin, log)
     held = excluded_texts(d.exclude) if d.exclude else set()
     if held:
         train_set, origin["excluded"] = without_texts(train_set, held)
@@ -108,6 +109,22 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
                           f"{f', --limit {limit}' if limit else ''}) and no test set: nothing would measure the model; "
                           "raise the fraction or the limit, or give --valid or --test")
     return Splits(fit, valid_set, test_set, origin, pair_rows, _mix_extra(recipe, valid_set, origin, sides))
+
+
+IMDB_PAIRS = {"pairs": "cad", "exclude": "cad-dev"}  # data settings that name IMDB's review pairs
+
+
+def _without_imdb_pairs(recipe: Recipe, origin: dict, log=None) -> tuple[Recipe, DataConfig]:
+    """``recipe`` for the user's own files: the CAD pairs are IMDB reviews, so ``data.pairs = "cad"`` and
+    ``data.exclude = "cad-dev"`` (the default recipe's) are left out, and the run says so."""
+    skipped = {key: "" for key, value in IMDB_PAIRS.items() if getattr(recipe.data, key) == value}
+    if not skipped:
+        return recipe, recipe.data
+    origin["skipped"] = [f"data.{key} = {IMDB_PAIRS[key]}" for key in skipped]
+    if log:
+        log(f"{' and '.join(origin['skipped'])} name IMDB's review pairs: left out for your own data")
+    recipe = replace(recipe, data=replace(recipe.data, **skipped))
+    return recipe, recipe.data
 
 
 def _sides(recipe: Recipe, fit: LabelledTexts, origin: dict) -> Sides | None:
