@@ -1,11 +1,13 @@
 """Does a model read what a review says? IMDB test accuracy beside the held-out CAD dev pairs
 (originals and their label-flipping edits), the behavioural suite and the out-of-domain sets.
 
-The models must have been trained without the dev pairs' originals (``--exclude cad-dev``: those
-originals are aclImdb training reviews, and a model that trained on one remembers it):
+The models must have been trained without the dev pairs' originals (``--exclude cad-dev``, as the
+default recipe does: those originals are aclImdb training reviews, and a model that trained on one
+remembers it):
 
-    polarity train default --exclude cad-dev --out runs/robust/default
-    python -m bench.robustness runs/robust/default runs/robust/... [--json FILE]
+    polarity train --out runs/robust/default
+    polarity train bilstm-hybrid --epochs 2 --exclude cad-dev --out runs/robust/earlier
+    python -m bench.robustness runs/robust/default runs/robust/earlier ... [--json FILE]
 """
 
 from __future__ import annotations

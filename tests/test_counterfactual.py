@@ -431,10 +431,11 @@ def test_augment_adds_about_its_fraction_of_the_data_and_at_least_one_pair():
 
 def test_augment_and_contrast_need_two_labels():
     data = LabelledTexts.from_lists(["A good book.", "A good film.", "Good music."], ["books", "films", "music"])
-    with pytest.raises(DataError, match=r"^data\.augment flips one label into the other: it needs two labels, not 3$"):
+    hint = r" \(the default recipe is for two labels; for more, name an rnn recipe, e\.g\. lstm-dropout\)$"
+    with pytest.raises(DataError, match=r"^data\.augment flips one label into the other: it needs two labels, not 3" + hint):
         augment(data, "both", 0.5, seed=0)
     with pytest.raises(DataError, match=r"^data\.contrast_fraction joins sentences of two opposite labels: it needs two "
-                                        r"labels, not 3$"):
+                                        r"labels, not 3" + hint):
         contrast(data, 0.5, seed=0)
 
 

@@ -43,6 +43,7 @@ OPPOSITES = {
 }
 LEXICON = {**OPPOSITES, **{bad: good for good, bad in OPPOSITES.items()}}
 KINDS = ("antonyms", "negation", "both")
+MORE_LABELS = " (the default recipe is for two labels; for more, name an rnn recipe, e.g. lstm-dropout)"
 _WORD = re.compile(r"[A-Za-z]+")
 # "is/was/are/were", a negation or none, up to two words that do not change what the verdict is about
 # ("a", "the", "very", ...), and the word the verdict is on.
@@ -123,7 +124,8 @@ def augment(data: LabelledTexts, kind: str, fraction: float, seed: int,
     is toggled before (default: the lexicon's). Two labels only. Returns the data and how many texts
     were added."""
     if len(data.names) != 2:
-        raise DataError(f"data.augment flips one label into the other: it needs two labels, not {len(data.names)}")
+        raise DataError(f"data.augment flips one label into the other: it needs two labels, not {len(data.names)}"
+                        f"{MORE_LABELS}")
     sides = sides or LEXICON_SIDES
     pools, words = sentence_pools(data, sides=sides), sides[0] | sides[1]
     flippable = [(s, y) for y in (0, 1) for s in pools[y] if flip(s, kind, words) is not None]
@@ -194,7 +196,7 @@ def contrast(data: LabelledTexts, fraction: float, seed: int,
     ``sides`` as for :func:`augment`."""
     if len(data.names) != 2:
         raise DataError(f"data.contrast_fraction joins sentences of two opposite labels: it needs two labels, "
-                        f"not {len(data.names)}")
+                        f"not {len(data.names)}{MORE_LABELS}")
     pools = sentence_pools(data, sides=sides or LEXICON_SIDES)
     if fraction <= 0 or not pools[0] or not pools[1]:
         return data, 0
