@@ -249,3 +249,26 @@ def test_words_a_model_skips_are_neither_neighbours_nor_suggestions_nor_on_the_m
     assert skipped[0] not in str(error.value).split("did you mean")[-1].replace(",", " ").replace("?", " ").split()
     figure = embedding_plot(predictor, tmp_path / "map.png", top=500)
     assert figure.stat().st_size > 0
+
+
+def test_a_hybrid_explores_the_words_its_rnn_embeds_and_names_the_others(tmp_path, saved_figures, capsys):
+    """A hybrid's n-grams read every word, its RNN embeds only the ``model.words`` most frequent ids:
+    nearest words and the map read those rows, and a rarer word gets a one-line answer (this was an
+    internal IndexError on the default recipe)."""
+    folder = trained(tmp_path / "h", "lstm-hybrid", POSITIVE + NEGATIVE, ["positive"] * 60 + ["negative"] * 60,
+                     **{"model.words": 12, "model.window": 12, "model.units": 4, "model.embedding_dim": 4,
+                        "training.epochs": 1, "data.valid_fraction": 0.3})
+    predictor = Predictor.load(folder)
+    vocab = predictor.encoder.vocab
+    rows = predictor.model.embedding.num_embeddings
+    assert rows == 12 and vocab.size > rows
+    common = next(w for w in vocab.words if w in vocab and vocab.id_of(w) < rows)
+    rare = next(w for w in vocab.words if w in vocab and vocab.id_of(w) >= rows)
+    found = nearest_words(predictor, common, k=50)
+    assert found[0] == {"word": common, "distance": 0.0}
+    assert all(vocab.id_of(row["word"]) < rows for row in found) and len(found) == 8  # ids 4-11 (0-3: padding, start, unknown, unused)
+    assert main(["neighbors", str(folder), rare]) == 1
+    assert capsys.readouterr().err == (f"polarity: error: {rare!r} is not in the embedding, which holds the 12 most "
+                                       "frequent ids (the others read as unknown)\n")
+    embedding_plot(predictor, tmp_path / "map.png", top=500)
+    assert saved_figures[-1].axes[0].get_title() == "Learned embedding: the 8 most frequent words (PCA)"

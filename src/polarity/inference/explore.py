@@ -19,9 +19,11 @@ def embedding_matrix(predictor) -> np.ndarray:
     return embedding.weight.detach().cpu().numpy()
 
 
-def kept_words(vocab) -> list[str]:
-    """The words that encode to their own id (``num_words`` and ``skip_top`` applied), most frequent first."""
-    return [w for w in vocab.words if w in vocab]
+def kept_words(vocab, rows: int | None = None) -> list[str]:
+    """The words that encode to their own id (``num_words`` and ``skip_top`` applied), most frequent
+    first; with ``rows``, only those with an embedding row (a hybrid's RNN embeds its ``words`` most
+    frequent ids and reads the others as unknown)."""
+    return [w for w in vocab.words if w in vocab and (rows is None or vocab.id_of(w) < rows)]
 
 
 def nearest_words(predictor, word: str, k: int = 20, metric: str = "euclidean") -> list[dict]:
@@ -29,14 +31,16 @@ def nearest_words(predictor, word: str, k: int = 20, metric: str = "euclidean") 
     vocab = predictor.encoder.vocab
     query = word.lower() if predictor.encoder.tokenizer.lower else word
     idx = vocab.id_of(query)
-    known = kept_words(vocab)
-    if idx is None:
+    weights = embedding_matrix(predictor)
+    known = kept_words(vocab, len(weights))
+    if idx is None or idx >= len(weights):
         close = difflib.get_close_matches(query, known, n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise PolarityError(f"{word!r} is not in the model's vocabulary ({vocab.size:,} ids){hint}")
+        where = (f"the model's vocabulary ({vocab.size:,} ids)" if idx is None else
+                 f"the embedding, which holds the {len(weights):,} most frequent ids (the others read as unknown)")
+        raise PolarityError(f"{word!r} is not in {where}{hint}")
     if metric not in ("euclidean", "cosine"):
         raise PolarityError(f"metric must be euclidean or cosine, got {metric!r}")
-    weights = embedding_matrix(predictor)
     ids = np.array([vocab.id_of(w) for w in known])
     candidates, target = weights[ids], weights[idx]
     if metric == "euclidean":
@@ -61,13 +65,13 @@ def embedding_plot(predictor, out: Path, top: int = 500, labelled: int = 60) -> 
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
-    vocab = predictor.encoder.vocab
-    words = kept_words(vocab)[:top]
+    vocab, weights = predictor.encoder.vocab, embedding_matrix(predictor)
+    words = kept_words(vocab, len(weights))[:top]
     n = len(words)
     if n < 3:
         raise PolarityError("the model's vocabulary is too small to plot")
     ids = [vocab.id_of(w) for w in words]
-    points = PCA(n_components=2).fit_transform(embedding_matrix(predictor)[ids])
+    points = PCA(n_components=2).fit_transform(weights[ids])
     probs = word_probabilities(predictor, words)
     fig, ax = plt.subplots(figsize=(11, 9))
     scatter = ax.scatter(points[:, 0], points[:, 1], c=probs, cmap="RdYlGn", vmin=0, vmax=1, s=14)
