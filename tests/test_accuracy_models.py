@@ -187,6 +187,10 @@ def test_a_length_mix_weighs_the_parts_by_how_short_a_text_is(tmp_path):
             s = 1 / (1 + ids.shape[1] / 30)
             expected = float(model.mix.weight[0] @ torch.tensor([rnn, ngrams, rnn * s, ngrams * s, s]) + model.mix.bias)
             assert float(model(ids, torch.tensor([ids.shape[1]]))) == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    short, long = "good", " ".join(test_texts[:6])
+    together = predictor.predict_proba([short, long])  # one padded batch: the length counts the words, not the padding
+    np.testing.assert_allclose(together, np.vstack([predictor.predict_proba([short]), predictor.predict_proba([long])]),
+                               rtol=1e-5, atol=1e-6)
     assert "Linear(2 logits and text length)" in json.dumps(model.summary(None))
     with pytest.raises(ConfigError, match=r"^model\.mix must be one of 'plain', 'length', got 'gated'$"):
         build_model({"type": "hybrid", "mix": "gated"}, vocab_size=50)

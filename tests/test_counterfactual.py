@@ -288,11 +288,24 @@ def test_a_hybrids_mix_can_be_fitted_with_counterfactual_sentences_beside_valida
     assert ModelFolder(tmp_path / "b").config().data["mix_counterfactuals"] == len(splits.mix_extra)
 
 
-def test_a_hybrids_ngrams_fit_the_texts_people_wrote_and_its_rnn_every_text(sentiment_archive, tmp_path):
+def test_a_hybrids_ngrams_fit_the_texts_people_wrote_and_its_rnn_every_text(sentiment_archive, tmp_path, monkeypatch):
     from polarity.data.imdb import load_imdb
     from polarity.models.folder import ModelFolder
-    from polarity.training import load_recipe, train_recipe
+    from polarity.training import fitting, load_recipe, train_recipe
 
+    seen = {}
+    ngrams_fit, loop = fitting.fit_bag_of_ngrams, fitting.train_on_loop
+
+    def ngrams_spy(model, fit, *args, **kwargs):
+        seen["ngrams"] = fit
+        return ngrams_fit(model, fit, *args, **kwargs)
+
+    def loop_spy(context, *args, **kwargs):
+        seen["rnn"] = context.encoded["fit"]
+        return loop(context, *args, **kwargs)
+
+    monkeypatch.setattr(fitting, "fit_bag_of_ngrams", ngrams_spy)
+    monkeypatch.setattr(fitting, "train_on_loop", loop_spy)
     corpus = load_imdb(sentiment_archive, strict=False)
     options = {"model.words": 100, "model.window": 30, "model.units": 8, "model.embedding_dim": 8, "training.epochs": 1,
                "data.augment": "both", "data.augment_fraction": 1.0, "data.contrast_fraction": 0.5}
@@ -300,13 +313,17 @@ def test_a_hybrids_ngrams_fit_the_texts_people_wrote_and_its_rnn_every_text(sent
     train_recipe(load_recipe("lstm-hybrid", options), tmp_path / "h", corpus=corpus, progress=False, log=lines.append)
     made = ModelFolder(tmp_path / "h").config().data
     fit = len(corpus.train.texts) - round(0.1 * len(corpus.train.texts))  # data.valid_fraction 0.1
+    assert made["augmented"] > 0 and made["contrast_examples"] > 0
+    assert len(seen["rnn"]) == fit + made["augmented"] + made["contrast_examples"]
+    assert seen["ngrams"].sequences == seen["rnn"].sequences[:fit]
+    assert seen["ngrams"].labels.tolist() == seen["rnn"].labels[:fit].tolist()
     written = [line for line in lines if line.startswith("NBSVM part: ")]
     assert len(written) == 1 and written[0].endswith(f" on the {fit:,} texts people wrote")
-    assert made["augmented"] > 0 and made["contrast_examples"] > 0
     lines.clear()
     train_recipe(load_recipe("lstm-hybrid", {**options, "data.augment": "none", "data.contrast_fraction": 0.0}),
                  tmp_path / "p", corpus=corpus, progress=False, log=lines.append)
     assert [line for line in lines if line.startswith("NBSVM part: ")][0].endswith(" s")  # every text: nothing said
+    assert seen["ngrams"].sequences == seen["rnn"].sequences
 
 
 def test_each_kind_of_flip_says_what_it_changed():
@@ -431,7 +448,7 @@ def test_augment_adds_about_its_fraction_of_the_data_and_at_least_one_pair():
 
 def test_augment_and_contrast_need_two_labels():
     data = LabelledTexts.from_lists(["A good book.", "A good film.", "Good music."], ["books", "films", "music"])
-    hint = r" \(the default recipe is for two labels; for more, name an rnn recipe, e\.g\. lstm-dropout\)$"
+    hint = r" \(for more labels, train a recipe without it, e\.g\. lstm-dropout\)$"
     with pytest.raises(DataError, match=r"^data\.augment flips one label into the other: it needs two labels, not 3" + hint):
         augment(data, "both", 0.5, seed=0)
     with pytest.raises(DataError, match=r"^data\.contrast_fraction joins sentences of two opposite labels: it needs two "
@@ -627,7 +644,7 @@ def test_a_recipe_with_learned_augment_words_records_them(sentiment_archive):
     learned = prepare_data(load_recipe("mean-embedding", {**settings, "data.augment_words": "learned"}), corpus=corpus)
     assert "augment_words" not in lexicon.origin
     counts = learned.origin["augment_words"]
-    assert counts["negative"] > 36 or counts["positive"] > 36  # the lexicon's 36 words a side and the archive's
+    assert min(counts.values()) >= 36 and sum(counts.values()) > 72  # the lexicon's 36 a side and the archive's
     reviews = len(lexicon.fit) - lexicon.origin["augmented"] - lexicon.origin["contrast_examples"]
     assert learned.fit.texts[:reviews] == lexicon.fit.texts[:reviews] and learned.valid.texts == lexicon.valid.texts
     assert learned.fit.texts[reviews:] != lexicon.fit.texts[reviews:]
@@ -648,9 +665,49 @@ def test_own_files_leave_the_imdb_review_pairs_of_a_recipe_out(tmp_path, monkeyp
     splits = prepare_data(load_recipe("mean-embedding", {"data.pairs": "cad", "data.exclude": "cad-dev"}),
                           train=(texts, labels), log=lines.append)
     assert splits.origin["skipped"] == ["data.pairs = cad", "data.exclude = cad-dev"]
-    assert lines == ["data.pairs = cad and data.exclude = cad-dev name IMDB's review pairs: left out for your own data"]
+    assert lines == ["data.pairs = cad and data.exclude = cad-dev name IMDB's review pairs: left out for your own data "
+                     "(give the CAD files' paths to use them)"]
     assert len(splits.fit) + len(splits.valid) == 20 and "pairs" not in splits.origin
     only = prepare_data(load_recipe("mean-embedding", {"data.exclude": "cad-dev"}), train=(texts, labels))
     assert only.origin["skipped"] == ["data.exclude = cad-dev"]
     with pytest.raises(DataError, match="not a file"):  # a file of the user's own is read as ever
         prepare_data(load_recipe("mean-embedding", {"data.exclude": str(tmp_path / "mine.txt")}), train=(texts, labels))
+
+
+def test_own_labels_that_are_not_a_polarity_pair_get_no_sentences_made_by_rule(tmp_path, monkeypatch, capsys):
+    """Flips and "but" clauses turn negative into positive: on labels such as happy/sad (or topics) the
+    default recipe's rule-made sentences are left out, the run says so, and the folder records the
+    recipe as it trained, so that evaluating it later reads no CAD file either."""
+    from polarity.cli import main
+    from polarity.models.folder import ModelFolder
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import prepare_data
+
+    monkeypatch.setenv("POLARITY_CAD", str(tmp_path / "nowhere"))  # reading the pairs would fail
+    texts = ["A good film, it was great.", "A bad film, it was boring.", "Great fun, it was wonderful.",
+             "Awful stuff, it was dull."] * 10
+    labels = ["happy", "sad", "happy", "sad"] * 10
+    settings = {"data.pairs": "cad", "data.exclude": "cad-dev", "data.augment": "negation", "data.augment_fraction": 1.0,
+                "data.contrast_fraction": 0.5, "training.mix_counterfactuals": 0.5}
+    lines = []
+    splits = prepare_data(load_recipe("mean-embedding", settings), train=(texts, labels), log=lines.append)
+    assert splits.origin["skipped"] == ["data.pairs = cad", "data.exclude = cad-dev", "data.augment",
+                                        "data.contrast_fraction", "training.mix_counterfactuals"]
+    assert lines[1] == ("data.augment, data.contrast_fraction, training.mix_counterfactuals make sentences that turn "
+                        "negative into positive: left out, as the labels (happy, sad) are not a negative/positive pair")
+    assert len(splits.fit) + len(splits.valid) == 40 and splits.mix_extra is None
+    polar = prepare_data(load_recipe("mean-embedding", settings), train=(texts, [{"happy": "pos", "sad": "neg"}[y]
+                                                                                 for y in labels]))
+    assert polar.origin["skipped"] == ["data.pairs = cad", "data.exclude = cad-dev"] and polar.origin["augmented"] > 0
+
+    data = write(tmp_path, "moods.csv", "text,label\n" + "".join(f'"{t}",{y}\n' for t, y in zip(texts, labels)))
+    out = tmp_path / "moods"
+    args = ["train", "mean-embedding", "--train", str(data), "--out", str(out), "--quiet", "--epochs", "1"]
+    for key, value in settings.items():
+        args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    recipe = ModelFolder(out).config().recipe
+    assert recipe["data"]["pairs"] == "" and recipe["data"]["exclude"] == "" and recipe["data"]["augment"] == "none"
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--split", "valid"]) == 0  # no CAD file read
+    assert "on the valid split: 4 texts" in capsys.readouterr().out

@@ -43,7 +43,7 @@ OPPOSITES = {
 }
 LEXICON = {**OPPOSITES, **{bad: good for good, bad in OPPOSITES.items()}}
 KINDS = ("antonyms", "negation", "both")
-MORE_LABELS = " (the default recipe is for two labels; for more, name an rnn recipe, e.g. lstm-dropout)"
+MORE_LABELS = " (for more labels, train a recipe without it, e.g. lstm-dropout)"
 _WORD = re.compile(r"[A-Za-z]+")
 # "is/was/are/were", a negation or none, up to two words that do not change what the verdict is about
 # ("a", "the", "very", ...), and the word the verdict is on.

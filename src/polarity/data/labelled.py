@@ -121,6 +121,11 @@ def _checked_names(names: Sequence, source: str) -> list:
     return checked
 
 
+def is_polarity_pair(labels: Sequence) -> bool:
+    """Whether ``labels`` are two labels, a negative one then a positive one (negative/positive, neg/pos, 0/1, ...)."""
+    return len(labels) == 2 and [_polarity(label) for label in labels] == [0, 1]
+
+
 def _polarity(name) -> int | None:
     """0 for a negative polarity word or value, 1 for a positive one, None otherwise."""
     key = name.lower() if isinstance(name, str) else name

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polarity.data.labelled import NEGATIVE_WORDS, POSITIVE_WORDS, normalise_label
+from polarity.data.labelled import NEGATIVE_WORDS, POSITIVE_WORDS, is_polarity_pair, normalise_label
 from polarity.data.tables import iter_jsonl
 from polarity.errors import ConfigError, DataError
 from polarity.inference.checklist import (
@@ -138,10 +138,6 @@ def polarity_of(label) -> int | None:
     """0 for a negative polarity word or value (negative, neg, 0, ...), 1 for a positive one, else None."""
     key = label.lower() if isinstance(label, str) else label
     return 0 if key in NEGATIVE_WORDS else 1 if key in POSITIVE_WORDS else None
-
-
-def is_polarity_pair(labels: Sequence) -> bool:
-    return len(labels) == 2 and [polarity_of(label) for label in labels] == [0, 1]
 
 
 def label_index(value, labels: Sequence, where: str) -> int:

@@ -180,7 +180,8 @@ def fit_length_mix(inputs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
 
     def loss(u: np.ndarray) -> tuple[float, np.ndarray]:
         z = x @ u
-        p = 1.0 / (1.0 + np.exp(-z))
+        with np.errstate(over="ignore"):  # exp(-z) is inf for z << 0: p is then 0, as it should be
+            p = 1.0 / (1.0 + np.exp(-z))
         return float(np.mean(np.logaddexp(0.0, z) - y * z)), x.T @ (p - y) / len(y)
 
     u = minimize(loss, np.zeros(6), jac=True, method="L-BFGS-B", bounds=[(0, None)] * 4 + [(None, None)] * 2).x

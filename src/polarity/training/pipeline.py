@@ -19,7 +19,7 @@ from polarity import __version__
 from polarity.data.encoder import TextEncoder
 from polarity.data.imdb import ImdbCorpus, load_imdb
 from polarity.data.counterfactual import Sides, augment, contrast, learned_sides
-from polarity.data.labelled import LabelledTexts
+from polarity.data.labelled import LabelledTexts, is_polarity_pair
 from polarity.data.pairs import excluded_texts, resolve_pairs, with_pairs, without_texts
 from polarity.data.splits import DataSource, as_labelled, fit_valid_split, imdb_splits, sample
 from polarity.data.tokenizer import Tokenizer
@@ -32,7 +32,7 @@ from polarity.models.registry import build_model
 from polarity.training.fitting import VERBS, FitContext, Fitted, fitter_for
 from polarity.training.plots import plot_curves
 from polarity.training.encoders import Encoder, load_encoder
-from polarity.training.recipes import DataConfig, Recipe
+from polarity.training.recipes import Recipe
 
 Predict = Callable[[EncodedSet], np.ndarray]
 
@@ -89,7 +89,11 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         test_set = as_labelled(test, names=train_set.names, **columns) if test is not None else None
         origin = {"dataset": "files", "train": _describe(train), "valid": _describe(valid), "test": _describe(test),
                   **columns}
-        recipe, d = _without_imdb_pairs(recipe, origin, log)
+        recipe, skipped = own_files_recipe(recipe, train_set.names)
+        d = recipe.data
+        if skipped:
+            origin["skipped"] = skipped
+            _say_left_out(skipped, train_set.names, log)
     held = excluded_texts(d.exclude) if d.exclude else set()
     if held:
         train_set, origin["excluded"] = without_texts(train_set, held)
@@ -112,19 +116,40 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
 
 
 IMDB_PAIRS = {"pairs": "cad", "exclude": "cad-dev"}  # data settings that name IMDB's review pairs
+MADE_BY_RULE = ("data.augment", "data.contrast_fraction", "training.mix_counterfactuals")
 
 
-def _without_imdb_pairs(recipe: Recipe, origin: dict, log=None) -> tuple[Recipe, DataConfig]:
-    """``recipe`` for the user's own files: the CAD pairs are IMDB reviews, so ``data.pairs = "cad"`` and
-    ``data.exclude = "cad-dev"`` (the default recipe's) are left out, and the run says so."""
-    skipped = {key: "" for key, value in IMDB_PAIRS.items() if getattr(recipe.data, key) == value}
+def own_files_recipe(recipe: Recipe, names: list) -> tuple[Recipe, list[str]]:
+    """``recipe`` as it trains on the user's own files, and the settings it leaves out: the CAD pairs
+    (IMDB reviews: ``data.pairs = "cad"``, ``data.exclude = "cad-dev"``, the default recipe's), and,
+    unless the labels are a negative/positive pair, the sentences made by rule, whose flips and
+    "but" clauses turn one polarity into the other."""
+    data = {key: "" for key, value in IMDB_PAIRS.items() if getattr(recipe.data, key) == value}
+    skipped = [f"data.{key} = {IMDB_PAIRS[key]}" for key in data]
+    training = {}
+    if not is_polarity_pair(names):
+        made = {"data.augment": recipe.data.augment != "none", "data.contrast_fraction": recipe.data.contrast_fraction > 0,
+                "training.mix_counterfactuals": recipe.training.mix_counterfactuals > 0}
+        skipped += [key for key in MADE_BY_RULE if made[key]]
+        data.update({"augment": "none"} if made["data.augment"] else {})
+        data.update({"contrast_fraction": 0.0} if made["data.contrast_fraction"] else {})
+        training.update({"mix_counterfactuals": 0.0} if made["training.mix_counterfactuals"] else {})
     if not skipped:
-        return recipe, recipe.data
-    origin["skipped"] = [f"data.{key} = {IMDB_PAIRS[key]}" for key in skipped]
-    if log:
-        log(f"{' and '.join(origin['skipped'])} name IMDB's review pairs: left out for your own data")
-    recipe = replace(recipe, data=replace(recipe.data, **skipped))
-    return recipe, recipe.data
+        return recipe, []
+    return replace(recipe, data=replace(recipe.data, **data), training=replace(recipe.training, **training)), skipped
+
+
+def _say_left_out(skipped: list[str], names: list, log=None) -> None:
+    if not log:
+        return
+    cad = [item for item in skipped if item.split(" = ")[0][5:] in IMDB_PAIRS]
+    if cad:
+        log(f"{' and '.join(cad)} name IMDB's review pairs: left out for your own data (give the CAD files' "
+            "paths to use them)")
+    made = [item for item in skipped if item in MADE_BY_RULE]
+    if made:
+        log(f"{', '.join(made)} make sentences that turn negative into positive: left out, as the labels "
+            f"({', '.join(map(str, names))}) are not a negative/positive pair")
 
 
 def _sides(recipe: Recipe, fit: LabelledTexts, origin: dict) -> Sides | None:
@@ -391,6 +416,8 @@ def train_recipe(
     started = time.perf_counter()
     dev = resolve_device(device)
     splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, log=log, **sources)
+    if "skipped" in splits.origin:  # the folder records the recipe as it trained
+        recipe = own_files_recipe(recipe, splits.labels)[0]
     encoder, pretrained, encoded = encode_splits(recipe, splits, log)
     model = build_recipe_model(recipe, encoder, splits.labels, pretrained).to(dev)
     if distributed.is_main():
