@@ -47,6 +47,7 @@ class Splits:
     origin: dict
     pair_rows: list[tuple[int, int]] = field(default_factory=list)  # the fit rows of each pair's two texts
     mix_extra: LabelledTexts | None = None  # counterfactual sentences of the validation reviews, for a hybrid's mix
+    recipe: Recipe | None = None  # the recipe as it trains on these texts (own files: less what they leave out)
 
     @property
     def labels(self) -> list:
@@ -112,11 +113,11 @@ def prepare_data(recipe: Recipe, *, train: DataSource | None = None, valid: Data
         raise ConfigError(f"no validation texts ({len(fit):,} training texts, data.valid_fraction = {d.valid_fraction}"
                           f"{f', --limit {limit}' if limit else ''}) and no test set: nothing would measure the model; "
                           "raise the fraction or the limit, or give --valid or --test")
-    return Splits(fit, valid_set, test_set, origin, pair_rows, _mix_extra(recipe, valid_set, origin, sides))
+    return Splits(fit, valid_set, test_set, origin, pair_rows, _mix_extra(recipe, valid_set, origin, sides), recipe)
 
 
 IMDB_PAIRS = {"pairs": "cad", "exclude": "cad-dev"}  # data settings that name IMDB's review pairs
-MADE_BY_RULE = ("data.augment", "data.contrast_fraction", "training.mix_counterfactuals")
+MADE_BY_RULE = {"data.augment": "none", "data.contrast_fraction": 0.0, "training.mix_counterfactuals": 0.0}  # off
 
 
 def own_files_recipe(recipe: Recipe, names: list) -> tuple[Recipe, list[str]]:
@@ -128,12 +129,11 @@ def own_files_recipe(recipe: Recipe, names: list) -> tuple[Recipe, list[str]]:
     skipped = [f"data.{key} = {IMDB_PAIRS[key]}" for key in data]
     training = {}
     if not is_polarity_pair(names):
-        made = {"data.augment": recipe.data.augment != "none", "data.contrast_fraction": recipe.data.contrast_fraction > 0,
-                "training.mix_counterfactuals": recipe.training.mix_counterfactuals > 0}
-        skipped += [key for key in MADE_BY_RULE if made[key]]
-        data.update({"augment": "none"} if made["data.augment"] else {})
-        data.update({"contrast_fraction": 0.0} if made["data.contrast_fraction"] else {})
-        training.update({"mix_counterfactuals": 0.0} if made["training.mix_counterfactuals"] else {})
+        for key, off in MADE_BY_RULE.items():
+            section, name = key.split(".")
+            if getattr(getattr(recipe, section), name) != off:
+                (data if section == "data" else training)[name] = off
+                skipped.append(key)
     if not skipped:
         return recipe, []
     return replace(recipe, data=replace(recipe.data, **data), training=replace(recipe.training, **training)), skipped
@@ -142,7 +142,7 @@ def own_files_recipe(recipe: Recipe, names: list) -> tuple[Recipe, list[str]]:
 def _say_left_out(skipped: list[str], names: list, log=None) -> None:
     if not log:
         return
-    cad = [item for item in skipped if item.split(" = ")[0][5:] in IMDB_PAIRS]
+    cad = [item for item in skipped if item not in MADE_BY_RULE]
     if cad:
         log(f"{' and '.join(cad)} name IMDB's review pairs: left out for your own data (give the CAD files' "
             "paths to use them)")
@@ -416,8 +416,7 @@ def train_recipe(
     started = time.perf_counter()
     dev = resolve_device(device)
     splits = prepare_data(recipe, corpus=corpus, data=data, strict=strict, limit=limit, log=log, **sources)
-    if "skipped" in splits.origin:  # the folder records the recipe as it trained
-        recipe = own_files_recipe(recipe, splits.labels)[0]
+    recipe = splits.recipe  # as it trains: the folder records that
     encoder, pretrained, encoded = encode_splits(recipe, splits, log)
     model = build_recipe_model(recipe, encoder, splits.labels, pretrained).to(dev)
     if distributed.is_main():
