@@ -559,3 +559,23 @@ def test_a_three_label_model_gets_a_clear_message_and_runs_its_own_suite(topics_
     assert data["labels"] == ["books", "films", "music"] and data["seed"] is None
     assert main(["check", str(topics_model), "--suite", str(path)]) == 0
     assert "the suite" in capsys.readouterr().out
+
+
+class PositiveFirst(WordListModel):
+    """The word-list model with its labels the other way round: P(positive) in column 0."""
+
+    labels = ["positive", "negative"]
+
+    def predict_proba(self, texts):
+        return super().predict_proba(texts)[:, ::-1]
+
+
+def test_labels_positive_first_are_not_read_as_negative_then_positive(tmp_path):
+    """The built-in suite and polarity spellings ("neg") assume the negative label first; a model whose
+    labels come the other way round gets the message, not cases judged against the wrong column."""
+    with pytest.raises(ConfigError, match="needs a negative/positive pair of labels .* this model has positive, negative"):
+        check(PositiveFirst())
+    path = write(tmp_path, '{"text": "Dull.", "expect": "negative"}\n{"text": "Fine.", "expect": "neg"}\n')
+    with pytest.raises(DataError) as error:
+        check(PositiveFirst(), path)
+    assert str(error.value) == f"{path}, line 2: 'neg' is not a label of this model (positive, negative)"

@@ -72,6 +72,8 @@ def test_flip_examples():
         "It was boring, it is not the best film and a very good one."
     assert flip("This is a truly great movie.", contract=True).text == "This isn't a truly great movie."
     assert flip("The acting WAS boring.", "negation", contract=True).text == "The acting WASN'T boring."
+    assert flip("It was Great.", "negation").text == "It was not Great."  # a word of the lexicon in any case
+    assert flip("THE PLOT WAS BORING.", "negation", contract=True).text == "THE PLOT WASN'T BORING."
     assert flip("The cast was weak.") is None and flip("The cast was weak.", words={"weak"}).text == "The cast was not weak."
     assert flip("Nothing to see here.") is None
     with pytest.raises(ValueError, match="kind"):
@@ -286,6 +288,37 @@ def test_a_hybrids_mix_can_be_fitted_with_counterfactual_sentences_beside_valida
     assert tilted["valid"]["reviews"] == plain["valid"]["reviews"]  # validation figures stay the reviews'
     assert tilted["parts"]["mix_weights"] != plain["parts"]["mix_weights"]
     assert ModelFolder(tmp_path / "b").config().data["mix_counterfactuals"] == len(splits.mix_extra)
+
+
+def clause_label(clause: str) -> int:
+    """1 for "good"/"great" and 0 for "bad"/"awful", the other way round after a negation."""
+    positive = bool(re.search(r"\b(good|great)\b", clause, re.IGNORECASE))
+    return int(positive != bool(re.search(r"\bnot\b|n't", clause, re.IGNORECASE)))
+
+
+def made_label(text: str) -> int:
+    """The label a reader gives a flipped or contrast sentence made of :func:`clause_label`'s words:
+    the main clause's ("A, but B": B; "Although A, B": B; "B, although A": B)."""
+    if text.startswith("Although "):
+        return clause_label(text.split(", ", 1)[1])
+    if ", although " in text:
+        return clause_label(text.split(", although ")[0])
+    return clause_label(text.split(", but ")[-1])
+
+
+def test_the_sentences_a_mix_is_fitted_on_carry_the_label_a_reader_gives_them():
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import prepare_data
+
+    positive = ["The film was good. The cast was great.", "The story was great. It was good fun."]
+    negative = ["The film was bad. The cast was awful.", "The story was awful. It was bad fun."]
+    texts, labels = (positive + negative) * 15, (["pos"] * 2 + ["neg"] * 2) * 15
+    recipe = load_recipe("mean-embedding", {"training.mix_counterfactuals": 1.0, "data.valid_fraction": 0.5})
+    extra = prepare_data(recipe, train=(texts, labels)).mix_extra
+    made = list(zip(extra.texts, extra.labels.tolist()))
+    assert {text.startswith("Although ") or ", but " in text for text, _ in made} == {True, False}  # both kinds
+    assert {label for _, label in made} == {0, 1}
+    assert [label for _, label in made] == [made_label(text) for text, _ in made]
 
 
 def test_a_hybrids_ngrams_fit_the_texts_people_wrote_and_its_rnn_every_text(sentiment_archive, tmp_path, monkeypatch):
@@ -610,6 +643,17 @@ def test_polar_words_are_common_words_far_more_frequent_on_one_side():
     assert polar_words(leaning_reviews(100)) == {0: frozenset({"weak"}), 1: frozenset({"moving"})}
     assert polar_words(leaning_reviews(5)) == {0: frozenset(), 1: frozenset()}  # in fewer than 20 reviews
     assert polar_words(leaning_reviews(100), share=0.6) == {0: frozenset(), 1: frozenset()}  # in fewer than 60 %
+
+
+def test_polar_words_need_three_letters_and_0_4_percent_of_the_texts():
+    """The floor is 20 texts or 0.4 % of them, whichever is more: on 6,000 texts a word must be in 24."""
+    from polarity.data.counterfactual import polar_words
+
+    assert polar_words(leaning_reviews(100, negative="The plot was ok.")) == {0: frozenset(), 1: frozenset({"moving"})}
+    negatives = ["Grim."] * 24 + ["Dank."] * 23 + ["A film."] * 2953
+    positives = ["Lush."] * 30 + ["A film."] * 2970
+    data = LabelledTexts.from_lists(negatives + positives, ["neg"] * 3000 + ["pos"] * 3000)
+    assert polar_words(data) == {0: frozenset({"grim"}), 1: frozenset({"lush"})}  # "dank": in 23 of 6,000
 
 
 def test_learned_sides_add_the_data_s_words_and_keep_the_lexicon_s_side():
