@@ -73,6 +73,8 @@ def test_flip_examples():
     assert flip("This is a truly great movie.", contract=True).text == "This isn't a truly great movie."
     assert flip("The acting WAS boring.", "negation", contract=True).text == "The acting WASN'T boring."
     assert flip("It was Great.", "negation").text == "It was not Great."  # a word of the lexicon in any case
+    assert flip("The film was good.", "antonyms").text == "The film was bad."  # no negation toggled
+    assert toggle_negation("It was good.").text == "It was not good."  # "wasn't" only when asked
     assert flip("THE PLOT WAS BORING.", "negation", contract=True).text == "THE PLOT WASN'T BORING."
     assert flip("The cast was weak.") is None and flip("The cast was weak.", words={"weak"}).text == "The cast was not weak."
     assert flip("Nothing to see here.") is None
@@ -654,6 +656,18 @@ def test_polar_words_need_three_letters_and_0_4_percent_of_the_texts():
     positives = ["Lush."] * 30 + ["A film."] * 2970
     data = LabelledTexts.from_lists(negatives + positives, ["neg"] * 3000 + ["pos"] * 3000)
     assert polar_words(data) == {0: frozenset({"grim"}), 1: frozenset({"lush"})}  # "dank": in 23 of 6,000
+
+
+def test_polar_words_compare_each_label_s_share_of_texts_not_counts():
+    """300 negative texts and 100 positive ones: 'grim' is in 40 and 10 (13 % and 10 %: no lean,
+    though 4 times as many negative texts hold it); 'lush' in 36 and 30 (12 % and 30 %: 2.5 times)."""
+    from polarity.data.counterfactual import polar_words
+
+    negatives = ["Grim."] * 40 + ["Lush."] * 36 + ["A film."] * 224
+    positives = ["Grim."] * 10 + ["Lush."] * 30 + ["A film."] * 60
+    data = LabelledTexts.from_lists(negatives + positives, ["neg"] * 300 + ["pos"] * 100)
+    assert polar_words(data) == {0: frozenset(), 1: frozenset({"lush"})}
+    assert polar_words(data, ratio=3) == {0: frozenset(), 1: frozenset()}
 
 
 def test_learned_sides_add_the_data_s_words_and_keep_the_lexicon_s_side():
