@@ -361,6 +361,34 @@ def test_a_hybrids_ngrams_fit_the_texts_people_wrote_and_its_rnn_every_text(sent
     assert seen["ngrams"].sequences == seen["rnn"].sequences
 
 
+def test_a_hybrids_ngrams_can_read_the_pairs_more_often_than_its_rnn(sentiment_archive, tmp_path, monkeypatch):
+    from polarity.data.imdb import load_imdb
+    from polarity.training import fitting, load_recipe, train_recipe
+
+    seen = {}
+    ngrams_fit, loop = fitting.fit_bag_of_ngrams, fitting.train_on_loop
+    monkeypatch.setattr(fitting, "fit_bag_of_ngrams", lambda model, fit, *a, **k: seen.update(ngrams=fit) or
+                        ngrams_fit(model, fit, *a, **k))
+    monkeypatch.setattr(fitting, "train_on_loop", lambda context, *a, **k: seen.update(rnn=context.encoded["fit"]) or
+                        loop(context, *a, **k))
+    pairs = write(tmp_path, "pairs.csv", "text,label,pair_id\nWorth every minute,positive,1\nNot worth a minute,negative,1\n")
+    corpus = load_imdb(sentiment_archive, strict=False)
+    options = {"model.words": 100, "model.window": 30, "model.units": 8, "model.embedding_dim": 8, "training.epochs": 1,
+               "data.pairs": str(pairs), "data.pair_repeat": 2, "data.augment": "negation", "data.augment_fraction": 1.0}
+    train_recipe(load_recipe("lstm-hybrid", {**options, "training.ngram_pair_repeat": 5}), tmp_path / "h",
+                 corpus=corpus, progress=False, log=lambda *a: None)
+    rnn, ngrams = seen["rnn"], seen["ngrams"]
+    reviews = len(corpus.train.texts) - round(0.1 * len(corpus.train.texts))
+    pair = rnn.sequences[reviews:reviews + 2]  # the pair's two texts follow the reviews, twice
+    assert rnn.sequences[reviews:reviews + 4] == pair * 2 and len(rnn) > reviews + 4  # then rule-made sentences
+    assert ngrams.sequences[:reviews + 4] == rnn.sequences[:reviews + 4] and len(ngrams) == reviews + 5 * 2
+    assert sorted(map(tuple, ngrams.sequences[reviews:])) == sorted(map(tuple, pair * 5))
+    assert sorted(ngrams.labels[reviews:].tolist()) == [0] * 5 + [1] * 5
+    with pytest.raises(ConfigError, match=r"^training\.ngram_pair_repeat = 1 is below data\.pair_repeat = 2: "):
+        train_recipe(load_recipe("lstm-hybrid", {**options, "training.ngram_pair_repeat": 1}), tmp_path / "x",
+                     corpus=corpus, progress=False, log=lambda *a: None)
+
+
 def test_each_kind_of_flip_says_what_it_changed():
     assert flip("It was good.", "antonyms").text == "It was bad."
     assert flip("It was good.", "negation").text == "It was not good."

@@ -30,7 +30,8 @@ OLD_DEFAULTS = {
     "training": {"optimizer": "adam", "lr": 0.001, "initial_accumulator": 0.1, "batch_size": 64, "epochs": 3,
                  "batching": "bucketed", "precision": "float32", "shards": 1, "seed": 0, "early_stopping": 0,
                  "restore_best": True, "eval_test_each_epoch": False, "unfreeze": "none", "lr_decay": 1.0,
-                 "pair_weight": 0.0, "pairs_per_step": 8, "mix_counterfactuals": 0.0},
+                 "pair_weight": 0.0, "pairs_per_step": 8, "mix_counterfactuals": 0.0,
+                 "ngram_pair_repeat": 0},
 }
 
 

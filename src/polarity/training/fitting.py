@@ -121,9 +121,9 @@ def fit_hybrid(context: FitContext) -> Fitted:
     if encoded["valid"] is None or len(np.unique(encoded["valid"].labels)) < 2:
         raise ConfigError("a hybrid model fits its mix of the RNN and NBSVM on the validation split, which needs "
                           "texts of both labels: set data.valid_fraction > 0 (or raise it), or give --valid")
-    written = encoded["fit"].head(len(encoded["fit"]) if context.written is None else context.written)
+    written = ngram_texts(context)
     row = fit_bag_of_ngrams(model.ngrams, written, encoded["valid"], len(context.labels), context.recipe.training.seed)
-    wrote = f" on the {len(written):,} texts people wrote" if len(written) < len(encoded["fit"]) else ""
+    wrote = f" on the {len(written):,} texts people wrote" if len(written) != len(encoded["fit"]) else ""
     context.log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s{wrote}")
     trainer = train_on_loop(context, model.recurrent)
     parts = PartLogits(model, context.device)
@@ -131,6 +131,24 @@ def fit_hybrid(context: FitContext) -> Fitted:
     fit_mix(model, np.concatenate([m.labels for m in mixed_on]), np.concatenate([parts.inputs(m) for m in mixed_on]))
     return Fitted(parts.mixed, trainer.state.history, trainer.state.best_epoch,
                   report=lambda split_data: {"parts": hybrid_parts(model, split_data, parts)})
+
+
+def ngram_texts(context: FitContext) -> EncodedSet:
+    """The texts a hybrid's n-gram part fits: those people wrote (reviews, then pairs), with the pairs
+    read ``training.ngram_pair_repeat`` times in all where that is more than ``data.pair_repeat``. A bag
+    of n-grams reads an edited review's few changed words only if it sees them often enough."""
+    fit = context.encoded["fit"]
+    written = fit.head(len(fit) if context.written is None else context.written)
+    repeat, joined = context.recipe.training.ngram_pair_repeat, context.recipe.data.pair_repeat
+    if 0 < repeat < joined:
+        raise ConfigError(f"training.ngram_pair_repeat = {repeat} is below data.pair_repeat = {joined}: the "
+                          "n-gram part reads the pairs at least as often as they join the training texts")
+    extra = repeat - joined
+    if extra <= 0 or not context.pair_rows:
+        return written
+    rows = [row for pair in context.pair_rows for row in pair] * extra
+    return EncodedSet(written.sequences + [fit.sequences[row] for row in rows],
+                      np.concatenate([written.labels, fit.labels[rows]]))
 
 
 class PartLogits:
