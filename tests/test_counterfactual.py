@@ -698,6 +698,18 @@ def test_polar_words_compare_each_label_s_share_of_texts_not_counts():
     assert polar_words(data, ratio=3) == {0: frozenset(), 1: frozenset()}
 
 
+def test_polar_words_at_exactly_the_ratio_lean():
+    """99 texts a side, one added to each count and total: 'lush' in 19 positive and 9 negative texts
+    is (20 / 100) / (10 / 100) = exactly twice as frequent on one side, 'grim' the other way round;
+    'dank' (in 18 and 9) falls short."""
+    from polarity.data.counterfactual import polar_words
+
+    negatives = ["Lush."] * 9 + ["Grim."] * 19 + ["Dank."] * 9 + ["A film."] * 62
+    positives = ["Lush."] * 19 + ["Grim."] * 9 + ["Dank."] * 18 + ["A film."] * 53
+    data = LabelledTexts.from_lists(negatives + positives, ["neg"] * 99 + ["pos"] * 99)
+    assert polar_words(data) == {0: frozenset({"grim"}), 1: frozenset({"lush"})}
+
+
 def test_learned_sides_add_the_data_s_words_and_keep_the_lexicon_s_side():
     from polarity.data.counterfactual import LEXICON_SIDES, learned_sides
 
