@@ -135,15 +135,12 @@ def fit_hybrid(context: FitContext) -> Fitted:
 
 def ngram_texts(context: FitContext) -> EncodedSet:
     """The texts a hybrid's n-gram part fits: those people wrote (reviews, then pairs), with the pairs
-    read ``training.ngram_pair_repeat`` times in all where that is more than ``data.pair_repeat``. A bag
+    read ``training.ngram_pair_repeat`` times in all where that is more than ``data.pair_repeat`` (else
+    as often as they join the training texts). A bag
     of n-grams reads an edited review's few changed words only if it sees them often enough."""
     fit = context.encoded["fit"]
     written = fit.head(len(fit) if context.written is None else context.written)
-    repeat, joined = context.recipe.training.ngram_pair_repeat, context.recipe.data.pair_repeat
-    if 0 < repeat < joined:
-        raise ConfigError(f"training.ngram_pair_repeat = {repeat} is below data.pair_repeat = {joined}: the "
-                          "n-gram part reads the pairs at least as often as they join the training texts")
-    extra = repeat - joined
+    extra = context.recipe.training.ngram_pair_repeat - context.recipe.data.pair_repeat
     if extra <= 0 or not context.pair_rows:
         return written
     rows = [row for pair in context.pair_rows for row in pair] * extra

@@ -127,7 +127,7 @@ class TrainingConfig:
     pair_weight: float = rule(0.0, number("a number >= 0", lambda v: v >= 0))  # the pair term's weight (data.pairs)
     pairs_per_step: int = rule(8, positive_int)  # pairs drawn for the pair term at each step
     mix_counterfactuals: float = rule(0.0, number("a number in [0, 1]", lambda v: 0 <= v <= 1))  # hybrids: see below
-    ngram_pair_repeat: int = rule(0, count)  # hybrids: how many times the n-gram part reads the pairs (0: data.pair_repeat)
+    ngram_pair_repeat: int = rule(0, count)  # hybrids: how many times the n-gram part reads the pairs (at least data.pair_repeat)
 
     def __post_init__(self) -> None:
         check_fields(self, "training.")
