@@ -83,6 +83,16 @@ def test_neighbours_are_at_the_distance_of_their_vectors_and_ties_keep_the_vocab
     assert [n["distance"] for n in nearest] == pytest.approx([distance(w) for w in expected], abs=1e-6)
 
 
+def test_a_word_comes_first_among_the_words_that_share_its_vector(given_vectors):
+    predictor = Predictor.load(given_vectors)
+    rank = {w: r for r, w in enumerate(predictor.encoder.vocab.words)}
+    twins = sorted((w for w in VECTORS if w.startswith("twin")), key=rank.get)
+    for word in (twins[-1], twins[3]):
+        nearest = nearest_words(predictor, word, k=len(twins))
+        assert [n["word"] for n in nearest] == [word] + [w for w in twins if w != word]
+        assert {n["distance"] for n in nearest} == {0.0}
+
+
 def test_twenty_neighbours_by_default_and_a_bad_metric_is_refused(sentiment):
     predictor = Predictor.load(sentiment)
     assert len(nearest_words(predictor, "wonderful")) == 20
