@@ -154,8 +154,8 @@ def polar_words(data: LabelledTexts, ratio: float = 2.0, share: float = 0.004, l
     """The words of three letters or more that the data shows lean one way: found in at least ``share``
     of the texts (and ``least``), and at least ``ratio`` times as often (as a share of each label's
     texts, one added to each count and total) in one label's texts as in the other's. On IMDB's
-    training reviews: about 290 negative
-    words (bad, worst, boring, weak, silly, ...) and 330 positive ones (great, excellent, moving, ...)."""
+    training reviews: about 290 negative words (bad, worst, boring, weak, silly, ...) and 330 positive
+    ones (great, excellent, moving, ...)."""
     seen: dict[int, Counter] = {0: Counter(), 1: Counter()}
     for text, label in zip(data.texts, data.labels.tolist()):
         seen[label].update({w.lower() for w in _WORD.findall(text) if len(w) > 2})

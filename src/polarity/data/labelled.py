@@ -123,11 +123,11 @@ def _checked_names(names: Sequence, source: str) -> list:
 
 def is_polarity_pair(labels: Sequence) -> bool:
     """Whether ``labels`` are two labels, a negative one then a positive one (negative/positive, neg/pos, 0/1, ...)."""
-    return len(labels) == 2 and [_polarity(label) for label in labels] == [0, 1]
+    return len(labels) == 2 and [polarity_of(label) for label in labels] == [0, 1]
 
 
-def _polarity(name) -> int | None:
-    """0 for a negative polarity word or value, 1 for a positive one, None otherwise."""
+def polarity_of(name) -> int | None:
+    """0 for a negative polarity word or value (negative, neg, 0, ...), 1 for a positive one, else None."""
     key = name.lower() if isinstance(name, str) else name
     return 0 if key in NEGATIVE_WORDS else 1 if key in POSITIVE_WORDS else None
 
@@ -139,7 +139,7 @@ def encode_labels(values: Sequence, names: list, where: Callable[[int], str]) ->
     neg/pos...), so a model trained on ``negative``/``positive`` reads a test file labelled 0/1.
     """
     index_of = {name: index for index, name in enumerate(names)}
-    if len(names) == 2 and [_polarity(n) for n in names] == [0, 1]:
+    if is_polarity_pair(names):
         index_of.update({word: 0 for word in NEGATIVE_WORDS} | {word: 1 for word in POSITIVE_WORDS})
         index_of.update({name: index for index, name in enumerate(names)})
     labels = np.empty(len(values), dtype=np.int64)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polarity.data.labelled import NEGATIVE_WORDS, POSITIVE_WORDS, is_polarity_pair, normalise_label
+from polarity.data.labelled import is_polarity_pair, normalise_label, polarity_of
 from polarity.data.tables import iter_jsonl
 from polarity.errors import ConfigError, DataError
 from polarity.inference.checklist import (
@@ -134,12 +134,6 @@ class CheckReport:
 
 
 # -- labels -----------------------------------------------------------------------------------------------
-def polarity_of(label) -> int | None:
-    """0 for a negative polarity word or value (negative, neg, 0, ...), 1 for a positive one, else None."""
-    key = label.lower() if isinstance(label, str) else label
-    return 0 if key in NEGATIVE_WORDS else 1 if key in POSITIVE_WORDS else None
-
-
 def label_index(value, labels: Sequence, where: str) -> int:
     """The index of ``value`` among ``labels``; on a negative/positive pair any polarity spelling
     (neg, 0, ...) works. Otherwise a :class:`DataError` naming ``where``."""

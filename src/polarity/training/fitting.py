@@ -136,8 +136,8 @@ def fit_hybrid(context: FitContext) -> Fitted:
 def ngram_texts(context: FitContext) -> EncodedSet:
     """The texts a hybrid's n-gram part fits: those people wrote (reviews, then pairs), with the pairs
     read ``training.ngram_pair_repeat`` times in all where that is more than ``data.pair_repeat`` (else
-    as often as they join the training texts). A bag
-    of n-grams reads an edited review's few changed words only if it sees them often enough."""
+    as often as they join the training texts). A bag of n-grams reads an edited review's few changed
+    words only if it sees them often enough."""
     fit = context.encoded["fit"]
     written = fit.head(len(fit) if context.written is None else context.written)
     extra = context.recipe.training.ngram_pair_repeat - context.recipe.data.pair_repeat
