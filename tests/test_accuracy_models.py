@@ -3,6 +3,7 @@ the hybrid, and every one of them through the model folder."""
 
 import json
 import random
+import time
 
 import numpy as np
 import pytest
@@ -11,12 +12,13 @@ from safetensors.torch import load_file
 
 from polarity.data import TextEncoder
 from polarity.engine import EncodedSet, predict_logits
-from polarity.errors import ConfigError
+from polarity.data.labelled import LabelledTexts
+from polarity.errors import ConfigError, DataError
 from polarity.inference import Predictor
-from polarity.models import NBSVM, RecurrentClassifier, TfidfLogisticRegression, build_model
+from polarity.models import NBSVM, HybridClassifier, RecurrentClassifier, TfidfLogisticRegression, build_model
 from polarity.models.ngrams import FIRST_WORD
 from polarity.training import load_recipe, train_recipe
-from polarity.training.linear import fit_bag_of_ngrams, naive_bayes_ratio
+from polarity.training.linear import fit_bag_of_ngrams, naive_bayes_ratio, part_logits
 
 from conftest import synthetic_reviews
 
@@ -44,11 +46,15 @@ def ngram_strings(encoder: TextEncoder, text: str, n: int) -> list[str]:
     return grams
 
 
-def test_tfidf_lr_computes_what_scikit_learn_computes():
+MORE_THAN_ONE_CHUNK = 300  # 600 texts: the fit reads texts 512 at a time
+
+
+@pytest.mark.parametrize("n", [80, MORE_THAN_ONE_CHUNK])
+def test_tfidf_lr_computes_what_scikit_learn_computes(n):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    texts, labels = corpus()
+    texts, labels = corpus(n)
     encoder = TextEncoder.fit(texts)
     model = TfidfLogisticRegression(encoder.vocab_size, ngrams=2, c=3.0)
     fit_bag_of_ngrams(model, encoded(encoder, texts, labels), None, classes=2)
@@ -81,11 +87,12 @@ def test_naive_bayes_ratio_is_wang_and_mannings():
     np.testing.assert_allclose(naive_bayes_ratio(counts, 1.0), np.log(p / p.sum()) - np.log(q / q.sum()))
 
 
-def test_nbsvm_computes_wang_and_mannings_svm():
+@pytest.mark.parametrize("n", [80, MORE_THAN_ONE_CHUNK])
+def test_nbsvm_computes_wang_and_mannings_svm(n):
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.svm import LinearSVC
 
-    texts, labels = corpus()
+    texts, labels = corpus(n)
     encoder = TextEncoder.fit(texts)
     model = NBSVM(encoder.vocab_size, c=0.5, beta=0.25)
     fit_bag_of_ngrams(model, encoded(encoder, texts, labels), None, classes=2)  # no validation: no Platt scaling
@@ -103,6 +110,100 @@ def test_nbsvm_computes_wang_and_mannings_svm():
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
 
 
+def cpu_logits(model, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    return predict_logits(model, EncodedSet.unlabelled(encoder.encode(texts)), batching="bucketed", maxlen=None,
+                          device=torch.device("cpu"))
+
+
+def test_nbsvm_with_validation_texts_is_platt_scaled():
+    """Its logits are then a logistic regression of the SVM's margins on the validation texts (Platt)."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = corpus()
+    valid_texts, valid_labels = corpus(40, seed=3)
+    valid_labels[::5] = 1 - valid_labels[::5]  # some wrong labels: the margins do not separate them
+    encoder = TextEncoder.fit(texts)
+    plain, scaled = NBSVM(encoder.vocab_size), NBSVM(encoder.vocab_size)
+    fit_bag_of_ngrams(plain, encoded(encoder, texts, labels), None, classes=2)
+    fit_bag_of_ngrams(scaled, encoded(encoder, texts, labels), encoded(encoder, valid_texts, valid_labels), classes=2)
+    platt = LogisticRegression(C=1e4).fit(cpu_logits(plain, encoder, valid_texts)[:, None], valid_labels)
+    unseen = synthetic_reviews(20, True, 7) + synthetic_reviews(20, False, 8)
+    expected = platt.decision_function(cpu_logits(plain, encoder, unseen)[:, None])
+    np.testing.assert_allclose(cpu_logits(scaled, encoder, unseen), expected, rtol=1e-3, atol=1e-3)
+
+
+def topic_rows(per_topic: int = 40) -> list[tuple[str, str]]:
+    rng = random.Random(0)
+    topics = {"books": "novel author pages", "films": "actors cinema scene", "music": "album song guitar"}
+    return [(f"{rng.choice(['the', 'a', 'it'])} {rng.choice(words.split())} was {rng.choice(words.split())}", topic)
+            for topic, words in topics.items() for _ in range(per_topic)]
+
+
+@pytest.mark.parametrize("kind", ["nbsvm", "tfidf-lr on three labels"])
+def test_a_closed_form_fits_history_row_is_its_loss_and_accuracy_on_the_training_texts(kind):
+    from sklearn.linear_model import LogisticRegression  # noqa: F401 (imported here, not timed in the fit)
+    from sklearn.metrics import accuracy_score, log_loss
+    from sklearn.svm import LinearSVC  # noqa: F401
+
+    if kind == "nbsvm":
+        texts, labels = corpus(MORE_THAN_ONE_CHUNK)
+        labels[::7] = 1 - labels[::7]  # some wrong labels, so that neither figure is perfect
+        classes, model_type = 2, NBSVM
+    else:
+        rows = topic_rows(300)
+        names = sorted({topic for _, topic in rows})
+        texts, labels = [t for t, _ in rows], np.array([names.index(topic) for _, topic in rows])
+        labels[::7] = (labels[::7] + 1) % 3
+        classes, model_type = 3, TfidfLogisticRegression
+    encoder = TextEncoder.fit(texts)
+    model = model_type(encoder.vocab_size, num_outputs=1 if classes == 2 else classes)
+    started = time.perf_counter()
+    row = fit_bag_of_ngrams(model, encoded(encoder, texts, labels), None, classes=classes)
+    elapsed = time.perf_counter() - started
+    logits = torch.as_tensor(cpu_logits(model, encoder, texts), dtype=torch.float64)
+    probs = torch.sigmoid(logits).numpy() if classes == 2 else torch.softmax(logits, dim=1).numpy()
+    predicted = (probs >= 0.5).astype(int) if classes == 2 else probs.argmax(axis=1)
+    assert row["epoch"] == 1 and row["features"] == model.num_features > 0
+    assert row["accuracy"] == pytest.approx(accuracy_score(labels, predicted)) and row["accuracy"] < 1.0
+    assert row["loss"] == pytest.approx(log_loss(labels, probs, labels=list(range(classes))), rel=1e-4)
+    assert row["seconds"] == pytest.approx(elapsed, abs=0.01)
+
+
+def test_an_nbsvm_fit_is_the_same_every_time():
+    texts, labels = corpus(MORE_THAN_ONE_CHUNK)
+    encoder = TextEncoder.fit(texts)
+    fitted = []
+    for _ in range(2):
+        model = NBSVM(encoder.vocab_size, c=10.0)
+        fit_bag_of_ngrams(model, encoded(encoder, texts, labels), None, classes=2)
+        fitted.append(model.state_dict())
+    for name, value in fitted[0].items():
+        assert torch.equal(value, fitted[1][name]), name
+
+
+def test_an_ngram_table_left_empty_by_min_df_names_the_setting():
+    texts, labels = corpus(10)
+    encoder = TextEncoder.fit(texts)
+    with pytest.raises(ConfigError, match="no n-gram occurs in 1000 training texts: lower model.min_df"):
+        fit_bag_of_ngrams(NBSVM(encoder.vocab_size, min_df=1000), encoded(encoder, texts, labels), None, classes=2)
+
+
+@pytest.mark.parametrize("mask_padding", [True, False])
+def test_a_hybrids_part_logits_are_what_each_text_gets_alone(mask_padding):
+    """The logits a hybrid's mix is fitted on never depend on the texts that share a batch."""
+    texts, _ = corpus(6)
+    encoder = TextEncoder.fit(texts)
+    torch.manual_seed(0)
+    model = HybridClassifier(encoder.vocab_size, words=50, window=30, units=4, embedding_dim=4,
+                             bidirectional=True, mask_padding=mask_padding).eval()
+    ids = encoder.encode(texts)
+    assert len(set(map(len, ids))) > 1
+    with torch.no_grad():
+        alone = np.stack([model.parts(torch.tensor([seq]))[0].numpy() for seq in ids])
+    got = part_logits(model, EncodedSet.unlabelled(ids), torch.device("cpu"))
+    np.testing.assert_allclose(got, alone, rtol=1e-5, atol=1e-6)
+
+
 def test_a_damaged_ngram_table_is_refused():
     model = NBSVM(50)
     state = {"keys": torch.tensor([5, 4, 9]), "scale": torch.ones(3), "weight": torch.zeros(3, 1), "bias": torch.zeros(1)}
@@ -113,6 +214,11 @@ def test_a_damaged_ngram_table_is_refused():
 def test_nbsvm_is_for_two_labels():
     with pytest.raises(ConfigError, match="two labels"):
         build_model({"type": "nbsvm"}, vocab_size=50, num_outputs=3)
+    texts, labels = corpus(10)
+    encoder = TextEncoder.fit(texts)
+    with pytest.raises(ConfigError) as refused:
+        fit_bag_of_ngrams(NBSVM(encoder.vocab_size), encoded(encoder, texts, labels % 3), None, classes=3)
+    assert str(refused.value) == "nbsvm separates two labels; for more, use tfidf-lr"
 
 
 @pytest.mark.parametrize("recipe", ["tfidf-lr", "nbsvm"])
@@ -133,11 +239,22 @@ def test_linear_recipes_round_trip_through_the_model_folder(recipe, tmp_path):
     assert predictor.predict(["a wonderful , brilliant film", "an awful , boring waste"]) == ["positive", "negative"]
 
 
+@pytest.mark.parametrize("recipe", ["tfidf-lr", "nbsvm"])
+def test_a_label_without_training_texts_is_refused_by_a_closed_form_fit(recipe, tmp_path):
+    """Not a model that gives every label the same probability (three labels), nor scikit-learn's error."""
+    texts, labels = corpus(30)
+    names = ["negative", "odd", "positive"] if recipe == "tfidf-lr" else ["negative", "positive"]
+    kept = labels == 1 if recipe == "nbsvm" else np.ones(len(labels), bool)
+    train = LabelledTexts.from_lists([t for t, k in zip(texts, kept) if k],
+                                     [["negative", "positive"][y] for y, k in zip(labels, kept) if k], names)
+    missing = "'odd'" if recipe == "tfidf-lr" else "'negative'"
+    with pytest.raises(DataError, match=f"{recipe} is fitted on texts of every label, and its training texts have "
+                                        f"none labelled {missing}: add some, or raise --limit"):
+        train_recipe(load_recipe(recipe), tmp_path / "m", train=train, **QUIET)
+
+
 def test_tfidf_lr_separates_more_than_two_labels(tmp_path):
-    rng = random.Random(0)
-    topics = {"books": "novel author pages", "films": "actors cinema scene", "music": "album song guitar"}
-    rows = [(f"{rng.choice(['the', 'a', 'it'])} {rng.choice(words.split())} was {rng.choice(words.split())}", topic)
-            for topic, words in topics.items() for _ in range(40)]
+    rows = topic_rows()
     metrics = train_recipe(load_recipe("tfidf-lr"), tmp_path / "m", train=([t for t, _ in rows], [y for _, y in rows]),
                            **QUIET)
     assert metrics["valid"]["accuracy"] > 0.9
@@ -395,7 +512,7 @@ def test_a_length_mix_recovers_the_weights_its_labels_were_drawn_with():
     rnn, ngrams = rng.normal(0, 2, (2, 40000))
     short = 1 / (1 + rng.integers(1, 300, 40000) / 30)
     inputs = np.column_stack([rnn, ngrams, rnn * short, ngrams * short, short])
-    truth, true_bias = np.array([0.5, 1.0, 1.5, -0.5, 0.6]), -0.4
+    truth, true_bias = np.array([0.5, 1.0, 1.5, -0.5, 1.2]), -0.4
     y = (rng.random(40000) < 1 / (1 + np.exp(-(inputs @ truth + true_bias)))).astype(int)
     weight, bias = fit_length_mix(inputs, y)
     assert weight.shape == (1, 5) and bias.shape == (1,)

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from polarity.engine import EncodedSet, evaluate_logits, predict_logits
-from polarity.errors import ConfigError
+from polarity.errors import ConfigError, DataError
 from polarity.training.linear import fit_bag_of_ngrams, fit_mix, part_logits
 from polarity.training.loop import make_optimizer
 from polarity.training.recipes import Recipe
@@ -94,10 +94,20 @@ def fit_by_gradient(context: FitContext) -> Fitted:
     return Fitted(trainer.predict, trainer.state.history, trainer.state.best_epoch)
 
 
+def require_every_label(texts: EncodedSet, labels: list, kind: str) -> None:
+    """scikit-learn fits a linear model to the labels it is shown: one with no texts would get no
+    weights of its own (with three labels or more, the fit would even look fine)."""
+    missing = [str(name) for k, name in enumerate(labels) if not (texts.labels == k).any()]
+    if missing:
+        raise DataError(f"{kind} is fitted on texts of every label, and its training texts have none labelled "
+                        f"{', '.join(map(repr, missing))}: add some, or raise --limit")
+
+
 @fits("tfidf-lr", "nbsvm", verb="fitting")
 def fit_closed_form(context: FitContext) -> Fitted:
     """A linear model fitted by scikit-learn (no epochs, no checkpoint: it takes seconds)."""
     model, encoded, device = context.model, context.encoded, context.device
+    require_every_label(encoded["fit"], context.labels, context.recipe.model["type"])
     row = fit_bag_of_ngrams(model, encoded["fit"], encoded["valid"], len(context.labels), context.recipe.training.seed)
     model.to(device)
     context.log(f"{row['features']:,} n-grams, fitted in {row['seconds']:.1f} s")
@@ -122,6 +132,7 @@ def fit_hybrid(context: FitContext) -> Fitted:
         raise ConfigError("a hybrid model fits its mix of the RNN and NBSVM on the validation split, which needs "
                           "texts of both labels: set data.valid_fraction > 0 (or raise it), or give --valid")
     written = ngram_texts(context)
+    require_every_label(written, context.labels, "hybrid's NBSVM part")
     row = fit_bag_of_ngrams(model.ngrams, written, encoded["valid"], len(context.labels), context.recipe.training.seed)
     wrote = f" on the {len(written):,} texts people wrote" if len(written) != len(encoded["fit"]) else ""
     context.log(f"NBSVM part: {row['features']:,} n-grams, fitted in {row['seconds']:.1f} s{wrote}")
