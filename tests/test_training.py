@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -349,3 +350,33 @@ def test_adam_and_adagrad_use_fused_kernels_on_cpu():
         assert optimizer.defaults["fused"] is True
         assert len(optimizer.param_groups[0]["params"]) == 1  # frozen parameters are left out
     assert isinstance(make_optimizer("rmsprop", params, 0.01), torch.optim.RMSprop)
+
+
+def test_a_checkpoint_that_cannot_be_resumed_says_why_and_what_to_do(tmp_path):
+    from safetensors.torch import save_file
+
+    from polarity.training.checkpoint import load_checkpoint, save_checkpoint
+
+    start_over = "delete it (or choose another --out) and train again without --resume"
+    path = tmp_path / "checkpoint.safetensors"
+    with pytest.raises(ConfigError) as missing:
+        load_checkpoint(path)
+    assert str(missing.value) == f"no checkpoint to resume from at {path}"
+
+    save_checkpoint(path, {"w": torch.ones(2)}, {"epoch": 1})
+    tensors, state = load_checkpoint(path)
+    assert state == {"epoch": 1} and torch.equal(tensors["w"], torch.ones(2))
+    path.write_bytes(path.read_bytes()[:-5])  # cut short, as by a full disk
+    with pytest.raises(ConfigError, match=r" is damaged or not a checkpoint \(.+\); " + re.escape(start_over)) as damaged:
+        load_checkpoint(path)
+    assert str(damaged.value).startswith(str(path))
+
+    save_file({"w": torch.ones(2)}, str(path))  # safetensors, but not polarity's
+    with pytest.raises(ConfigError) as foreign:
+        load_checkpoint(path)
+    assert str(foreign.value) == f"{path} is not a polarity checkpoint; {start_over}"
+
+    save_file({"w": torch.ones(2)}, str(path), metadata={"polarity_state": "{not json"})
+    with pytest.raises(ConfigError) as unreadable:
+        load_checkpoint(path)
+    assert str(unreadable.value) == f"{path} holds an unreadable training state; {start_over}"
