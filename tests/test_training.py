@@ -380,3 +380,40 @@ def test_a_checkpoint_that_cannot_be_resumed_says_why_and_what_to_do(tmp_path):
     with pytest.raises(ConfigError) as unreadable:
         load_checkpoint(path)
     assert str(unreadable.value) == f"{path} holds an unreadable training state; {start_over}"
+
+
+def test_an_optimizers_state_survives_a_checkpoint(tmp_path):
+    from polarity.training.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
+    from polarity.training.loop import make_optimizer
+
+    def stepped(optimizer: torch.optim.Optimizer, weight: torch.nn.Parameter) -> torch.optim.Optimizer:
+        def closure():
+            optimizer.zero_grad()
+            loss = ((weight - 1.0) ** 2).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            optimizer.step(closure)
+        return optimizer
+
+    for name in ("adam", "adagrad", "rmsprop", "sgd"):
+        torch.manual_seed(0)
+        weight = torch.nn.Parameter(torch.randn(3))
+        trained = stepped(make_optimizer(name, [weight], 0.1), weight)
+        save_checkpoint(tmp_path / "c.safetensors", *optimizer_tensors(trained))
+        tensors, meta = load_checkpoint(tmp_path / "c.safetensors")
+        fresh = make_optimizer(name, [torch.nn.Parameter(torch.zeros(3))], 0.1)
+        restore_optimizer(fresh, tensors, meta)
+        want, got = trained.state_dict(), fresh.state_dict()
+        assert got["param_groups"] == json.loads(json.dumps(want["param_groups"]))  # tuples come back as lists
+        assert set(got["state"]) == set(want["state"])
+        for param_id, values in want["state"].items():
+            assert set(got["state"][param_id]) == set(values)
+            for key, value in values.items():
+                assert torch.equal(got["state"][param_id][key], value), (name, key)
+
+    weight = torch.nn.Parameter(torch.randn(3))
+    lbfgs = stepped(torch.optim.LBFGS([weight], max_iter=3), weight)  # keeps step counts as ints
+    with pytest.raises(TypeError, match="LBFGS keeps 'func_evals' as int: a checkpoint holds an optimizer's tensors only"):
+        optimizer_tensors(lbfgs)

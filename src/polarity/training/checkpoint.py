@@ -14,16 +14,17 @@ from polarity.files import atomic_path
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Split an optimizer's state dict into named tensors and a JSON-ready rest."""
+    """Split an optimizer's state dict into named tensors and its JSON-ready parameter groups. Adam,
+    Adagrad, RMSprop and SGD keep only tensors for each parameter; any other state is refused."""
     state = optimizer.state_dict()
-    tensors, scalars = {}, {}
+    tensors = {}
     for param_id, values in state["state"].items():
         for name, value in values.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{param_id}.{name}"] = value
-            else:
-                scalars[f"{param_id}.{name}"] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"{type(optimizer).__name__} keeps {name!r} as {type(value).__name__}: "
+                                "a checkpoint holds an optimizer's tensors only")
+            tensors[f"optimizer.{param_id}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"]}
 
 
 def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -32,9 +33,6 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
         if key.startswith("optimizer."):
             _, param_id, name = key.split(".", 2)
             state.setdefault(int(param_id), {})[name] = value
-    for key, value in meta["scalars"].items():
-        param_id, name = key.split(".", 1)
-        state.setdefault(int(param_id), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
