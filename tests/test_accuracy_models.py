@@ -166,7 +166,7 @@ def test_a_closed_form_fits_history_row_is_its_loss_and_accuracy_on_the_training
     assert row["epoch"] == 1 and row["features"] == model.num_features > 0
     assert row["accuracy"] == pytest.approx(accuracy_score(labels, predicted)) and row["accuracy"] < 1.0
     assert row["loss"] == pytest.approx(log_loss(labels, probs, labels=list(range(classes))), rel=1e-4)
-    assert row["seconds"] == pytest.approx(elapsed, abs=0.01)
+    assert 0.0 < row["seconds"] <= elapsed + 0.005  # to 2 decimals: a fit of 600 texts takes more than 0.005 s
 
 
 def test_an_nbsvm_fit_is_the_same_every_time():
