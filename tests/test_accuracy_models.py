@@ -253,6 +253,15 @@ def test_a_label_without_training_texts_is_refused_by_a_closed_form_fit(recipe, 
         train_recipe(load_recipe(recipe), tmp_path / "m", train=train, **QUIET)
 
 
+@pytest.mark.parametrize("recipe, verb", [("tfidf-lr", "fitting"), ("nbsvm", "fitting"), ("mean-embedding", "training")])
+def test_the_log_says_whether_a_model_is_fitted_or_trained(recipe, verb, tmp_path):
+    texts, labels = corpus(20)
+    lines = []
+    train_recipe(load_recipe(recipe, {"training.epochs": 1}), tmp_path / "m", train=(texts, labels.tolist()),
+                 progress=False, log=lines.append)
+    assert [line.split(" on ")[0] for line in lines if f" {recipe} on " in line] == [f"{verb} {recipe}"]
+
+
 def test_tfidf_lr_separates_more_than_two_labels(tmp_path):
     rows = topic_rows()
     metrics = train_recipe(load_recipe("tfidf-lr"), tmp_path / "m", train=([t for t, _ in rows], [y for _, y in rows]),
