@@ -323,6 +323,8 @@ def test_a_length_mix_weighs_the_parts_by_how_short_a_text_is(tmp_path):
 
 
 def test_hybrid_trains_both_parts_and_mixes_them_on_validation(tmp_path):
+    from sklearn.metrics import log_loss
+
     texts, labels = corpus(100)
     test_texts, test_labels = corpus(40, seed=5)
     names = ["negative", "positive"]
@@ -331,11 +333,16 @@ def test_hybrid_trains_both_parts_and_mixes_them_on_validation(tmp_path):
     metrics = train_recipe(recipe, tmp_path / "h", train=(texts, [names[y] for y in labels]),
                            test=(test_texts, [names[y] for y in test_labels]), **QUIET)
     parts = metrics["parts"]
-    assert set(parts["test"]) == {"rnn", "ngrams"} and set(parts["mix_weights"]) == {"rnn", "ngrams"}
+    assert set(parts) == {"mix_weights", "valid", "test"} and set(parts["mix_weights"]) == {"rnn", "ngrams"}
+    assert set(parts["valid"]) == set(parts["test"]) == {"rnn", "ngrams"}
     assert parts["mix_weights"]["ngrams"] != 0.0  # the mix was fitted (it starts at the RNN alone)
     predictor = Predictor.load(tmp_path / "h")
     probs = predictor.predict_proba(test_texts)
     assert float(((probs[:, 1] >= 0.5) == test_labels).mean()) == pytest.approx(metrics["test"]["accuracy"])
+    assert metrics["test"]["loss"] == pytest.approx(log_loss(test_labels, probs[:, 1]), rel=1e-3)
+    each = part_logits(predictor.model, EncodedSet.unlabelled(predictor.encode(test_texts)), torch.device("cpu"))
+    for k, name in enumerate(("rnn", "ngrams")):
+        assert parts["test"][name] == pytest.approx(float(((each[:, k] > 0) == test_labels).mean()))
     model = predictor.model
     ids = torch.tensor([predictor.encode(test_texts[:1])[0]])
     with torch.no_grad():
