@@ -148,19 +148,24 @@ def test_fine_tuning_from_the_encoder_trains_the_top_first_and_saves_a_usable_fo
         "model": {"type": "rnn", "encoder": str(encoder_folder), "embedding_dim": 8, "units": 8, "bidirectional": True,
                   "pooling": "max-mean", "mask_padding": True},
         "data": {"valid_fraction": 0.2, "num_words": load_encoder(encoder_folder).settings["words"]},
-        "training": {"epochs": 2, "unfreeze": "gradual", "lr_decay": 2.6, "restore_best": False},
+        "training": {"epochs": 2, "unfreeze": "gradual", "lr_decay": 2.0, "restore_best": False},
     })
     train, labels = texts(40, seed=11), [1] * 40 + [0] * 40
     seen = {}
 
-    def after_each_batch(trainer, state):  # which weights train in each epoch
+    rates = {}
+
+    def after_each_batch(trainer, state):  # which weights train in each epoch, and how fast
         seen[state.epoch] = [all(p.requires_grad for p in group) for group in trainer.model.layer_groups()]
+        rates[state.epoch] = [group["lr"] for group in trainer.optimizer.param_groups]
 
     metrics = train_recipe(recipe, tmp_path / "model", train=(train, labels), device="cpu", progress=False,
                            callbacks=[after_each_batch], **QUIET)
     assert metrics["reported_on"] == "valid"
     assert seen[0] == [False, False, True]  # epoch 1: the output layer alone
     assert seen[1] == [False, True, True]  # epoch 2: the LSTM too
+    lr = recipe.training.lr  # each layer group lr_decay times slower than the one above it
+    assert rates[0] == rates[1] == pytest.approx([lr / 4, lr / 2, lr])
     weights = load_file(str(tmp_path / "model" / "model.safetensors"))
     start = load_encoder(encoder_folder).tensors
     assert torch.equal(weights["embedding.weight"], start["embedding.weight"])  # epoch 3 would unfreeze it
