@@ -94,6 +94,19 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, corpus, stop_at
         run(recipe, tmp_path / "resumed", corpus, resume=True)
 
 
+@pytest.mark.parametrize("accumulator", [0.0, 0.25])  # 0: standalone Keras 2.2's Adagrad (the GloVe notebook)
+def test_adagrad_starts_from_the_recipes_initial_accumulator(tmp_path, corpus, accumulator):
+    starts = []
+
+    def after_each_batch(trainer, state):
+        starts.extend(group["initial_accumulator_value"] for group in trainer.optimizer.param_groups)
+
+    recipe = tiny_recipe(**{"training.optimizer": "adagrad", "training.initial_accumulator": accumulator,
+                            "training.epochs": 1})
+    run(recipe, tmp_path / "m", corpus, callbacks=[after_each_batch], limit=40)
+    assert starts and set(starts) == {accumulator}
+
+
 def test_early_stopping_and_limit(tmp_path, corpus):
     recipe = tiny_recipe(**{"training.epochs": 30, "training.early_stopping": 1})
     metrics = run(recipe, tmp_path / "es", corpus, limit=100)
