@@ -107,6 +107,19 @@ def test_adagrad_starts_from_the_recipes_initial_accumulator(tmp_path, corpus, a
     assert starts and set(starts) == {accumulator}
 
 
+def test_a_recipe_can_score_the_test_reviews_after_every_epoch(tmp_path, corpus):
+    """As the Keras notebooks did (validation_data = the test set): the last row is the final model's test score."""
+    recipe = tiny_recipe(**{"training.epochs": 2, "training.eval_test_each_epoch": True, "training.restore_best": False})
+    metrics = run(recipe, tmp_path / "m", corpus)
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all({"test_loss", "test_accuracy"} <= set(row) for row in history)
+    assert history[-1]["test_accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert history[-1]["test_loss"] == pytest.approx(metrics["test"]["loss"], rel=1e-4)
+    run(tiny_recipe(**{"training.epochs": 1}), tmp_path / "plain", corpus)  # by default, it does not
+    assert "test_accuracy" not in json.loads((tmp_path / "plain" / "history.json").read_text())[0]
+
+
 def test_early_stopping_and_limit(tmp_path, corpus):
     recipe = tiny_recipe(**{"training.epochs": 30, "training.early_stopping": 1})
     metrics = run(recipe, tmp_path / "es", corpus, limit=100)
