@@ -120,6 +120,23 @@ def test_a_recipe_can_score_the_test_reviews_after_every_epoch(tmp_path, corpus)
     assert "test_accuracy" not in json.loads((tmp_path / "plain" / "history.json").read_text())[0]
 
 
+def test_exact_batching_reports_the_metrics_of_the_model_it_saves(tmp_path):
+    """Every batch padded to maxlen, in training and in its scores: the folder predicts what metrics.json says."""
+    from sklearn.metrics import log_loss
+
+    from conftest import synthetic_reviews
+    from polarity.inference import Predictor
+
+    train = synthetic_reviews(60, True, 0) + synthetic_reviews(60, False, 1)
+    test = synthetic_reviews(20, True, 2) + synthetic_reviews(20, False, 3)
+    labels, test_labels = [1] * 60 + [0] * 60, np.array([1] * 20 + [0] * 20)
+    recipe = tiny_recipe(**{"training.batching": "exact", "training.epochs": 1, "data.maxlen": 20})
+    metrics = train_recipe(recipe, tmp_path / "m", train=(train, labels), test=(test, test_labels.tolist()),
+                           progress=False, log=lambda *a: None)
+    probs = Predictor.load(tmp_path / "m").predict_proba(test)[:, 1]
+    assert metrics["test"]["loss"] == pytest.approx(log_loss(test_labels, probs), rel=1e-6)
+
+
 def test_early_stopping_and_limit(tmp_path, corpus):
     recipe = tiny_recipe(**{"training.epochs": 30, "training.early_stopping": 1})
     metrics = run(recipe, tmp_path / "es", corpus, limit=100)
