@@ -72,18 +72,27 @@ def test_same_seed_same_metrics(tmp_path, corpus):
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, corpus, stop_at, shards):
     recipe = tiny_recipe(**{"model.recurrent_dropout": 0.2, "model.input_dropout": 0.1, "model.embedding_dropout": 0.2,
                             "training.shards": shards})
-    run(recipe, tmp_path / "straight", corpus)
+    batches = {"straight": 0, "stopped": 0, "resumed": 0}
+
+    def counter(name):
+        def count(trainer, state):
+            batches[name] += 1
+        return count
+
+    run(recipe, tmp_path / "straight", corpus, callbacks=[counter("straight")])
 
     def stop(trainer, state):
         if state.epoch * 1000 + state.batch == stop_at:
             trainer.request_stop()
 
     with pytest.raises(TrainingInterrupted):
-        run(recipe, tmp_path / "resumed", corpus, callbacks=[stop])
+        run(recipe, tmp_path / "resumed", corpus, callbacks=[counter("stopped"), stop])
     assert (tmp_path / "resumed" / "checkpoint.safetensors").is_file()
     with pytest.raises(ConfigError, match="--resume"):
         run(recipe, tmp_path / "resumed", corpus)
-    run(recipe, tmp_path / "resumed", corpus, resume=True)
+    run(recipe, tmp_path / "resumed", corpus, resume=True, callbacks=[counter("resumed")])
+    assert 0 < batches["stopped"] < batches["straight"]  # the resumed run did only what was left
+    assert batches["stopped"] + batches["resumed"] == batches["straight"]
     straight = load_file(tmp_path / "straight" / "model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "model.safetensors")
     for name, tensor in straight.items():
