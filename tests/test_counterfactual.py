@@ -375,15 +375,15 @@ def test_a_hybrids_ngrams_can_read_the_pairs_more_often_than_its_rnn(sentiment_a
     corpus = load_imdb(sentiment_archive, strict=False)
     options = {"model.words": 100, "model.window": 30, "model.units": 8, "model.embedding_dim": 8, "training.epochs": 1,
                "data.pairs": str(pairs), "data.pair_repeat": 2, "data.augment": "negation", "data.augment_fraction": 1.0}
-    train_recipe(load_recipe("lstm-hybrid", {**options, "training.ngram_pair_repeat": 5}), tmp_path / "h",
+    train_recipe(load_recipe("lstm-hybrid", {**options, "training.ngram_pair_repeat": 3}), tmp_path / "h",
                  corpus=corpus, progress=False, log=lambda *a: None)
     rnn, ngrams = seen["rnn"], seen["ngrams"]
     reviews = len(corpus.train.texts) - round(0.1 * len(corpus.train.texts))
     pair = rnn.sequences[reviews:reviews + 2]  # the pair's two texts follow the reviews, twice
     assert rnn.sequences[reviews:reviews + 4] == pair * 2 and len(rnn) > reviews + 4  # then rule-made sentences
-    assert ngrams.sequences[:reviews + 4] == rnn.sequences[:reviews + 4] and len(ngrams) == reviews + 5 * 2
-    assert sorted(map(tuple, ngrams.sequences[reviews:])) == sorted(map(tuple, pair * 5))
-    assert sorted(ngrams.labels[reviews:].tolist()) == [0] * 5 + [1] * 5
+    assert ngrams.sequences[:reviews + 4] == rnn.sequences[:reviews + 4] and len(ngrams) == reviews + 3 * 2
+    assert sorted(map(tuple, ngrams.sequences[reviews:])) == sorted(map(tuple, pair * 3))  # once more than the RNN
+    assert sorted(ngrams.labels[reviews:].tolist()) == [0] * 3 + [1] * 3
     train_recipe(load_recipe("lstm-hybrid", {**options, "training.ngram_pair_repeat": 1}), tmp_path / "x",
                  corpus=corpus, progress=False, log=lambda *a: None)  # fewer than data.pair_repeat: as often
     assert seen["ngrams"].sequences == seen["rnn"].sequences[:reviews + 4]
