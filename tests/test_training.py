@@ -203,6 +203,25 @@ def test_cli_recipes_summary_and_train(tmp_path, sentiment_archive, capsys):
     assert main(["train", "nope", "--data", str(sentiment_archive)]) == 1
 
 
+def test_summary_prints_the_table_keras_prints(capsys):
+    """Notebook 001's model.summary(), with Keras's column widths (Dense names its activation)."""
+    assert main(["summary", "lstm-dropout"]) == 0
+    assert capsys.readouterr().out == """\
+Model: "lstm-dropout"
+Layer (type)                        Output Shape               Param #
+======================================================================
+embedding (Embedding)               (None, 500, 32)            160,000
+dropout (Dropout)                   (None, 500, 32)                  0
+lstm (LSTM)                         (None, 100)                 53,200
+dropout_1 (Dropout)                 (None, 100)                      0
+dense (Dense(sigmoid))              (None, 1)                      101
+======================================================================
+Total params: 213,301
+Trainable params: 213,301
+Non-trainable params: 0
+"""
+
+
 @pytest.mark.parametrize("name", ["mean-embedding", "lstm-hybrid", "nbsvm", "tfidf-lr", "lstm-128"])
 def test_summary_rows_add_up_to_the_totals(name, sentiment_archive, capsys):
     """`polarity summary`: each layer's parameters where they are (an n-gram table is fitted, not trained:
