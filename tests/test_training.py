@@ -505,3 +505,39 @@ def test_an_optimizers_state_survives_a_checkpoint(tmp_path):
     lbfgs = stepped(torch.optim.LBFGS([weight], max_iter=3), weight)  # keeps step counts as ints
     with pytest.raises(TypeError, match="LBFGS keeps 'func_evals' as int: a checkpoint holds an optimizer's tensors only"):
         optimizer_tensors(lbfgs)
+
+
+def test_the_progress_line_reads_as_keras_draws_it(monkeypatch):
+    """On a terminal: the epoch, a bar redrawn at most every 0.2 s and always at the last batch, then
+    the epoch's line with its time per step; into a pipe, only the epoch and that last line; off, nothing."""
+    import io
+    from types import SimpleNamespace
+
+    from polarity.training import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def two_epochs(stream, enabled=True):
+        now = [100.0]
+        monkeypatch.setattr(progress, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+        line = progress.ProgressLine(epochs=3, stream=stream, enabled=enabled)
+        line.start_epoch(0, total_batches=4)
+        for now[0], done, loss in ((100.5, 1, 0.5), (100.6, 2, 0.45), (100.65, 4, 0.4)):
+            line.update(done, {"loss": loss, "accuracy": 0.75})
+        now[0] = 103.0
+        line.end_epoch({"epoch": 1, "loss": 0.4, "accuracy": 0.8, "val_loss": 0.3, "val_accuracy": 0.9, "seconds": 3.0})
+        line.start_epoch(1, total_batches=1)
+        now[0] = 104.0
+        line.end_epoch({"epoch": 2, "loss": 0.2, "accuracy": 1.0, "seconds": 1.0})
+        return stream.getvalue()
+
+    first = "4/4 [==============================] - 3s 750ms/step - loss: 0.4000 - accuracy: 0.8000 - val_loss: 0.3000 - val_accuracy: 0.9000\n"
+    second = "Epoch 2/3\n1/1 [==============================] - 1s 1000ms/step - loss: 0.2000 - accuracy: 1.0000\n"
+    assert two_epochs(Terminal()) == ("Epoch 1/3\n"
+                                      "\r1/4 [=======>......................] - 0s - loss: 0.5000 - accuracy: 0.7500"
+                                      "\r4/4 [==============================] - 1s - loss: 0.4000 - accuracy: 0.7500"
+                                      "\r" + first + second.replace("1/1", "\r1/1"))
+    assert two_epochs(io.StringIO()) == "Epoch 1/3\n" + first + second
+    assert two_epochs(Terminal(), enabled=False) == ""
