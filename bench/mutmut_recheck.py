@@ -11,6 +11,9 @@ run) or ``error (pytest exit N)`` (pytest could not run the tests: not a verdict
     mutmut run --max-children 2 "polarity.server.*"
     python -m bench.mutmut_recheck polarity.server --files tests/test_server.py --out recheck.jsonl
     python -m bench.mutmut_recheck polarity.server --shard 1/2 ...   # two at once on two cores
+
+Tests written after mutmut's run can be copied into its folder's ``tests/`` and rechecked the same
+way; ``-k "not NAME"`` leaves out any that test code changed since (they would fail on every mutant).
 """
 
 from __future__ import annotations
@@ -46,12 +49,12 @@ def test_files(stats: dict, mutant: str, extra: list[str]) -> list[str]:
     return sorted(chosen | set(extra))
 
 
-def recheck(mutants: Path, mutant: str, files: list[str], timeout: float) -> str:
+def recheck(mutants: Path, mutant: str, files: list[str], timeout: float, keyword: str | None = None) -> str:
     if not files:
         return "no tests"
     env = dict(os.environ, MUTANT_UNDER_TEST=mutant, PYTHONPATH="src", OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-               "-m", "not slow and not real_data", *files]
+               "-m", "not slow and not real_data", *(["-k", keyword] if keyword else []), *files]
     try:
         result = subprocess.run(command, cwd=mutants, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", default="0/1", help="K/N: recheck every N-th mutant from the K-th")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     parser.add_argument("--out", type=Path, required=True, help="JSON lines, appended; mutants in it are skipped")
+    parser.add_argument("-k", dest="keyword", help="pytest's -k: e.g. leave out tests of code changed since mutmut's run")
     args = parser.parse_args(argv)
     shard, shards = map(int, args.shard.split("/"))
     stats = json.loads((args.mutants / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             files = test_files(stats, mutant, args.files)
             started = time.perf_counter()
-            verdict = recheck(args.mutants.resolve(), mutant, files, args.timeout)
+            verdict = recheck(args.mutants.resolve(), mutant, files, args.timeout, args.keyword)
             out.write(json.dumps({"mutant": mutant, "verdict": verdict, "files": files,
                                   "seconds": round(time.perf_counter() - started, 1)}) + "\n")
             out.flush()

@@ -34,3 +34,14 @@ def test_the_verdict_follows_the_switched_on_mutant(tmp_path):
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_2", files, timeout=120) == "survived"
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", [], timeout=120) == "no tests"
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", ["tests/missing.py"], timeout=120) == "error (pytest exit 4)"
+
+
+def test_tests_left_out_by_keyword_give_no_verdict(tmp_path):
+    """-k leaves out a test written for code changed after mutmut's run: it would fail on every mutant."""
+    folder = fake_mutants(tmp_path, {}, {})
+    (folder / "tests").mkdir()
+    (folder / "tests" / "test_switch.py").write_text(
+        "def test_of_new_code():\n    raise AssertionError('fails on the code mutmut mutated')\n\ndef test_passes():\n    pass\n")
+    files = ["tests/test_switch.py"]
+    assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120) == "killed"
+    assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120, keyword="not of_new_code") == "survived"
