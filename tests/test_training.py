@@ -524,7 +524,7 @@ def test_the_progress_line_reads_as_keras_draws_it(monkeypatch):
         monkeypatch.setattr(progress, "time", SimpleNamespace(perf_counter=lambda: now[0]))
         line = progress.ProgressLine(epochs=3, stream=stream, enabled=enabled)
         line.start_epoch(0, total_batches=4)
-        for now[0], done, loss in ((100.5, 1, 0.5), (100.6, 2, 0.45), (100.65, 4, 0.4)):
+        for now[0], done, loss in ((100.5, 1, 0.5), (100.75, 2, 0.45), (100.8, 3, 0.42), (100.85, 4, 0.4)):
             line.update(done, {"loss": loss, "accuracy": 0.75})
         now[0] = 103.0
         line.end_epoch({"epoch": 1, "loss": 0.4, "accuracy": 0.8, "val_loss": 0.3, "val_accuracy": 0.9, "seconds": 3.0})
@@ -537,6 +537,7 @@ def test_the_progress_line_reads_as_keras_draws_it(monkeypatch):
     second = "Epoch 2/3\n1/1 [==============================] - 1s 1000ms/step - loss: 0.2000 - accuracy: 1.0000\n"
     assert two_epochs(Terminal()) == ("Epoch 1/3\n"
                                       "\r1/4 [=======>......................] - 0s - loss: 0.5000 - accuracy: 0.7500"
+                                      "\r2/4 [===============>..............] - 1s - loss: 0.4500 - accuracy: 0.7500"
                                       "\r4/4 [==============================] - 1s - loss: 0.4000 - accuracy: 0.7500"
                                       "\r" + first + second.replace("1/1", "\r1/1"))
     assert two_epochs(io.StringIO()) == "Epoch 1/3\n" + first + second
