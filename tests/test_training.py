@@ -542,3 +542,27 @@ def test_the_progress_line_reads_as_keras_draws_it(monkeypatch):
                                       "\r" + first + second.replace("1/1", "\r1/1"))
     assert two_epochs(io.StringIO()) == "Epoch 1/3\n" + first + second
     assert two_epochs(Terminal(), enabled=False) == ""
+
+
+def test_the_learning_curves_show_each_epochs_figures(tmp_path, saved_figures):
+    """Seed 003's two panels: accuracy and loss per epoch, train and validation; no validation curve
+    where the history has none."""
+    from polarity.training.plots import plot_curves
+
+    history = [{"epoch": 1, "loss": 0.6, "accuracy": 0.7, "val_loss": 0.5, "val_accuracy": 0.75},
+               {"epoch": 2, "loss": 0.4, "accuracy": 0.8, "val_loss": 0.45, "val_accuracy": 0.8},
+               {"epoch": 3, "loss": 0.3, "accuracy": 0.9, "val_loss": 0.47, "val_accuracy": 0.79}]
+    plot_curves(history, tmp_path / "curves.png", title="lstm-dropout")
+    plot_curves([{k: row[k] for k in ("epoch", "loss", "accuracy")} for row in history], tmp_path / "train.png")
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG") and (tmp_path / "train.png").is_file()
+    both, train_only = saved_figures
+    assert both._suptitle.get_text() == "lstm-dropout" and train_only._suptitle is None
+    for figure, curves in ((both, ["Train", "Val"]), (train_only, ["Train"])):
+        for ax, metric, title in zip(figure.axes, ("accuracy", "loss"), ("Model accuracy", "Model loss")):
+            assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == (title, "Epoch", metric.capitalize())
+            assert [line.get_label() for line in ax.get_lines()] == curves
+            assert [t.get_text() for t in ax.get_legend().get_texts()] == curves
+            assert list(ax.get_xticks()) == [1, 2, 3]
+            for line, key in zip(ax.get_lines(), (metric, f"val_{metric}")):
+                assert list(line.get_xdata()) == [1, 2, 3]
+                assert list(line.get_ydata()) == [row[key] for row in history]
