@@ -558,6 +558,8 @@ def test_the_learning_curves_show_each_epochs_figures(tmp_path, saved_figures):
     both, train_only = saved_figures
     assert both._suptitle.get_text() == "lstm-dropout" and train_only._suptitle is None
     for figure, curves in ((both, ["Train", "Val"]), (train_only, ["Train"])):
+        left, right = (ax.get_position() for ax in figure.axes)  # two panels, side by side
+        assert left.x1 <= right.x0 and left.y0 == pytest.approx(right.y0)
         for ax, metric, title in zip(figure.axes, ("accuracy", "loss"), ("Model accuracy", "Model loss")):
             assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == (title, "Epoch", metric.capitalize())
             assert [line.get_label() for line in ax.get_lines()] == curves
