@@ -568,3 +568,41 @@ def test_the_learning_curves_show_each_epochs_figures(tmp_path, saved_figures):
             for line, key in zip(ax.get_lines(), (metric, f"val_{metric}")):
                 assert list(line.get_xdata()) == [1, 2, 3]
                 assert list(line.get_ydata()) == [row[key] for row in history]
+
+
+def test_reproduce_reports_each_seeds_run_and_their_spread(tmp_path, sentiment_archive):
+    """`polarity reproduce`: one folder per seed, trained as the notebook evaluates (its last epoch),
+    and a report of each run, the mean and spread in %, per epoch too, beside the notebook's figure."""
+    import statistics
+
+    from polarity.training.reproduce import format_report, reproduce
+
+    lines = []
+    report = reproduce("mean-embedding", seeds=[3, 4], out=tmp_path, data=str(sentiment_archive), strict=False,
+                       limit=100, overrides={"training.epochs": 2, "training.eval_test_each_epoch": True},
+                       log=lines.append)
+    folders = [ModelFolder(tmp_path / f"mean-embedding-bucketed-seed{seed}") for seed in (3, 4)]
+    accuracies = [folder.metrics()["test"]["accuracy"] for folder in folders]
+    for seed, folder, run, accuracy in zip((3, 4), folders, report["runs"], accuracies):
+        assert folder.config().recipe["training"]["restore_best"] is False  # a notebook's recipe
+        assert folder.metrics()["test"]["reviews"] == 100
+        assert run == {"seed": seed, "folder": str(folder.path), "test_accuracy": accuracy,
+                       "seconds_per_epoch": folder.metrics()["seconds_per_epoch"],
+                       "training_seconds": folder.config().training["seconds"],
+                       "test_per_epoch": [row["test_accuracy"] for row in folder.history()]}
+    assert report["measured"] == {"mean": round(100 * statistics.fmean(accuracies), 2),
+                                  "std": round(100 * statistics.stdev(accuracies), 2),
+                                  "values": [round(100 * a, 2) for a in accuracies]}
+    epochs = list(zip(*(run["test_per_epoch"] for run in report["runs"])))
+    assert len(epochs) == 2 and report["measured_per_epoch"] == [
+        {"mean": round(100 * statistics.fmean(e), 2), "std": round(100 * statistics.stdev(e), 2),
+         "values": [round(100 * a, 2) for a in e]} for e in epochs]
+    assert report["seconds_per_epoch"] == round(statistics.fmean(r["seconds_per_epoch"] for r in report["runs"]), 1)
+    assert report["training_seconds"]["values"] == [r["training_seconds"] for r in report["runs"]]
+    assert {k: report[k] for k in ("recipe", "notebook", "batching", "reported", "seeds", "seed_values", "limited_to",
+                                   "device")} == {"recipe": "mean-embedding", "notebook": "004", "batching": "bucketed",
+                                                  "reported": 83.32, "seeds": 2, "seed_values": [3, 4],
+                                                  "limited_to": 100, "device": "cpu"}
+    assert json.loads((tmp_path / "mean-embedding-bucketed.json").read_text()) == report
+    assert lines[-1] == format_report(report)
+    assert lines[-1].splitlines()[1].startswith(f"  notebook:    83.32 %   measured: {report['measured']['mean']:.2f} % ± ")
