@@ -577,15 +577,19 @@ def test_reproduce_reports_each_seeds_run_and_their_spread(tmp_path, sentiment_a
 
     from polarity.training.reproduce import format_report, reproduce
 
+    from polarity.errors import DataError
+
+    with pytest.raises(DataError):  # a partial copy of the archive is refused unless strict=False (--no-strict)
+        reproduce("mean-embedding", out=tmp_path, data=str(sentiment_archive), log=lambda *a: None)
     lines = []
     report = reproduce("mean-embedding", seeds=[3, 4], out=tmp_path, data=str(sentiment_archive), strict=False,
-                       limit=100, overrides={"training.epochs": 2, "training.eval_test_each_epoch": True},
+                       limit=120, overrides={"training.epochs": 2, "training.eval_test_each_epoch": True},
                        log=lines.append)
     folders = [ModelFolder(tmp_path / f"mean-embedding-bucketed-seed{seed}") for seed in (3, 4)]
     accuracies = [folder.metrics()["test"]["accuracy"] for folder in folders]
     for seed, folder, run, accuracy in zip((3, 4), folders, report["runs"], accuracies):
         assert folder.config().recipe["training"]["restore_best"] is False  # a notebook's recipe
-        assert folder.metrics()["test"]["reviews"] == 100
+        assert folder.metrics()["test"]["reviews"] == 120
         assert run == {"seed": seed, "folder": str(folder.path), "test_accuracy": accuracy,
                        "seconds_per_epoch": folder.metrics()["seconds_per_epoch"],
                        "training_seconds": folder.config().training["seconds"],
@@ -598,11 +602,14 @@ def test_reproduce_reports_each_seeds_run_and_their_spread(tmp_path, sentiment_a
         {"mean": round(100 * statistics.fmean(e), 2), "std": round(100 * statistics.stdev(e), 2),
          "values": [round(100 * a, 2) for a in e]} for e in epochs]
     assert report["seconds_per_epoch"] == round(statistics.fmean(r["seconds_per_epoch"] for r in report["runs"]), 1)
-    assert report["training_seconds"]["values"] == [r["training_seconds"] for r in report["runs"]]
-    assert {k: report[k] for k in ("recipe", "notebook", "batching", "reported", "seeds", "seed_values", "limited_to",
-                                   "device")} == {"recipe": "mean-embedding", "notebook": "004", "batching": "bucketed",
-                                                  "reported": 83.32, "seeds": 2, "seed_values": [3, 4],
-                                                  "limited_to": 100, "device": "cpu"}
+    seconds = [r["training_seconds"] for r in report["runs"]]
+    assert report["training_seconds"] == {"mean": round(statistics.fmean(seconds), 1), "values": seconds}
+    recipe = load_recipe("mean-embedding")
+    assert {k: report[k] for k in ("recipe", "notebook", "batching", "reported", "reported_per_epoch", "reported_note",
+                                   "seeds", "seed_values", "limited_to", "device")} == {
+        "recipe": "mean-embedding", "notebook": "004", "batching": "bucketed", "reported": 83.32,
+        "reported_per_epoch": recipe.reported_per_epoch, "reported_note": recipe.reported_note,
+        "seeds": 2, "seed_values": [3, 4], "limited_to": 120, "device": "cpu"}
     assert json.loads((tmp_path / "mean-embedding-bucketed.json").read_text()) == report
     assert lines[-1] == format_report(report)
     assert lines[-1].splitlines()[1].startswith(f"  notebook:    83.32 %   measured: {report['measured']['mean']:.2f} % ± ")
