@@ -46,6 +46,11 @@ def ngram_strings(encoder: TextEncoder, text: str, n: int) -> list[str]:
     return grams
 
 
+def cpu_logits(model, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    return predict_logits(model, EncodedSet.unlabelled(encoder.encode(texts)), batching="bucketed", maxlen=None,
+                          device=torch.device("cpu"))
+
+
 MORE_THAN_ONE_CHUNK = 300  # 600 texts: the fit reads texts 512 at a time
 
 
@@ -64,8 +69,7 @@ def test_tfidf_lr_computes_what_scikit_learn_computes(n):
     reference = LogisticRegression(C=3.0, solver="liblinear").fit(x, labels)
     unseen = synthetic_reviews(20, True, 7) + synthetic_reviews(20, False, 8) + ["zzz unseen words only", ""]
     expected = reference.decision_function(vectorizer.transform(unseen))
-    got = predict_logits(model, EncodedSet.unlabelled(encoder.encode(unseen)), batching="bucketed", maxlen=None,
-                         device=torch.device("cpu"))
+    got = cpu_logits(model, encoder, unseen)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -105,14 +109,8 @@ def test_nbsvm_computes_wang_and_mannings_svm(n):
     w = 0.75 * np.abs(svm.coef_.ravel()).mean() + 0.25 * svm.coef_.ravel()
     unseen = synthetic_reviews(20, True, 7) + synthetic_reviews(20, False, 8)
     expected = counts.transform(unseen).multiply(r).tocsr() @ w + svm.intercept_[0]
-    got = predict_logits(model, EncodedSet.unlabelled(encoder.encode(unseen)), batching="bucketed", maxlen=None,
-                         device=torch.device("cpu"))
+    got = cpu_logits(model, encoder, unseen)
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
-
-
-def cpu_logits(model, encoder: TextEncoder, texts: list[str]) -> np.ndarray:
-    return predict_logits(model, EncodedSet.unlabelled(encoder.encode(texts)), batching="bucketed", maxlen=None,
-                          device=torch.device("cpu"))
 
 
 def test_nbsvm_with_validation_texts_is_platt_scaled():
@@ -141,9 +139,7 @@ def topic_rows(per_topic: int = 40) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("kind", ["nbsvm", "tfidf-lr on three labels"])
 def test_a_closed_form_fits_history_row_is_its_loss_and_accuracy_on_the_training_texts(kind):
-    from sklearn.linear_model import LogisticRegression  # noqa: F401 (imported here, not timed in the fit)
     from sklearn.metrics import accuracy_score, log_loss
-    from sklearn.svm import LinearSVC  # noqa: F401
 
     if kind == "nbsvm":
         texts, labels = corpus(MORE_THAN_ONE_CHUNK)
