@@ -613,3 +613,29 @@ def test_reproduce_reports_each_seeds_run_and_their_spread(tmp_path, sentiment_a
     assert json.loads((tmp_path / "mean-embedding-bucketed.json").read_text()) == report
     assert lines[-1] == format_report(report)
     assert lines[-1].splitlines()[1].startswith(f"  notebook:    83.32 %   measured: {report['measured']['mean']:.2f} % ± ")
+
+
+def test_reproduce_report_reads_as_printed():
+    """The report `polarity reproduce` prints: the run's settings, the notebook's figure beside the
+    measured mean and spread (or each seed's accuracy for a recipe with no notebook), and per epoch."""
+    from polarity.training.reproduce import format_report
+
+    notebook = {"recipe": "lstm", "notebook": "001", "batching": "exact", "seeds": 3, "seconds_per_epoch": 41.5,
+                "training_seconds": {"mean": 207.46, "values": [200.0, 210.0, 212.4]}, "device": "cpu",
+                "reported": 86.9, "reported_note": "Keras, 5 epochs",
+                "measured": {"mean": 87.123, "std": 0.456, "values": [86.5, 87.25, 87.62]},
+                "reported_per_epoch": [80.0, 85.5], "measured_per_epoch": [{"mean": 81.237}, {"mean": 86.004}]}
+    assert format_report(notebook) == "\n".join([
+        "lstm (notebook 001, exact batching, 3 seed(s), 41.5 s/epoch, 207 s per run on cpu)",
+        "  notebook:    86.90 %   measured: 87.12 % ± 0.46   (Keras, 5 epochs)",
+        "  per epoch   notebook   measured",
+        "          1     80.00     81.24",
+        "          2     85.50     86.00"])
+    no_figure = {**notebook, "reported": None, "measured_per_epoch": None}
+    assert format_report(no_figure).splitlines()[1:] == [
+        "  notebook:       none   measured: 87.12 % ± 0.46   (Keras, 5 epochs)"]
+    own = {**notebook, "notebook": None, "training_seconds": None, "seeds": 2, "reported_per_epoch": None,
+           "measured": {"mean": 90.875, "std": None, "values": [90.5, 91.25]}}
+    assert format_report(own) == "\n".join([
+        "lstm (exact batching, 2 seed(s), 41.5 s/epoch on cpu)",
+        "  measured: 90.88 %   (test accuracy per seed: 90.50, 91.25)"])

@@ -95,25 +95,3 @@ def format_report(report: dict) -> str:
         for i, (ref, got) in enumerate(zip(report["reported_per_epoch"], report["measured_per_epoch"]), start=1):
             lines.append(f"  {i:>9}   {ref:>7.2f}   {got['mean']:>7.2f}")
     return "\n".join(lines)
-
-
-def median_epoch_seconds(report: dict) -> float:
-    """Median seconds per epoch over every epoch of every run (robust to a few slowed epochs)."""
-    seconds = [row["seconds"] for run in report["runs"] for row in ModelFolder(run["folder"]).history()]
-    return round(statistics.median(seconds), 1)
-
-
-def markdown_row(report: dict) -> str:
-    """One row of docs/REPRODUCTION.md's table, from a report that :func:`reproduce` wrote."""
-    m = report["measured"]
-    spread = f" ± {m['std']:.2f}" if m["std"] is not None else ""
-    if report.get("reported_per_epoch") and report.get("measured_per_epoch"):
-        reported = " / ".join(f"{x:.2f}" for x in report["reported_per_epoch"])
-        measured = " / ".join(f"{e['mean']:.2f}" for e in report["measured_per_epoch"])
-    else:
-        reported = f"{report['reported']:.2f}" if report["reported"] is not None else "none"
-        measured = f"{m['mean']:.2f}{spread}"
-    command = f"`polarity reproduce {report['recipe']} --seeds {report['seeds']}" + (
-        " --batching exact`" if report["batching"] == "exact" else "`")
-    return (f"| `{report['recipe']}` | {report['notebook']} | {report['batching']} | {reported} | {measured} | "
-            f"{', '.join(f'{v:.2f}' for v in m['values'])} | {median_epoch_seconds(report)} | {report['device']} | {command} |")
