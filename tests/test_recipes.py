@@ -218,3 +218,47 @@ def test_with_overrides_leaves_the_original_unchanged():
     assert recipe.to_dict() == before and recipe.training.epochs == 3 and recipe.model["units"] == 100
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
         recipe.with_overrides({"training.epoch": 1})
+
+
+def test_set_reads_key_equals_value_and_says_what_it_expects():
+    with pytest.raises(ConfigError) as info:
+        parse_assignment("epochs")
+    assert str(info.value) == "--set expects KEY=VALUE, got 'epochs'"
+    assert parse_assignment("data.text_column=a=b") == ("data.text_column", "a=b")  # the first = splits
+    assert parse_assignment(" training.epochs =3") == ("training.epochs", 3)
+
+
+def test_override_keys_are_placed_or_refused_with_a_hint(tmp_path):
+    """How `--set KEY=VALUE` finds the section of KEY, and what it says when it cannot."""
+    assert error("lstm-dropout", {"training.x.y": 1}).startswith(
+        "unknown key 'x.y' in [training] (recipe lstm-dropout); valid keys: optimizer, lr,")  # section.rest
+    assert error("default", {"trainig.epochs": 2}) == (
+        "unknown section [trainig] in 'trainig.epochs' (recipe default); did you mean [training]?")
+    assert error("lstm-dropout", {"epoch": 5}) == (
+        "cannot place 'epoch': no section of recipe lstm-dropout has it; did you mean 'training.epochs'?")
+    assert error("lstm-dropout", {"zzzzqq": 1}) == (
+        "cannot place 'zzzzqq': no section of recipe lstm-dropout has it; name it as section.key")
+    untyped = write(tmp_path, "untyped.toml", 'name = "mine"\n[model]\nepochs = 3\n')
+    assert error(untyped, {"epochs": 2}) == (
+        "cannot place 'epochs': it is in [model] and [training]; name it as section.key (e.g. model.epochs)")
+    assert error(untyped, {"model.epochs": 2}) == (
+        "[model] needs a type (recipe mine): one of hybrid, mean-embedding, nbsvm, rnn, tfidf-lr")
+    no_type = write(tmp_path, "no-type.toml", 'name = "mine"\n[model]\nunits = 4\n')
+    model = load_recipe(no_type, {"type": "rnn", "units": 8}).model  # `--set type=...` gives it one
+    assert (model["type"], model["units"]) == ("rnn", 8)
+
+
+def test_a_model_type_override_applies_before_the_options_of_that_type():
+    """`--set units=16 --set type=rnn` on a mean-embedding recipe: units is an option of the new type."""
+    for type_key in ("type", "model.type"):
+        recipe = load_recipe("mean-embedding", {"units": 16, type_key: "rnn"})
+        assert recipe.model["type"] == "rnn" and recipe.model["units"] == 16
+
+
+def test_reported_per_epoch_must_be_a_list_of_numbers(tmp_path):
+    assert load_recipe(write(tmp_path, "ok.toml", 'extends = "mean-embedding"\nreported_per_epoch = [80, 85.5]\n')
+                       ).reported_per_epoch == [80.0, 85.5]
+    for value, shown in (('"high"', "'high'"), ('[80, "x"]', "'x'")):
+        path = write(tmp_path, "bad.toml", f'extends = "mean-embedding"\nreported_per_epoch = {value}\n')
+        kind = "a list of numbers"
+        assert error(path) == f"reported_per_epoch must be {kind}, got {shown}"

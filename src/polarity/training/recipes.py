@@ -335,8 +335,8 @@ def _section_keys(recipe: dict, section: str) -> list[str]:
     model = recipe.get("model") or {}
     try:
         kind = _model_type(model, recipe.get("name", "?"))
-    except ConfigError:
-        return list(model)
+    except ConfigError:  # no type yet: the keys it has, and the type an override may give it
+        return ["type", *(key for key in model if key != "type")]
     return ["type", *_model_options(kind)[0]]
 
 
