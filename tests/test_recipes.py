@@ -262,3 +262,15 @@ def test_reported_per_epoch_must_be_a_list_of_numbers(tmp_path):
         path = write(tmp_path, "bad.toml", f'extends = "mean-embedding"\nreported_per_epoch = {value}\n')
         kind = "a list of numbers"
         assert error(path) == f"reported_per_epoch must be {kind}, got {shown}"
+
+
+def test_recipe_files_named_from_the_working_folder(tmp_path, monkeypatch):
+    """Messages name a recipe file as the user typed it; a relative name that is not there is refused."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "top.toml", 'extends = "lstm-dropout"\ntitel = "x"\n')
+    write(tmp_path, "data.toml", 'extends = "lstm-dropout"\n[data]\nmax_len = 100\n')
+    write(tmp_path, "bad.toml", "epochs 2\n")
+    assert error("top.toml") == "unknown key 'titel' at the top level (recipe top.toml); did you mean 'title'?"
+    assert error("data.toml") == "unknown key 'max_len' in [data] (recipe data.toml); did you mean 'maxlen'?"
+    assert error("bad.toml").startswith("recipe bad.toml: invalid TOML: Expected '=' after a key")
+    assert error("nothere.toml") == "recipe file nothere.toml not found"

@@ -459,7 +459,6 @@ def _merge(chain: list[_Layer]) -> dict:
                 merged[key] = value
     top = chain[0]
     merged["name"] = top.raw.get("name", top.stem)
-    merged.pop("extends", None)
     if "extends" in top.raw:
         merged["extends"] = top.raw["extends"]
     return merged
