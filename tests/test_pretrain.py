@@ -204,3 +204,44 @@ def test_the_pretrain_command_writes_to_the_cache_and_extends_with_resume(tiny_a
     assert "drop --units" in capsys.readouterr().err
     assert main(["pretrain", "--data", str(tiny_archive), "--no-strict", "--name", "none-yet", "--resume"]) == 1
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_an_encoder_is_found_by_name_under_the_cache_or_by_path(encoder_folder, tmp_path, monkeypatch):
+    """`[model] encoder = "NAME"` reads `$POLARITY_CACHE/encoders/NAME` (or a folder, or one epoch's
+    snapshot); a folder that is not a finished encoder is refused with what to do."""
+    import shutil
+
+    from safetensors import safe_open
+
+    from polarity.training.encoders import EncoderFolder
+
+    monkeypatch.setenv("POLARITY_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(encoder_folder, tmp_path / "cache" / "encoders" / "mine")
+    config = json.loads((encoder_folder / "config.json").read_text())
+    by_name = load_encoder("mine")
+    assert (by_name.folder, by_name.epochs) == (tmp_path / "cache" / "encoders" / "mine", 3)
+    assert by_name.pretraining_seconds == config["pretraining_seconds"] > 0
+    snapshot_file = encoder_folder / "snapshots" / "epoch-2.safetensors"
+    with safe_open(str(snapshot_file), framework="pt") as handle:
+        seconds = float(handle.metadata()["seconds"])
+    for name in (snapshot_file, "mine/snapshots/epoch-2.safetensors"):
+        snapshot = load_encoder(name)
+        assert (snapshot.epochs, snapshot.pretraining_seconds, snapshot.folder.name) == (2, seconds, snapshot_file.name)
+    assert EncoderFolder(encoder_folder).epochs_done() == 3 and EncoderFolder(tmp_path / "none").epochs_done() == 0
+
+    def refused(name) -> str:
+        with pytest.raises(ConfigError) as info:
+            load_encoder(name)
+        return str(info.value)
+
+    cache = tmp_path / "cache" / "encoders"
+    assert refused("nowhere") == (f"no pretrained encoder 'nowhere' (looked for nowhere and {cache / 'nowhere'}); "
+                                  "make it with: polarity pretrain --name nowhere")
+    (cache / "mine" / "encoder.safetensors").unlink()  # a folder without its weights is no encoder
+    assert refused("mine").startswith("the pretraining run 'mine' has not finished an epoch yet: continue it with "
+                                      "polarity pretrain --resume")
+    other = tmp_path / "other"
+    shutil.copytree(encoder_folder, other)
+    (other / "config.json").write_text(json.dumps({**config, "kind": "polarity-model"}))
+    assert refused(other) == (f"{other} is not a readable encoder folder (kind is 'polarity-model', not "
+                              "'polarity-encoder'); make it again with polarity pretrain")
