@@ -243,6 +243,10 @@ def test_override_keys_are_placed_or_refused_with_a_hint(tmp_path):
         "cannot place 'epochs': it is in [model] and [training]; name it as section.key (e.g. model.epochs)")
     assert error(untyped, {"model.epochs": 2}) == (
         "[model] needs a type (recipe mine): one of hybrid, mean-embedding, nbsvm, rnn, tfidf-lr")
+    assert error(untyped, {"zzz": 1}) == (  # a file's recipe is named by its name, or by its path without one
+        "cannot place 'zzz': no section of recipe mine has it; name it as section.key")
+    unnamed = write(tmp_path, "unnamed.toml", 'name = 5\n[model]\ntype = "rnn"\n')
+    assert error(unnamed, {"zzz": 1}) == f"cannot place 'zzz': no section of recipe {unnamed} has it; name it as section.key"
     no_type = write(tmp_path, "no-type.toml", 'name = "mine"\n[model]\nunits = 4\n')
     model = load_recipe(no_type, {"type": "rnn", "units": 8}).model  # `--set type=...` gives it one
     assert (model["type"], model["units"]) == ("rnn", 8)
