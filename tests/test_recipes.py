@@ -247,8 +247,11 @@ def test_override_keys_are_placed_or_refused_with_a_hint(tmp_path):
         "cannot place 'zzz': no section of recipe mine has it; name it as section.key")
     unnamed = write(tmp_path, "unnamed.toml", 'name = 5\n[model]\ntype = "rnn"\n')
     assert error(unnamed, {"zzz": 1}) == f"cannot place 'zzz': no section of recipe {unnamed} has it; name it as section.key"
+
+
+def test_set_type_gives_a_type_to_a_model_without_one(tmp_path):
     no_type = write(tmp_path, "no-type.toml", 'name = "mine"\n[model]\nunits = 4\n')
-    model = load_recipe(no_type, {"type": "rnn", "units": 8}).model  # `--set type=...` gives it one
+    model = load_recipe(no_type, {"type": "rnn", "units": 8}).model
     assert (model["type"], model["units"]) == ("rnn", 8)
 
 
