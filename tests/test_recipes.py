@@ -281,3 +281,53 @@ def test_recipe_files_named_from_the_working_folder(tmp_path, monkeypatch):
     assert error("data.toml") == "unknown key 'max_len' in [data] (recipe data.toml); did you mean 'maxlen'?"
     assert error("bad.toml").startswith("recipe bad.toml: invalid TOML: Expected '=' after a key")
     assert error("nothere.toml") == "recipe file nothere.toml not found"
+
+
+class _NewKind:
+    """A model kind as a user adds one (docs/ARCHITECTURE.md): its keyword arguments are the recipe's keys."""
+
+    def __init__(self, vocab_size: int, maxlen: int, num_outputs: int, *, width: int | None = None,
+                 rate: float = 0.5, name: str = "x", plain=0.25, sizes: list[int] | None = None, **more) -> None:
+        pass
+
+
+class _PlainKind:
+    """The same, written without postponed annotations: the annotations are types, not strings."""
+
+    def __init__(self, vocab_size, maxlen, num_outputs, *, width=None, rate=0.5, flag=None, plain=2):
+        pass
+
+
+_PlainKind.__init__.__annotations__ = {"width": int | None, "rate": float, "flag": bool | None}
+
+
+@pytest.mark.parametrize("kind", [_NewKind, _PlainKind])
+def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, tmp_path, kind):
+    """Each keyword argument is a [model] key checked by its annotation (else its default's type): an
+    int for a float becomes a float, None is accepted where the annotation allows it."""
+    from polarity.models import registry
+
+    monkeypatch.setitem(registry._REGISTRY, "new", kind)
+    mine = write(tmp_path, "new.toml", 'name = "mine"\n[model]\ntype = "new"\n')
+    model = load_recipe(mine, {"width": None, "rate": 1, "plain": 3}).model
+    assert model == {"type": "new", "width": None, "rate": 1.0, "plain": 3.0 if kind is _NewKind else 3}
+    assert isinstance(model["rate"], float)
+    assert load_recipe(mine, {"width": 8}).model["width"] == 8
+    assert error(mine, {"width": "wide"}) == "model.width must be an integer, got 'wide'"
+    assert error(mine, {"rate": "x"}) == "model.rate must be a number, got 'x'"
+    assert error(mine, {"rate": None}) == "model.rate must be a number, got None"
+    assert error(mine, {"model.maxlen": 9}).startswith("model.maxlen is supplied by the program")
+    if kind is _NewKind:  # **more takes any other key as it is; a list annotation is not checked
+        assert error(mine, {"plain": "x"}) == "model.plain must be a number, got 'x'"
+        sizes = [3, 4]
+        recipe = load_recipe(mine, {"sizes": sizes, "model.depth": {"a": [1]}})
+        assert (recipe.model["sizes"], recipe.model["depth"]) == ([3, 4], {"a": [1]}) and recipe.model["sizes"] is not sizes
+        recipe.to_dict()["model"]["sizes"].append(5)  # to_dict's copy is the caller's own
+        assert recipe.model["sizes"] == [3, 4]
+        assert error(mine, {"name": 1}) == "model.name must be a string, got 1"
+    else:
+        assert load_recipe(mine, {"flag": None}).model["flag"] is None
+        assert error(mine, {"flag": 1}) == "model.flag must be true or false, got 1"
+        assert error(mine, {"plain": 2.5}) == "model.plain must be an integer, got 2.5"
+        assert error(mine, {"model.size": 1}).startswith(
+            "unknown key 'size' in [model] of type 'new' (recipe mine); valid keys: width, rate, flag, plain")
