@@ -331,3 +331,55 @@ def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, 
         assert error(mine, {"plain": 2.5}) == "model.plain must be an integer, got 2.5"
         assert error(mine, {"model.size": 1}).startswith(
             "unknown key 'size' in [model] of type 'new' (recipe mine); valid keys: width, rate, flag, plain")
+
+
+def test_a_recipe_files_top_level_and_sections_are_checked(tmp_path, monkeypatch):
+    """What each mistake at a recipe file's top level, or in a section's form, says."""
+    monkeypatch.chdir(tmp_path)
+    rnn = '[model]\ntype = "rnn"\n'
+    cases = {
+        'model = 3\n': "[model] must be a table (recipe r.toml), got 3",
+        f'data = 3\n{rnn}': "[data] must be a table (recipe r.toml), got 3",
+        f'zzzz = 1\n{rnn}': ("unknown key 'zzzz' at the top level (recipe r.toml); valid keys: name, extends, notebook, "
+                             "title, description, reported_accuracy, reported_per_epoch, reported_note"),
+        f'[zzzz]\na = 1\n{rnn}': "unknown section [zzzz] (recipe r.toml); valid sections: [data], [model], [training]",
+        f'notebook = 3\n{rnn}': "notebook must be a string, got 3",
+        f'reported_accuracy = "high"\n{rnn}': "reported_accuracy must be a number, got 'high'",
+        f'name = " "\n{rnn}': "recipe name must be a non-empty string, got ' '",
+        '[model]\ntype = 3\n': "model.type must be one of hybrid, mean-embedding, nbsvm, rnn, tfidf-lr, got 3",
+        f'{rnn}[data]\nnegation_scope = true\nremove_characters = "[.]"\n': (
+            "data.negation_scope marks words up to the next punctuation mark, which data.remove_characters deletes "
+            "first: use one or the other"),
+        f'{rnn}[data]\npretrained_vocabulary = "some"\n': (
+            'data.pretrained_vocabulary must be false, true/"train" (training words with a vector) or "all" (every '
+            "pretrained word), got 'some'"),
+    }
+    for text, message in cases.items():
+        write(tmp_path, "r.toml", text)
+        assert error("r.toml") == message, text
+    write(tmp_path, "r.toml", f'{rnn}[data]\npretrained_vocabulary = "all"\n')
+    assert load_recipe("r.toml").data.pretrained_vocabulary == "all"
+
+
+def test_a_recipe_read_back_from_a_dict_is_checked_as_a_file_is():
+    """`Recipe.from_dict` (a model folder's run.json): the same checks and messages."""
+    rnn = {"type": "rnn"}
+    cases = [
+        (3, "a recipe must be a table, got 3"),
+        ({"name": 5, "zzz": 1, "model": rnn}, "unknown key 'zzz' at the top level (recipe ?); valid keys: name, "
+         "extends, notebook, title, description, reported_accuracy, reported_per_epoch, reported_note"),
+        ({"name": "x", "zzz": 1, "model": rnn}, "unknown key 'zzz' at the top level (recipe x); valid keys: name, "
+         "extends, notebook, title, description, reported_accuracy, reported_per_epoch, reported_note"),
+        ({"name": 5, "model": rnn}, "recipe name must be a non-empty string, got 5"),
+        ({"name": "x"}, "recipe x has no [model] section"),
+        ({"name": "x", "model": rnn, "training": {"epochs": 0}}, "training.epochs must be a positive integer, got 0"),
+        ({"name": "x", "model": rnn, "data": "x"}, "[data] must be a table (recipe x), got 'x'"),
+        ({"name": "x", "model": rnn, "notebook": 3}, "notebook must be a string, got 3"),
+    ]
+    for data, message in cases:
+        with pytest.raises(ConfigError) as info:
+            Recipe.from_dict(data)
+        assert str(info.value) == message
+    data = DataConfig(maxlen=7)
+    recipe = Recipe(name="x", model=rnn, data=data)  # sections given as objects are checked copies
+    assert recipe.data == data and recipe.data is not data
