@@ -383,3 +383,6 @@ def test_a_recipe_read_back_from_a_dict_is_checked_as_a_file_is():
     data = DataConfig(maxlen=7)
     recipe = Recipe(name="x", model=rnn, data=data)  # sections given as objects are checked copies
     assert recipe.data == data and recipe.data is not data
+    with pytest.raises(ConfigError) as info:
+        Recipe(name="x", model=3)
+    assert str(info.value) == "[model] must be a table (recipe x), got 3"
