@@ -320,8 +320,11 @@ def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, 
     if kind is _NewKind:  # **more takes any other key as it is; a list annotation is not checked
         assert error(mine, {"plain": "x"}) == "model.plain must be a number, got 'x'"
         sizes = [3, 4]
-        recipe = load_recipe(mine, {"sizes": sizes, "model.depth": {"a": [1]}})
-        assert (recipe.model["sizes"], recipe.model["depth"]) == ([3, 4], {"a": [1]}) and recipe.model["sizes"] is not sizes
+        depth = {"a": [1]}
+        recipe = load_recipe(mine, {"model.depth": depth, "sizes": sizes, "rate": 2})
+        depth["a"].append(2)  # the recipe holds its own copies of what it was given
+        assert (recipe.model["depth"], recipe.model["sizes"], recipe.model["rate"]) == ({"a": [1]}, [3, 4], 2.0)
+        assert recipe.model["sizes"] is not sizes
         recipe.to_dict()["model"]["sizes"].append(5)  # to_dict's copy is the caller's own
         assert recipe.model["sizes"] == [3, 4]
         assert error(mine, {"name": 1}) == "model.name must be a string, got 1"
