@@ -218,6 +218,9 @@ def test_with_overrides_leaves_the_original_unchanged():
     assert recipe.to_dict() == before and recipe.training.epochs == 3 and recipe.model["units"] == 100
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
         recipe.with_overrides({"training.epoch": 1})
+    with pytest.raises(ConfigError) as info:
+        recipe.with_overrides({"zzz": 1})
+    assert str(info.value) == "cannot place 'zzz': no section of recipe lstm-dropout has it; name it as section.key"
 
 
 def test_set_reads_key_equals_value_and_says_what_it_expects():
