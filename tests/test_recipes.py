@@ -363,8 +363,9 @@ def test_a_recipe_files_top_level_and_sections_are_checked(tmp_path, monkeypatch
     for text, message in cases.items():
         write(tmp_path, "r.toml", text)
         assert error("r.toml") == message, text
-    write(tmp_path, "r.toml", f'{rnn}[data]\npretrained_vocabulary = "all"\n')
-    assert load_recipe("r.toml").data.pretrained_vocabulary == "all"
+    for value in ("all", "train"):
+        write(tmp_path, "r.toml", f'{rnn}[data]\npretrained_vocabulary = "{value}"\n')
+        assert load_recipe("r.toml").data.pretrained_vocabulary == value
 
 
 def test_a_recipe_read_back_from_a_dict_is_checked_as_a_file_is():
