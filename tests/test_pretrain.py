@@ -90,7 +90,7 @@ def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
 
     def stop_midway(self, rows):
         calls["n"] += 1
-        if calls["n"] == 20:  # in the second epoch (15 steps per epoch)
+        if calls["n"] == 20:  # within the first epoch (35 steps per epoch)
             self.request_stop()
         return real_step(self, rows)
 
@@ -100,7 +100,16 @@ def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
     monkeypatch.setattr(Pretrainer, "train_step", real_step)
     with pytest.raises(ConfigError, match="--resume"):
         pretrain(settings, tmp_path / "stopped", **data)
+    resumed_steps = {"n": 0}
+
+    def count(self, rows):
+        resumed_steps["n"] += 1
+        return real_step(self, rows)
+
+    monkeypatch.setattr(Pretrainer, "train_step", count)
     pretrain(settings, tmp_path / "stopped", resume=True, **data)
+    monkeypatch.setattr(Pretrainer, "train_step", real_step)
+    assert resumed_steps["n"] == 70 - 20  # the steps left of 2 epochs of 35, not a run from the start
 
     whole, resumed = (load_file(str(tmp_path / d / "encoder.safetensors")) for d in ("whole", "stopped"))
     assert whole.keys() == resumed.keys()
@@ -108,7 +117,7 @@ def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
         assert torch.equal(whole[name], resumed[name]), name
 
     calls["n"] = 0
-    monkeypatch.setattr(Pretrainer, "train_step", stop_midway)  # stopped again, in epoch 4 of 4
+    monkeypatch.setattr(Pretrainer, "train_step", stop_midway)  # stopped again, in epoch 3 of 4
     with pytest.raises(TrainingInterrupted):
         pretrain(None, tmp_path / "stopped", resume=True, epochs=4, **data)
     monkeypatch.setattr(Pretrainer, "train_step", real_step)
@@ -245,3 +254,51 @@ def test_an_encoder_is_found_by_name_under_the_cache_or_by_path(encoder_folder, 
     (other / "config.json").write_text(json.dumps({**config, "kind": "polarity-model"}))
     assert refused(other) == (f"{other} is not a readable encoder folder (kind is 'polarity-model', not "
                               "'polarity-encoder'); make it again with polarity pretrain")
+
+
+def test_pretraining_settings_and_texts_are_refused_with_what_to_change(tmp_path, sentiment_archive):
+    from polarity.errors import DataError
+
+    with pytest.raises(ConfigError) as info:
+        PretrainSettings(epochs=0)
+    assert str(info.value) == "pretrain epochs must be a positive integer, got 0"
+    with pytest.raises(ConfigError) as info:
+        pretrain(PretrainSettings(**SMALL), tmp_path / "short", texts=texts(), held_out=["Too short."], device="cpu",
+                 **QUIET)
+    assert str(info.value) == ("the held-out texts hold 3 words, fewer than one window of 12: give more texts "
+                               "(a larger --limit) or a smaller --window")
+    with pytest.raises(DataError):  # a partial copy of the archive is refused unless strict=False (--no-strict)
+        pretrain(PretrainSettings(**SMALL), tmp_path / "partial", data=str(sentiment_archive), device="cpu", **QUIET)
+
+
+def test_ctrl_c_says_it_stops_and_periodic_checkpoints_are_written_within_an_epoch(tmp_path, monkeypatch):
+    """Ctrl-C prints what happens and leaves a checkpoint; `checkpoint_minutes` saves within an epoch."""
+    import os
+    import signal
+
+    from polarity.training.checkpoint import load_checkpoint
+
+    real_step = Pretrainer.train_step
+    seen = {"steps": 0, "checkpoint_at_step_3": None}
+    out = tmp_path / "run"
+
+    def step(self, rows):
+        seen["steps"] += 1
+        if seen["steps"] == 3:
+            seen["checkpoint_at_step_3"] = load_checkpoint(out / "checkpoint.safetensors")[1]["batch"]  # steps it holds
+        if seen["steps"] == 5 and out.name == "run":
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, rows)
+
+    monkeypatch.setattr(Pretrainer, "train_step", step)
+    lines = []
+    with pytest.raises(TrainingInterrupted):
+        pretrain(PretrainSettings(**SMALL, epochs=1, checkpoint_minutes=1e-9), out, texts=texts(),
+                 held_out=texts(10, seed=5), device="cpu", log=lines.append)
+    assert "\nstopping after this batch (Ctrl-C again to abort without a checkpoint)..." in lines
+    assert seen == {"steps": 5, "checkpoint_at_step_3": 2}
+    seen.update(steps=0)
+    out = tmp_path / "every-5-minutes"
+    pretrain(PretrainSettings(**SMALL, epochs=1), out, texts=texts(), held_out=texts(10, seed=5),
+             device="cpu", **QUIET)  # the default saves every 5 minutes: not within this epoch
+    assert seen["checkpoint_at_step_3"] == 0  # the one written as the run starts
