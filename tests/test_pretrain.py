@@ -302,3 +302,27 @@ def test_ctrl_c_says_it_stops_and_periodic_checkpoints_are_written_within_an_epo
     pretrain(PretrainSettings(**SMALL, epochs=1), out, texts=texts(), held_out=texts(10, seed=5),
              device="cpu", **QUIET)  # the default saves every 5 minutes: not within this epoch
     assert seen["checkpoint_at_step_3"] == 0  # the one written as the run starts
+
+
+def test_the_encoder_files_are_tagged_and_each_snapshot_knows_its_pretraining_time(encoder_folder, tmp_path):
+    """The files say what they are; epoch K's snapshot carries the seconds of pretraining at its end,
+    as the history's row K does; a damaged run file is refused with what to do."""
+    import shutil
+
+    from safetensors import safe_open
+
+    history = json.loads((encoder_folder / "config.json").read_text())["history"]
+    with safe_open(str(encoder_folder / "encoder.safetensors"), framework="pt") as handle:
+        assert handle.metadata() == {"format": "polarity-encoder"}
+    for row in history:
+        snapshot = encoder_folder / "snapshots" / f"epoch-{row['epoch']}.safetensors"
+        with safe_open(str(snapshot), framework="pt") as handle:
+            assert handle.metadata() == {"format": "polarity-encoder", "seconds": str(row["seconds"])}
+        assert load_encoder(snapshot).pretraining_seconds == row["seconds"]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(encoder_folder, damaged)
+    (damaged / "pretrain.json").write_text("{")
+    with pytest.raises(ConfigError) as info:
+        pretrain(None, damaged, resume=True, texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
+    assert str(info.value).startswith(f"{damaged / 'pretrain.json'} cannot be read (")
+    assert str(info.value).endswith("); start over with another --out")
