@@ -393,3 +393,20 @@ def test_a_recipe_read_back_from_a_dict_is_checked_as_a_file_is():
     with pytest.raises(ConfigError) as info:
         Recipe(name="x", model=3)
     assert str(info.value) == "[model] must be a table (recipe x), got 3"
+
+
+def test_extends_must_name_a_recipe_and_chains_stop_at_eight_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "base.toml", "extends = 3\n")
+    write(tmp_path, "child.toml", 'extends = "base.toml"\n')
+    assert error("child.toml") == "extends must be a string, got 3 (recipe base.toml)"  # the file that says it
+    write(tmp_path, "r1.toml", 'extends = "mean-embedding"\n')
+    for k in range(2, 10):
+        write(tmp_path, f"r{k}.toml", f'extends = "r{k - 1}.toml"\n')
+    assert load_recipe("r7.toml").model["type"] == "mean-embedding"  # 8 files with the built-in one
+    assert error("r8.toml") == "recipe r8.toml: 'extends' chain deeper than 8 recipes"
+
+
+def test_override_order_puts_the_model_type_first_whatever_the_keys_are_called():
+    recipe = load_recipe("mean-embedding", {"layers": 2, "type": "rnn"})  # "layers" sorts before "type"
+    assert (recipe.model["type"], recipe.model["layers"]) == ("rnn", 2)
