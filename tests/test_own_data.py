@@ -211,3 +211,37 @@ def test_a_clash_in_any_row_stops_predict(files, tmp_path, capsys):
     rows.write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": "bad", "prob_positive": 3}) + "\n")
     assert main(["predict", str(model), "--file", str(rows), "--output", str(tmp_path / "o.jsonl")]) == 1
     assert "prob_positive" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_run_on_own_data_resumes_from_its_files_or_asks_for_the_lists_again(files, tmp_path):
+    """`--resume` reads the files a run started with; data given as lists must be given again; a
+    damaged run file is refused with what to do."""
+    from polarity.training.loop import TrainingInterrupted
+
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
+
+    def stop(trainer, state):
+        trainer.request_stop()
+
+    texts, labels = map(list, zip(*sentiment_rows(40, 6)))
+    for name, sources in {"valid": dict(valid=(texts, labels)), "test": dict(test=(texts, labels))}.items():
+        out = tmp_path / name
+        with pytest.raises(TrainingInterrupted):
+            train_recipe(recipe, out, train=files / "train.csv", callbacks=[stop], **sources, **QUIET)
+        with pytest.raises(ConfigError) as info:
+            train_recipe(recipe, out, resume=True, **QUIET)
+        assert str(info.value) == ("this run was trained on in-memory data: pass the same train=/valid=/test= to "
+                                   "resume it")
+        assert train_recipe(recipe, out, train=files / "train.csv", resume=True, **sources, **QUIET)[name]["reviews"] == len(texts)
+    out = tmp_path / "from-files"
+    with pytest.raises(TrainingInterrupted):
+        train_recipe(recipe, out, train=files / "train.csv", test=files / "test.csv", callbacks=[stop], **QUIET)
+    assert train_recipe(recipe, out, resume=True, **QUIET)["test"]["reviews"] == 80  # the files it started with
+    out = tmp_path / "damaged"
+    with pytest.raises(TrainingInterrupted):
+        train_recipe(recipe, out, train=files / "train.csv", callbacks=[stop], **QUIET)
+    (out / "run.json").write_text("{")
+    with pytest.raises(ConfigError) as info:
+        train_recipe(recipe, out, resume=True, **QUIET)
+    message = str(info.value)
+    assert message.startswith(f"{out / 'run.json'} cannot be read (") and message.endswith("); start over with another --out")
