@@ -809,3 +809,22 @@ def test_own_labels_that_are_not_a_polarity_pair_get_no_sentences_made_by_rule(t
     capsys.readouterr()
     assert main(["evaluate", str(out), "--split", "valid"]) == 0  # no CAD file read
     assert "on the valid split: 4 texts" in capsys.readouterr().out
+
+
+def test_the_pair_term_needs_two_labels_and_one_process(tmp_path):
+    from polarity.errors import ConfigError
+    from polarity.training import load_recipe, train_recipe
+
+    pairs = write(tmp_path, "pairs.csv", "text,label,pair_id\n" + "".join(
+        f"the plot was {w} {i},{lab},{i}\n" for i in range(10) for w, lab in (("fine", "positive"), ("meh", "negative"))))
+    base = {"data.num_words": 100, "training.epochs": 1, "data.pairs": str(pairs), "training.pair_weight": 1.0}
+    two = ([f"{word} film number {i}" for i in range(20) for word in ("nice", "poor")], ["positive", "negative"] * 20)
+    three = ([f"{word} film number {i}" for i in range(20) for word in ("nice", "poor", "so-so")],
+             ["positive", "negative", "neutral"] * 20)
+    for data, overrides, message in (
+            (two, {"training.shards": 2}, "training.pair_weight runs in one process: use training.shards = 1, without torchrun"),
+            (three, {}, "training.pair_weight is for two-label models")):
+        with pytest.raises(ConfigError) as info:
+            train_recipe(load_recipe("mean-embedding", {**base, **overrides}), tmp_path / "m", train=data,
+                         progress=False, log=lambda *a: None)
+        assert str(info.value) == message
