@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+import typing
 from importlib import resources
 
 import pytest
@@ -297,11 +298,12 @@ class _NewKind:
 class _PlainKind:
     """The same, written without postponed annotations: the annotations are types, not strings."""
 
-    def __init__(self, vocab_size, maxlen, num_outputs, *, width=None, rate=0.5, flag=None, plain=2):
+    def __init__(self, vocab_size, maxlen, num_outputs, *, width=None, rate=0.5, flag=None, plain=2, shape=None):
         pass
 
 
-_PlainKind.__init__.__annotations__ = {"width": int | None, "rate": float, "flag": bool | None}
+_PlainKind.__init__.__annotations__ = {"width": int | None, "rate": float, "flag": bool | None,
+                                       "shape": typing.Optional["Shape"]}  # a forward reference: not checked
 
 
 @pytest.mark.parametrize("kind", [_NewKind, _PlainKind])
@@ -335,8 +337,9 @@ def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, 
         assert load_recipe(mine, {"flag": None}).model["flag"] is None
         assert error(mine, {"flag": 1}) == "model.flag must be true or false, got 1"
         assert error(mine, {"plain": 2.5}) == "model.plain must be an integer, got 2.5"
+        assert load_recipe(mine, {"shape": [2, 3]}).model["shape"] == [2, 3]
         assert error(mine, {"model.size": 1}).startswith(
-            "unknown key 'size' in [model] of type 'new' (recipe mine); valid keys: width, rate, flag, plain")
+            "unknown key 'size' in [model] of type 'new' (recipe mine); valid keys: width, rate, flag, plain, shape")
 
 
 def test_a_recipe_files_top_level_and_sections_are_checked(tmp_path, monkeypatch):
