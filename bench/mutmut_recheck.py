@@ -14,6 +14,15 @@ run) or ``error (pytest exit N)`` (pytest could not run the tests: not a verdict
 
 Tests written after mutmut's run can be copied into its folder's ``tests/`` and rechecked the same
 way; ``-k "not NAME"`` leaves out any that test code changed since (they would fail on every mutant).
+
+Where mutmut's own run is too long (a module that every training test reaches), ``--sample N``
+prints N of a module's mutants that mutmut has not run, in a seeded random order, for
+``mutmut run``; ``--unrun --only-files`` runs the mutants mutmut has not run against the given test
+files alone (a module with its own test file, such as the recipes):
+
+    mutmut run --max-children 2 $(python -m bench.mutmut_recheck polarity.training.loop --sample 40)
+    python -m bench.mutmut_recheck polarity.training.recipes --unrun --only-files \
+        --files tests/test_recipes.py --out recipes.jsonl
 """
 
 from __future__ import annotations
@@ -31,16 +40,34 @@ from pathlib import Path
 SURVIVED, NO_TESTS = 0, 33  # mutmut's exit codes in its .meta files
 
 
-def candidates(mutants: Path, package: str) -> list[str]:
-    """The mutants of ``package`` that survived or that no test reached, in a seeded random order
-    (a run stopped early has rechecked a random sample)."""
-    folder = mutants / "src" / Path(*package.split("."))
-    names = []
-    for meta in sorted(folder.glob("*.meta")):
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        names += sorted(name for name, code in codes.items() if code in (SURVIVED, NO_TESTS))
+def exit_codes(mutants: Path, package: str) -> dict[str, int | None]:
+    """mutmut's exit code for each mutant of ``package`` (a package or one module): None where not run."""
+    path = mutants / "src" / Path(*package.split("."))
+    metas = [path.with_name(path.name + ".py.meta")] if path.with_name(path.name + ".py.meta").is_file() else \
+        sorted(path.glob("*.meta"))
+    codes = {}
+    for meta in metas:
+        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return codes
+
+
+def candidates(mutants: Path, package: str, unrun: bool = False) -> list[str]:
+    """The mutants of ``package`` that survived or that no test reached (with ``unrun``, those mutmut
+    has not run too), in a seeded random order (a run stopped early has rechecked a random sample)."""
+    wanted = (SURVIVED, NO_TESTS, None) if unrun else (SURVIVED, NO_TESTS)
+    names = sorted(name for name, code in exit_codes(mutants, package).items() if code in wanted)
     random.Random(0).shuffle(names)
     return names
+
+
+def sample(mutants: Path, module: str, count: int, seed: str = "") -> list[str]:
+    """The first ``count`` mutants that mutmut has not run in an order of all ``module``'s mutants
+    fixed by its name and ``seed``: a random sample, which the same command, once mutmut has run it,
+    extends with the next ones."""
+    codes = exit_codes(mutants, module)
+    names = sorted(codes)
+    random.Random(f"{module.rsplit('.', 1)[-1]}-{seed}").shuffle(names)
+    return [name for name in names if codes[name] is None][:count]
 
 
 def test_files(stats: dict, mutant: str, extra: list[str]) -> list[str]:
@@ -70,17 +97,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutants", type=Path, default=Path("mutants"), help="mutmut's folder (default: mutants)")
     parser.add_argument("--shard", default="0/1", help="K/N: recheck every N-th mutant from the K-th")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
-    parser.add_argument("--out", type=Path, required=True, help="JSON lines, appended; mutants in it are skipped")
+    parser.add_argument("--out", type=Path, help="JSON lines, appended; mutants in it are skipped (needed but with --sample)")
     parser.add_argument("-k", dest="keyword", help="pytest's -k: e.g. leave out tests of code changed since mutmut's run")
+    parser.add_argument("--unrun", action="store_true", help="also the mutants mutmut has not run")
+    parser.add_argument("--only-files", action="store_true", help="run --files alone, not the tests mutmut chose")
+    parser.add_argument("--sample", type=int, metavar="N", help="print N unrun mutants of the module for mutmut run")
+    parser.add_argument("--seed", default="", help="with --sample: the seed of the order")
     args = parser.parse_args(argv)
+    if args.sample is not None:
+        print("\n".join(sample(args.mutants, args.package, args.sample, args.seed)))
+        return 0
+    if args.out is None:
+        parser.error("--out is required (but with --sample)")
     shard, shards = map(int, args.shard.split("/"))
     stats = json.loads((args.mutants / "mutmut-stats.json").read_text())["tests_by_mangled_function_name"]
     done = {json.loads(line)["mutant"] for line in args.out.read_text().splitlines()} if args.out.exists() else set()
     with args.out.open("a", encoding="utf-8") as out:
-        for mutant in candidates(args.mutants, args.package):
+        for mutant in candidates(args.mutants, args.package, args.unrun):
             if mutant in done or zlib.crc32(mutant.encode()) % shards != shard:
                 continue
-            files = test_files(stats, mutant, args.files)
+            files = sorted(args.files) if args.only_files else test_files(stats, mutant, args.files)
             started = time.perf_counter()
             verdict = recheck(args.mutants.resolve(), mutant, files, args.timeout, args.keyword)
             out.write(json.dumps({"mutant": mutant, "verdict": verdict, "files": files,

@@ -45,3 +45,16 @@ def test_tests_left_out_by_keyword_give_no_verdict(tmp_path):
     files = ["tests/test_switch.py"]
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120) == "killed"
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120, keyword="not of_new_code") == "survived"
+
+
+def test_a_sample_of_unrun_mutants_is_the_same_for_the_same_seed_and_grows_in_order(tmp_path, capsys):
+    codes = {f"pkg.mod.x_f__mutmut_{i}": (None if i % 3 else 1) for i in range(1, 31)}
+    folder = fake_mutants(tmp_path, codes, {})
+    ten = recheck.sample(folder, "pkg.mod", 10, "s")
+    assert len(ten) == 10 == len(set(ten)) and all(codes[name] is None for name in ten)
+    assert recheck.sample(folder, "pkg.mod", 15, "s")[:10] == ten  # a larger sample begins with the smaller one
+    assert recheck.sample(folder, "pkg.mod", 10, "other") != ten
+    assert len(recheck.sample(folder, "pkg.mod", 100, "s")) == 20  # only the unrun ones
+    assert recheck.main(["pkg.mod", "--mutants", str(folder), "--sample", "3", "--seed", "s"]) == 0
+    assert capsys.readouterr().out.split() == ten[:3]
+    assert sorted(recheck.candidates(folder, "pkg", unrun=True)) == sorted(n for n, c in codes.items() if c is None)
