@@ -639,3 +639,28 @@ def test_reproduce_report_reads_as_printed():
     assert format_report(own) == "\n".join([
         "lstm (exact batching, 2 seed(s), 41.5 s/epoch on cpu)",
         "  measured: 90.88 %   (test accuracy per seed: 90.50, 91.25)"])
+
+
+@pytest.mark.parametrize("batching", ["exact", "bucketed"])
+def test_each_epoch_reads_every_text_once_in_its_own_seeded_order(tmp_path, corpus, monkeypatch, batching):
+    """As Keras shuffles: every epoch sees each training text once, in an order of its own, the same
+    for the same seed."""
+    from polarity.training.trainer import Trainer
+
+    real_step = Trainer.train_step
+    seen: list[list[int]] = []
+
+    def record(self, indices):
+        seen.append([int(i) for i in indices])
+        return real_step(self, indices)
+
+    monkeypatch.setattr(Trainer, "train_step", record)
+    orders = []
+    for name in ("a", "b"):
+        seen.clear()
+        run(tiny_recipe(**{"training.epochs": 2, "training.batching": batching}), tmp_path / name, corpus)
+        steps = len(seen) // 2
+        orders.append([sum(seen[:steps], []), sum(seen[steps:], [])])
+    (first, second), again = orders[0], orders[1]
+    assert sorted(first) == sorted(second) == list(range(len(first)))
+    assert first != second and [first, second] == again
