@@ -326,3 +326,24 @@ def test_the_encoder_files_are_tagged_and_each_snapshot_knows_its_pretraining_ti
         pretrain(None, damaged, resume=True, texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
     assert str(info.value).startswith(f"{damaged / 'pretrain.json'} cannot be read (")
     assert str(info.value).endswith("); start over with another --out")
+
+
+def test_pretraining_starts_from_word_vectors_of_the_models_size(tmp_path):
+    """`vectors`: the embedding starts from a GloVe text file's vectors (the log says how many words
+    have one); vectors of another size than `embedding_dim` are refused."""
+    from polarity.data.tokenizer import Tokenizer
+
+    words = sorted({w for text in texts() for w in Tokenizer()(text)})[:20]
+    glove = tmp_path / "glove.6B.8d.txt"
+    rng = np.random.default_rng(0)
+    glove.write_text("".join(f"{w} {' '.join(f'{x:.4f}' for x in rng.normal(size=8))}\n" for w in words))
+    lines = []
+    settings = PretrainSettings(**{**SMALL, "vectors": str(glove)}, epochs=1)
+    pretrain(settings, tmp_path / "enc", texts=texts(), held_out=texts(10, seed=5), device="cpu", log=lines.append)
+    started = [line for line in lines if line.startswith("embedding starts from")]
+    assert len(started) == 1 and started[0].startswith(f"embedding starts from {glove}: ")
+    assert started[0].endswith("% of the words have a vector") and float(started[0].split(": ")[1].split("%")[0]) > 0
+    with pytest.raises(ConfigError) as info:
+        pretrain(PretrainSettings(**{**SMALL, "vectors": str(glove), "embedding_dim": 6}), tmp_path / "other",
+                 texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
+    assert str(info.value) == "the vectors have 8 dimensions; set embedding_dim to that"
