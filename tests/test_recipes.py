@@ -167,6 +167,13 @@ def test_model_options():
         assert error("lstm-dropout", {f"model.{key}": 3}).startswith(f"model.{key} is supplied by the program")
 
 
+def test_a_hybrid_checks_its_own_options_and_those_it_passes_to_its_rnn():
+    assert error("bilstm-hybrid", {"model.words": "many"}) == "model.words must be an integer, got 'many'"
+    assert error("bilstm-hybrid", {"model.units": "many"}) == "model.units must be an integer, got 'many'"
+    assert error("bilstm-hybrid", {"model.unit": 3}) == (
+        "unknown key 'unit' in [model] of type 'hybrid' (recipe bilstm-hybrid); did you mean 'units'?")
+
+
 def test_model_needs_a_type(tmp_path):
     path = write(tmp_path, "notype.toml", "[model]\nunits = 3\n")
     assert error(path).startswith("[model] needs a type (recipe notype): one of")
@@ -298,7 +305,8 @@ class _NewKind:
 class _PlainKind:
     """The same, written without postponed annotations: the annotations are types, not strings."""
 
-    def __init__(self, vocab_size, maxlen, num_outputs, *, width=None, rate=0.5, flag=None, plain=2, shape=None):
+    def __init__(self, vocab_size, maxlen, num_outputs, *, width=None, rate=0.5, flag=None, plain=2, shape=None,
+                 extra=None):
         pass
 
 
@@ -322,6 +330,8 @@ def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, 
     assert error(mine, {"rate": "x"}) == "model.rate must be a number, got 'x'"
     assert error(mine, {"rate": None}) == "model.rate must be a number, got None"
     assert error(mine, {"model.maxlen": 9}).startswith("model.maxlen is supplied by the program")
+    assert error(mine, {"plain": None}) == "model.plain must be " + ("a number" if kind is _NewKind else "an integer") + \
+        ", got None"  # a default's type does not allow None
     if kind is _NewKind:  # **more takes any other key as it is; a list annotation is not checked
         assert error(mine, {"plain": "x"}) == "model.plain must be a number, got 'x'"
         sizes = [3, 4]
@@ -338,8 +348,9 @@ def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, 
         assert error(mine, {"flag": 1}) == "model.flag must be true or false, got 1"
         assert error(mine, {"plain": 2.5}) == "model.plain must be an integer, got 2.5"
         assert load_recipe(mine, {"shape": [2, 3]}).model["shape"] == [2, 3]
+        assert load_recipe(mine, {"extra": "any"}).model["extra"] == "any"  # no annotation, a None default
         assert error(mine, {"model.size": 1}).startswith(
-            "unknown key 'size' in [model] of type 'new' (recipe mine); valid keys: width, rate, flag, plain, shape")
+            "unknown key 'size' in [model] of type 'new' (recipe mine); valid keys: width, rate, flag, plain, shape, extra")
 
 
 def test_a_recipe_files_top_level_and_sections_are_checked(tmp_path, monkeypatch):
