@@ -347,3 +347,24 @@ def test_pretraining_starts_from_word_vectors_of_the_models_size(tmp_path):
         pretrain(PretrainSettings(**{**SMALL, "vectors": str(glove), "embedding_dim": 6}), tmp_path / "other",
                  texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
     assert str(info.value) == "the vectors have 8 dimensions; set embedding_dim to that"
+
+
+def test_with_gradual_unfreezing_early_stopping_counts_once_every_layer_trains(tmp_path):
+    """ULMFiT's schedule: epochs that still thaw a layer do not use up the patience."""
+    from polarity.engine import EncodedSet
+
+    data = EncodedSet([[1, 5, 6], [1, 7], [1, 8, 9, 5], [1, 6]], np.array([0, 1, 0, 1]))
+    for unfreeze, epochs_run in (("gradual", 3), ("none", 2)):
+        model = RecurrentClassifier(50, embedding_dim=4, units=4)
+        training = TrainingConfig(unfreeze=unfreeze, early_stopping=1, epochs=6, lr=1e-12, batch_size=2)
+        trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=1e-12), data, data, training=training,
+                          maxlen=None, device=torch.device("cpu"), checkpoint=tmp_path / f"{unfreeze}.safetensors",
+                          progress=False)
+        history = trainer.fit()  # the weights barely move: no epoch beats the first
+        assert len(history) == epochs_run, unfreeze
+
+
+def test_a_model_that_names_no_layer_groups_is_one_group_at_the_top_rate():
+    layer = torch.nn.Linear(2, 2)
+    groups = discriminative_groups(layer, 0.1, 2.0)
+    assert len(groups) == 1 and groups[0]["lr"] == 0.1 and groups[0]["params"] == list(layer.parameters())
