@@ -664,3 +664,19 @@ def test_each_epoch_reads_every_text_once_in_its_own_seeded_order(tmp_path, corp
     (first, second), again = orders[0], orders[1]
     assert sorted(first) == sorted(second) == list(range(len(first)))
     assert first != second and [first, second] == again
+
+
+def test_exact_batching_pads_every_batch_to_maxlen_as_keras_does(tmp_path):
+    """Keras pads every review to maxlen: an LSTM that does not mask padding reads the zeros, so a
+    longer maxlen changes what it learns even when every review is shorter than both."""
+    from conftest import synthetic_reviews
+
+    texts = [" ".join(t.split()[:12]) for t in synthetic_reviews(30, True, 0) + synthetic_reviews(30, False, 1)]
+    labels = [1] * 30 + [0] * 30
+    weights = {}
+    for maxlen in (20, 30):
+        recipe = tiny_recipe(**{"training.batching": "exact", "training.epochs": 1, "data.maxlen": maxlen,
+                                "model.mask_padding": False})
+        train_recipe(recipe, tmp_path / str(maxlen), train=(texts, labels), progress=False, log=lambda *a: None)
+        weights[maxlen] = load_file(tmp_path / str(maxlen) / "model.safetensors")
+    assert not torch.equal(weights[20]["rnn.weight_hh_l0"], weights[30]["rnn.weight_hh_l0"])
