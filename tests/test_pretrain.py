@@ -362,6 +362,9 @@ def test_with_gradual_unfreezing_early_stopping_counts_once_every_layer_trains(t
                           progress=False)
         history = trainer.fit()  # the weights barely move: no epoch beats the first
         assert len(history) == epochs_run, unfreeze
+        if unfreeze == "none":  # and each epoch's training metrics start from zero: the same in both
+            assert history[1]["accuracy"] == history[0]["accuracy"] <= 1
+            assert history[1]["loss"] == pytest.approx(history[0]["loss"], rel=1e-6)
 
 
 def test_a_model_that_names_no_layer_groups_is_one_group_at_the_top_rate():
