@@ -245,3 +245,23 @@ def test_a_run_on_own_data_resumes_from_its_files_or_asks_for_the_lists_again(fi
         train_recipe(recipe, out, resume=True, **QUIET)
     message = str(info.value)
     assert message.startswith(f"{out / 'run.json'} cannot be read (") and message.endswith("); start over with another --out")
+
+
+def test_metrics_record_the_validation_threshold_with_the_best_f1(files, tmp_path):
+    """metrics.json's `best_f1_threshold`: the threshold on P(second label) that maximises F1 on the
+    validation texts, as the saved model scores them (`polarity evaluate` suggests it)."""
+    rows = sentiment_rows(30, 8)
+    texts, labels = map(list, zip(*rows))
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1})
+    metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", valid=(texts, labels), **QUIET)
+    probs = Predictor.load(tmp_path / "m").predict_proba(texts)[:, 1]
+    truth = np.array([label == "positive" for label in labels])
+
+    def f1(threshold: float) -> float:
+        chosen = probs >= threshold
+        hits = int((chosen & truth).sum())
+        return 2 * hits / (chosen.sum() + truth.sum())
+
+    best = max(sorted(set(probs.tolist())), key=f1)
+    recorded = metrics["valid"]["best_f1_threshold"]
+    assert recorded == {"threshold": pytest.approx(best, abs=1e-4), "f1": pytest.approx(f1(best), abs=1e-4)}
