@@ -404,9 +404,16 @@ def test_a_recipe_read_back_from_a_dict_is_checked_as_a_file_is():
     data = DataConfig(maxlen=7)
     recipe = Recipe(name="x", model=rnn, data=data)  # sections given as objects are checked copies
     assert recipe.data == data and recipe.data is not data
-    with pytest.raises(ConfigError) as info:
-        Recipe(name="x", model=3)
-    assert str(info.value) == "[model] must be a table (recipe x), got 3"
+    for sections, message in (({"model": 3}, "[model] must be a table (recipe x), got 3"),
+                              ({"data": 3}, "[data] must be a table (recipe x), got 3"),
+                              ({"data": {"maxlen": 5, "zzzz": 1}}, "unknown key 'zzzz' in [data] (recipe x); valid keys: "
+                                                                   "num_words, skip_top, maxlen,"),
+                              ({"training": 3}, "[training] must be a table (recipe x), got 3"),
+                              ({"training": {"epoch": 1}}, "unknown key 'epoch' in [training] (recipe x); did you mean "
+                                                           "'epochs'?")):
+        with pytest.raises(ConfigError) as info:
+            Recipe(**{"name": "x", "model": rnn, **sections})
+        assert str(info.value).startswith(message)
 
 
 def test_extends_must_name_a_recipe_and_chains_stop_at_eight_files(tmp_path, monkeypatch):
