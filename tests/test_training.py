@@ -680,3 +680,22 @@ def test_exact_batching_pads_every_batch_to_maxlen_as_keras_does(tmp_path):
         train_recipe(recipe, tmp_path / str(maxlen), train=(texts, labels), progress=False, log=lambda *a: None)
         weights[maxlen] = load_file(tmp_path / str(maxlen) / "model.safetensors")
     assert not torch.equal(weights[20]["rnn.weight_hh_l0"], weights[30]["rnn.weight_hh_l0"])
+
+
+def test_pretrained_vectors_honour_num_words_and_the_seed(tmp_path):
+    """With pretrained vectors too, data.num_words caps the model's vocabulary, and the same seed
+    gives the same model (the rows made up for words without a vector are drawn from it)."""
+    rows = {"good": 0.1, "bad": -0.1, "plot": 0.2, "film": 0.3, "dull": 0.4}
+    vectors = tmp_path / "vectors.50d.txt"
+    vectors.write_text("".join(f"{word} {' '.join([str(value)] * 50)}\n" for word, value in rows.items()))
+    texts, labels = ["good good film", "bad film", "dull plot"] * 10, ["pos", "neg", "neg"] * 10
+    sizes, embeddings = {}, {}
+    for name, overrides in {"all": {}, "again": {}, "capped": {"data.num_words": 4}}.items():
+        recipe = load_recipe("glove-lstm", {"model.pretrained": str(vectors), "training.epochs": 1, "model.units": 4,
+                                            "training.batch_size": 10, **overrides})
+        train_recipe(recipe, tmp_path / name, train=(texts, labels), test=(texts, labels), progress=False,
+                     log=lambda *a: None)
+        sizes[name] = ModelFolder(tmp_path / name).load().encoder.vocab_size
+        embeddings[name] = load_file(tmp_path / name / "model.safetensors")["embedding.weight"]
+    assert sizes["capped"] == 4 < sizes["all"]
+    assert torch.equal(embeddings["all"], embeddings["again"])
