@@ -265,3 +265,16 @@ def test_metrics_record_the_validation_threshold_with_the_best_f1(files, tmp_pat
     best = max(sorted(set(probs.tolist())), key=f1)
     recorded = metrics["valid"]["best_f1_threshold"]
     assert recorded == {"threshold": pytest.approx(best, abs=1e-4), "f1": pytest.approx(f1(best), abs=1e-4)}
+
+
+def test_limit_samples_a_given_validation_set_too_and_the_command_is_recorded(files, tmp_path, monkeypatch):
+    """--limit N reads N training texts and N x data.valid_fraction validation texts, from a --valid
+    file too; config.json records the command line that trained the model."""
+    texts, labels = map(list, zip(*sentiment_rows(30, 8)))
+    monkeypatch.setattr("sys.argv", ["polarity", "train", "mean-embedding", "--limit", "40"])
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1})
+    metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", valid=(texts, labels), limit=40, **QUIET)
+    assert metrics["valid"]["reviews"] == 4 and metrics["limited_to"] == 40
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["data"]["sizes"]["fit"] == 40
+    assert config["training"]["command"] == "polarity train mean-embedding --limit 40"
