@@ -371,3 +371,15 @@ def test_a_model_that_names_no_layer_groups_is_one_group_at_the_top_rate():
     layer = torch.nn.Linear(2, 2)
     groups = discriminative_groups(layer, 0.1, 2.0)
     assert len(groups) == 1 and groups[0]["lr"] == 0.1 and groups[0]["params"] == list(layer.parameters())
+
+
+@pytest.mark.parametrize("setting", [{"data.stop_words": ["the"]}, {"data.remove_characters": "[.]"},
+                                     {"data.negation_scope": True}])
+def test_fine_tuning_keeps_the_encoders_tokenizer(encoder_folder, tmp_path, setting):
+    recipe = Recipe.from_dict({"name": "tiny-pretrained", "model": {"type": "rnn", "encoder": str(encoder_folder),
+                                                                     "embedding_dim": 8, "units": 8, "bidirectional": True},
+                               "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}}).with_overrides(setting)
+    with pytest.raises(ConfigError) as info:
+        train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False, **QUIET)
+    assert str(info.value) == ("data.remove_characters, data.stop_words and data.negation_scope would change the "
+                               "pretrained encoder's tokenizer: drop them (the encoder's own settings apply)")
