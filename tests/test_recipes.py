@@ -298,7 +298,7 @@ class _NewKind:
     """A model kind as a user adds one (docs/ARCHITECTURE.md): its keyword arguments are the recipe's keys."""
 
     def __init__(self, vocab_size: int, maxlen: int, num_outputs: int, *, width: int | None = None,
-                 rate: float = 0.5, name: str = "x", plain=0.25, sizes: list[int] | None = None, **more) -> None:
+                 rate: float = 0.5, name: str = "x", plain=0.25, sizes: list[list[int]] | None = None, **more) -> None:
         pass
 
 
@@ -334,14 +334,14 @@ def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, 
         ", got None"  # a default's type does not allow None
     if kind is _NewKind:  # **more takes any other key as it is; a list annotation is not checked
         assert error(mine, {"plain": "x"}) == "model.plain must be a number, got 'x'"
-        sizes = [3, 4]
+        sizes = [[3, 4]]
         depth = {"a": [1]}
         recipe = load_recipe(mine, {"model.depth": depth, "sizes": sizes, "rate": 2})
         depth["a"].append(2)  # the recipe holds its own copies of what it was given
-        assert (recipe.model["depth"], recipe.model["sizes"], recipe.model["rate"]) == ({"a": [1]}, [3, 4], 2.0)
-        assert recipe.model["sizes"] is not sizes
-        recipe.to_dict()["model"]["sizes"].append(5)  # to_dict's copy is the caller's own
-        assert recipe.model["sizes"] == [3, 4]
+        sizes[0].append(5)
+        assert (recipe.model["depth"], recipe.model["sizes"], recipe.model["rate"]) == ({"a": [1]}, [[3, 4]], 2.0)
+        recipe.to_dict()["model"]["sizes"][0].append(5)  # to_dict's copy is the caller's own
+        assert recipe.model["sizes"] == [[3, 4]]
         assert error(mine, {"name": 1}) == "model.name must be a string, got 1"
     else:
         assert load_recipe(mine, {"flag": None}).model["flag"] is None
