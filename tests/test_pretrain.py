@@ -45,6 +45,9 @@ def test_language_model_loss_and_held_out_perplexity_go_down(encoder_folder):
         ppl = [row["held_out_perplexity"][direction] for row in history]
         assert ppl[-1] < ppl[0]
         assert ppl[-1] < SMALL["words"]  # better than guessing among the model's words
+    # the training loss is the mean per-word loss of both directions: near the log of the held-out perplexity
+    final = history[-1]["held_out_perplexity"]
+    assert abs(losses[-1] - np.log([final["forward"], final["backward"]]).mean()) < 1.0
     assert config["kind"] == "polarity-encoder" and config["epochs_done"] == 3
     assert sorted(p.name for p in (encoder_folder / "snapshots").iterdir()) == [f"epoch-{k}.safetensors" for k in (1, 2, 3)]
     assert (encoder_folder / "checkpoint.safetensors").exists()  # kept: a finished run can be extended
@@ -205,6 +208,7 @@ def test_the_pretrain_command_writes_to_the_cache_and_extends_with_resume(tiny_a
     assert main(["pretrain", *common, *small, "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "held-out perplexity forward" in out and f"encoder folder: {encoders_dir() / 'tiny'}" in out
+    assert f"reading every review of {tiny_archive.name} (the first time only" in out
     assert main(["pretrain", *common, "--resume", "--epochs", "2"]) == 0
     assert "after 2 epochs" in capsys.readouterr().out
     assert main(["pretrain", *common, *small]) == 1
@@ -338,8 +342,13 @@ def test_pretraining_starts_from_word_vectors_of_the_models_size(tmp_path):
     rng = np.random.default_rng(0)
     glove.write_text("".join(f"{w} {' '.join(f'{x:.4f}' for x in rng.normal(size=8))}\n" for w in words))
     lines = []
-    settings = PretrainSettings(**{**SMALL, "vectors": str(glove)}, epochs=1)
+    settings = PretrainSettings(**{**SMALL, "vectors": str(glove), "units": 6}, epochs=1)
     pretrain(settings, tmp_path / "enc", texts=texts(), held_out=texts(10, seed=5), device="cpu", log=lines.append)
+    settings = PretrainSettings(**{**SMALL, "vectors": str(glove), "units": 6}, epochs=1)
+    pretrain(settings, tmp_path / "again", texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
+    first, again = (load_file(str(tmp_path / d / "encoder.safetensors")) for d in ("enc", "again"))
+    assert all(torch.equal(first[k], again[k]) for k in first)  # the same seed, the same encoder
+    assert first["embedding.weight"].shape[1] == 8 and first["rnn.weight_hh_l0"].shape == (4 * 6, 6)
     started = [line for line in lines if line.startswith("embedding starts from")]
     assert len(started) == 1 and started[0].startswith(f"embedding starts from {glove}: ")
     assert started[0].endswith("% of the words have a vector") and float(started[0].split(": ")[1].split("%")[0]) > 0
@@ -383,3 +392,41 @@ def test_fine_tuning_keeps_the_encoders_tokenizer(encoder_folder, tmp_path, sett
         train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False, **QUIET)
     assert str(info.value) == ("data.remove_characters, data.stop_words and data.negation_scope would change the "
                                "pretrained encoder's tokenizer: drop them (the encoder's own settings apply)")
+
+
+def test_the_progress_line_every_so_often_and_at_each_epochs_end(monkeypatch):
+    """`polarity pretrain` prints, every `every` seconds, the step, loss, perplexity, words a second
+    and the time left (of this epoch and the next ones), and a line at each epoch's end."""
+    from polarity.training import pretrain as module
+
+    clock = iter([100.0, 102.0, 102.5, 106.0])
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    lines = []
+    log = module.PeriodicLog(PretrainSettings(**SMALL, epochs=2), steps_per_epoch=10, log=lines.append, every=1.0)
+    log.start_epoch(0, 10)
+    for done in (1, 2, 3):  # at 102 s, 102.5 s (too soon for a line) and 106 s
+        log.update(done, {"loss": 0.5})
+    # 2 s a step; after step 1, 9 steps and one more epoch of 10 are left; 8 x 12 words a step
+    assert lines == ["epoch 1/2 step 1/10 - loss 0.500 (perplexity 2) - 48 words/s - ETA 0m38s",
+                     "epoch 1/2 step 3/10 - loss 0.500 (perplexity 2) - 48 words/s - ETA 0m34s"]
+    log.end_epoch({"epoch": 1, "loss": 0.5, "held_out_perplexity": {"forward": 40.1, "backward": 41.0}, "seconds": 3600})
+    assert lines[-1] == ("epoch 1: training loss 0.500, held-out perplexity forward 40.1, backward 41.0, "
+                         "1h00m of pretraining so far")
+    log.end_epoch({"epoch": 1, "loss": 0.5, "held_out_perplexity": {"forward": 40.1}, "seconds": 3599})
+    assert lines[-1].endswith("59m59s of pretraining so far")
+
+
+def test_pretraining_settings_read_from_a_run_name_a_wrong_key():
+    with pytest.raises(ConfigError) as info:
+        PretrainSettings.from_dict({"epoch": 1})
+    assert str(info.value) == "unknown key 'epoch' in the settings (pretraining settings); did you mean 'epochs'?"
+
+
+def test_the_log_names_the_encoder_a_classifier_starts_from(encoder_folder, tmp_path):
+    recipe = Recipe.from_dict({"name": "tiny-pretrained", "model": {"type": "rnn", "encoder": str(encoder_folder),
+                                                                     "embedding_dim": 8, "units": 8, "bidirectional": True},
+                               "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}})
+    lines = []
+    train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False,
+                 log=lines.append)
+    assert f"pretrained encoder {encoder_folder.resolve()} (3 epochs, 0 min of pretraining)" in lines
