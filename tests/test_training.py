@@ -699,3 +699,32 @@ def test_pretrained_vectors_honour_num_words_and_the_seed(tmp_path):
         embeddings[name] = load_file(tmp_path / name / "model.safetensors")["embedding.weight"]
     assert sizes["capped"] == 4 < sizes["all"]
     assert torch.equal(embeddings["all"], embeddings["again"])
+
+
+def test_a_masked_model_learns_the_same_whatever_the_padding(tmp_path):
+    """mask_padding: the model reads each review's own length, so padding to a longer maxlen changes nothing."""
+    from conftest import synthetic_reviews
+
+    texts = [" ".join(t.split()[:12]) for t in synthetic_reviews(30, True, 0) + synthetic_reviews(30, False, 1)]
+    labels = [1] * 30 + [0] * 30
+    weights = {}
+    for maxlen in (20, 30):
+        recipe = tiny_recipe(**{"training.batching": "exact", "training.epochs": 1, "data.maxlen": maxlen,
+                                "model.mask_padding": True})
+        train_recipe(recipe, tmp_path / str(maxlen), train=(texts, labels), progress=False, log=lambda *a: None)
+        weights[maxlen] = load_file(tmp_path / str(maxlen) / "model.safetensors")
+    for name in weights[20]:
+        torch.testing.assert_close(weights[20][name], weights[30][name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, cls, defaults", [
+    ("adam", torch.optim.Adam, {"eps": 1e-7}), ("adagrad", torch.optim.Adagrad, {"eps": 1e-7}),
+    ("rmsprop", torch.optim.RMSprop, {"alpha": 0.9, "eps": 1e-7}), ("sgd", torch.optim.SGD, {}),
+])
+def test_each_optimizer_runs_at_the_recipes_rate_with_keras_defaults(name, cls, defaults):
+    from polarity.training.loop import make_optimizer
+
+    optimizer = make_optimizer(name, torch.nn.Linear(2, 1).parameters(), 0.0042)
+    assert type(optimizer) is cls
+    group = optimizer.param_groups[0]
+    assert group["lr"] == 0.0042 and {k: group[k] for k in defaults} == defaults
