@@ -828,3 +828,23 @@ def test_the_pair_term_needs_two_labels_and_one_process(tmp_path):
             train_recipe(load_recipe("mean-embedding", {**base, **overrides}), tmp_path / "m", train=data,
                          progress=False, log=lambda *a: None)
         assert str(info.value) == message
+
+
+def test_the_pair_term_reads_each_pair_by_its_labels_not_its_order(tmp_path):
+    """Pairs listed negative text first are pushed apart in the direction of their labels too."""
+    from polarity.inference import Predictor
+    from polarity.training import load_recipe, train_recipe
+
+    sys_texts = [f"{word} film number {i}" for i in range(30) for word in ("nice", "poor")]
+    pairs = write(tmp_path, "pairs.csv", "text,label,pair_id\n" + "".join(
+        f"the plot was {w} {i},{lab},{i}\n" for i in range(20) for w, lab in (("meh", "negative"), ("fine", "positive"))))
+    base = {"data.num_words": 100, "training.epochs": 3, "training.lr": 0.05, "data.pairs": str(pairs),
+            "model.mask_padding": True}
+    gaps = {}
+    for weight in (0.0, 5.0):
+        out = tmp_path / f"w{weight}"
+        train_recipe(load_recipe("mean-embedding", {**base, "training.pair_weight": weight}), out,
+                     train=(sys_texts, ["positive", "negative"] * 30), progress=False, log=lambda *a: None)
+        p = Predictor.load(out).predict_proba([f"the plot was {w} {i}" for i in range(20) for w in ("fine", "meh")])[:, 1]
+        gaps[weight] = float((p[0::2] - p[1::2]).mean())
+    assert gaps[5.0] > gaps[0.0] + 0.05, gaps
