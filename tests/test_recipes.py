@@ -420,7 +420,9 @@ def test_extends_must_name_a_recipe_and_chains_stop_at_eight_files(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "base.toml", "extends = 3\n")
     write(tmp_path, "child.toml", 'extends = "base.toml"\n')
-    assert error("child.toml") == "extends must be a string, got 3 (recipe base.toml)"  # the file that says it
+    write(tmp_path, "top.toml", 'extends = "child.toml"\n')
+    for name in ("child.toml", "top.toml"):
+        assert error(name) == "extends must be a string, got 3 (recipe base.toml)"  # the file that says it
     write(tmp_path, "r1.toml", 'extends = "mean-embedding"\n')
     for k in range(2, 10):
         write(tmp_path, f"r{k}.toml", f'extends = "r{k - 1}.toml"\n')
