@@ -664,6 +664,11 @@ def test_each_epoch_reads_every_text_once_in_its_own_seeded_order(tmp_path, corp
     (first, second), again = orders[0], orders[1]
     assert sorted(first) == sorted(second) == list(range(len(first)))
     assert first != second and [first, second] == again
+    if batching == "exact":  # as Keras: consecutive slices of one seeded permutation, not batches by length
+        from polarity.engine.batches import sequential_batches
+
+        keras = [sum((b.tolist() for b in sequential_batches(len(first), 16, seed=0, epoch=e)), []) for e in (0, 1)]
+        assert [first, second] == keras
 
 
 def test_exact_batching_pads_every_batch_to_maxlen_as_keras_does(tmp_path):
