@@ -261,7 +261,6 @@ class Loop:
             if self._end_epoch():
                 s.done = True
             self.save()
-        s.done = True
 
     def _run_epoch(self, batches: Sequence[np.ndarray]) -> None:
         s = self.state
