@@ -298,7 +298,8 @@ class _NewKind:
     """A model kind as a user adds one (docs/ARCHITECTURE.md): its keyword arguments are the recipe's keys."""
 
     def __init__(self, vocab_size: int, maxlen: int, num_outputs: int, *, width: int | None = None,
-                 rate: float = 0.5, name: str = "x", plain=0.25, sizes: list[list[int]] | None = None, **more) -> None:
+                 rate: float = 0.5, name: str = "x", plain=0.25, sizes: list[list[int]] | None = None,
+                 either: int | str = 1, **more) -> None:
         pass
 
 
@@ -343,6 +344,8 @@ def test_a_new_model_kind_is_checked_by_its_constructors_arguments(monkeypatch, 
         recipe.to_dict()["model"]["sizes"][0].append(5)  # to_dict's copy is the caller's own
         assert recipe.model["sizes"] == [[3, 4]]
         assert error(mine, {"name": 1}) == "model.name must be a string, got 1"
+        for value in (3, "three"):  # a union of two types is not checked
+            assert load_recipe(mine, {"either": value}).model["either"] == value
     else:
         assert load_recipe(mine, {"flag": None}).model["flag"] is None
         assert error(mine, {"flag": 1}) == "model.flag must be true or false, got 1"
