@@ -733,3 +733,29 @@ def test_each_optimizer_runs_at_the_recipes_rate_with_keras_defaults(name, cls, 
     assert type(optimizer) is cls
     group = optimizer.param_groups[0]
     assert group["lr"] == 0.0042 and {k: group[k] for k in defaults} == defaults
+
+
+def test_a_resumed_run_remembers_its_best_epoch(tmp_path, corpus, monkeypatch):
+    """restore_best across a stop: the epoch that was best before the stop stays best after it, when
+    the epochs after the resume do worse (validation accuracies 0.8, 0.6, 0.7 here)."""
+    from polarity.training.trainer import ClassifierTask
+
+    real_evaluate = ClassifierTask.evaluate
+
+    def scripted(self, state):
+        return {**real_evaluate(self, state), "val_accuracy": [0.8, 0.6, 0.7][state.epoch]}
+
+    monkeypatch.setattr(ClassifierTask, "evaluate", scripted)
+    recipe = tiny_recipe(**{"training.epochs": 3, "training.restore_best": True})
+    straight = run(recipe, tmp_path / "straight", corpus)
+
+    def stop(trainer, state):
+        if (state.epoch, state.batch) == (2, 1):
+            trainer.request_stop()
+
+    with pytest.raises(TrainingInterrupted):
+        run(recipe, tmp_path / "resumed", corpus, callbacks=[stop])
+    resumed = run(recipe, tmp_path / "resumed", corpus, resume=True)
+    assert straight["best_epoch"] == resumed["best_epoch"] == 1
+    a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("straight", "resumed"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
