@@ -430,3 +430,16 @@ def test_the_log_names_the_encoder_a_classifier_starts_from(encoder_folder, tmp_
     train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False,
                  log=lines.append)
     assert f"pretrained encoder {encoder_folder.resolve()} (3 epochs, 0 min of pretraining)" in lines
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"model.pretrained": "glove-6b-50d"}, "model.encoder brings its own embedding: drop model.pretrained"),
+    ({"data.skip_top": 2}, "data.skip_top would make words the pretrained encoder knows unknown: drop it"),
+])
+def test_fine_tuning_refuses_settings_that_the_encoder_overrides(encoder_folder, tmp_path, setting, message):
+    recipe = Recipe.from_dict({"name": "tiny-pretrained", "model": {"type": "rnn", "encoder": str(encoder_folder),
+                                                                     "embedding_dim": 8, "units": 8, "bidirectional": True},
+                               "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}}).with_overrides(setting)
+    with pytest.raises(ConfigError) as info:
+        train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False, **QUIET)
+    assert str(info.value) == message
