@@ -278,3 +278,17 @@ def test_limit_samples_a_given_validation_set_too_and_the_command_is_recorded(fi
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["data"]["sizes"]["fit"] == 40
     assert config["training"]["command"] == "polarity train mean-embedding --limit 40"
+
+
+def test_data_that_cannot_make_a_run_says_what_to_give(files, tmp_path):
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1})
+    texts, labels = map(list, zip(*sentiment_rows(10, 8)))
+    with pytest.raises(ConfigError) as info:
+        train_recipe(recipe, tmp_path / "m", valid=(texts, labels), **QUIET)
+    assert str(info.value) == "--valid and --test go with --train FILE (without it, the IMDB splits are used)"
+    with pytest.raises(ConfigError) as info:
+        train_recipe(recipe.with_overrides({"data.valid_fraction": 0.0}), tmp_path / "m", train=files / "train.csv",
+                     **QUIET)
+    assert str(info.value) == ("no validation texts (200 training texts, data.valid_fraction = 0.0) and no test set: "
+                               "nothing would measure the model; raise the fraction or the limit, or give --valid or "
+                               "--test")

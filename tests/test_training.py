@@ -42,6 +42,7 @@ def test_trained_lstm_separates_clear_reviews_and_writes_its_folder(tmp_path, co
     names = {p.name for p in folder.iterdir()}
     assert {"config.json", "vocab.json", "model.safetensors", "metrics.json", "history.json", "history.csv", "curves.png"} <= names
     assert "checkpoint.safetensors" not in names
+    assert json.loads((folder / "config.json").read_text())["data"]["dataset"] == "imdb"
     history = json.loads((folder / "history.json").read_text())
     assert [row["epoch"] for row in history] == list(range(1, 9))
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
@@ -704,6 +705,10 @@ def test_pretrained_vectors_honour_num_words_and_the_seed(tmp_path):
         embeddings[name] = load_file(tmp_path / name / "model.safetensors")["embedding.weight"]
     assert sizes["capped"] == 4 < sizes["all"]
     assert torch.equal(embeddings["all"], embeddings["again"])
+    every = load_recipe("glove-lstm", {"model.pretrained": str(vectors), "training.epochs": 1, "model.units": 4,
+                                       "data.pretrained_vocabulary": "all"})
+    train_recipe(every, tmp_path / "every", train=(texts, labels), test=(texts, labels), progress=False, log=lambda *a: None)
+    assert ModelFolder(tmp_path / "every").load().encoder.vocab.words == list(rows)  # the vectors' words, in their order
 
 
 def test_a_masked_model_learns_the_same_whatever_the_padding(tmp_path):
