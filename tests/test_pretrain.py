@@ -241,6 +241,7 @@ def test_an_encoder_is_found_by_name_under_the_cache_or_by_path(encoder_folder, 
         snapshot = load_encoder(name)
         assert (snapshot.epochs, snapshot.pretraining_seconds, snapshot.folder.name) == (2, seconds, snapshot_file.name)
     assert EncoderFolder(encoder_folder).epochs_done() == 3 and EncoderFolder(tmp_path / "none").epochs_done() == 0
+    assert EncoderFolder(encoder_folder).load().epochs == 3  # the folder's own encoder by default
 
     def refused(name) -> str:
         with pytest.raises(ConfigError) as info:
