@@ -672,20 +672,26 @@ def test_each_epoch_reads_every_text_once_in_its_own_seeded_order(tmp_path, corp
         assert [first, second] == keras
 
 
-def test_exact_batching_pads_every_batch_to_maxlen_as_keras_does(tmp_path):
-    """Keras pads every review to maxlen: an LSTM that does not mask padding reads the zeros, so a
-    longer maxlen changes what it learns even when every review is shorter than both."""
+def exact_weights_at(maxlen: int, mask_padding: bool, out) -> dict:
+    """A tiny LSTM's weights after one epoch of exact batching at ``maxlen``, on reviews of at most 12 words."""
     from conftest import synthetic_reviews
 
     texts = [" ".join(t.split()[:12]) for t in synthetic_reviews(30, True, 0) + synthetic_reviews(30, False, 1)]
-    labels = [1] * 30 + [0] * 30
-    weights = {}
-    for maxlen in (20, 30):
-        recipe = tiny_recipe(**{"training.batching": "exact", "training.epochs": 1, "data.maxlen": maxlen,
-                                "model.mask_padding": False})
-        train_recipe(recipe, tmp_path / str(maxlen), train=(texts, labels), progress=False, log=lambda *a: None)
-        weights[maxlen] = load_file(tmp_path / str(maxlen) / "model.safetensors")
-    assert not torch.equal(weights[20]["rnn.weight_hh_l0"], weights[30]["rnn.weight_hh_l0"])
+    recipe = tiny_recipe(**{"training.batching": "exact", "training.epochs": 1, "data.maxlen": maxlen,
+                            "model.mask_padding": mask_padding})
+    train_recipe(recipe, out, train=(texts, [1] * 30 + [0] * 30), progress=False, log=lambda *a: None)
+    return load_file(out / "model.safetensors")
+
+
+def test_exact_batching_pads_every_batch_to_maxlen_as_keras_does(tmp_path):
+    """Keras pads every review to maxlen: an LSTM that does not mask padding reads the zeros, so a
+    longer maxlen changes what it learns even when every review is shorter than both; one that
+    masks it (mask_padding) reads each review's own length and learns the same."""
+    unmasked = [exact_weights_at(maxlen, False, tmp_path / f"u{maxlen}") for maxlen in (20, 30)]
+    assert not torch.equal(unmasked[0]["rnn.weight_hh_l0"], unmasked[1]["rnn.weight_hh_l0"])
+    masked = [exact_weights_at(maxlen, True, tmp_path / f"m{maxlen}") for maxlen in (20, 30)]
+    for name in masked[0]:
+        torch.testing.assert_close(masked[0][name], masked[1][name], rtol=1e-5, atol=1e-6)
 
 
 def test_pretrained_vectors_honour_num_words_and_the_seed(tmp_path):
@@ -709,22 +715,6 @@ def test_pretrained_vectors_honour_num_words_and_the_seed(tmp_path):
                                        "data.pretrained_vocabulary": "all"})
     train_recipe(every, tmp_path / "every", train=(texts, labels), test=(texts, labels), progress=False, log=lambda *a: None)
     assert ModelFolder(tmp_path / "every").load().encoder.vocab.words == list(rows)  # the vectors' words, in their order
-
-
-def test_a_masked_model_learns_the_same_whatever_the_padding(tmp_path):
-    """mask_padding: the model reads each review's own length, so padding to a longer maxlen changes nothing."""
-    from conftest import synthetic_reviews
-
-    texts = [" ".join(t.split()[:12]) for t in synthetic_reviews(30, True, 0) + synthetic_reviews(30, False, 1)]
-    labels = [1] * 30 + [0] * 30
-    weights = {}
-    for maxlen in (20, 30):
-        recipe = tiny_recipe(**{"training.batching": "exact", "training.epochs": 1, "data.maxlen": maxlen,
-                                "model.mask_padding": True})
-        train_recipe(recipe, tmp_path / str(maxlen), train=(texts, labels), progress=False, log=lambda *a: None)
-        weights[maxlen] = load_file(tmp_path / str(maxlen) / "model.safetensors")
-    for name in weights[20]:
-        torch.testing.assert_close(weights[20][name], weights[30][name], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name, cls, defaults", [
