@@ -372,3 +372,19 @@ def test_bucketed_models_export_the_each_text_alone_function(folders, tmp_path):
     expected = Predictor.load(folder).predict_proba_ids(sequences)
     got = np.concatenate([run(ids, lengths) for ids, lengths in batches(sequences, None)])
     assert np.abs(got - expected).max() < 1e-5
+
+
+def test_the_preprocessing_file_states_its_patterns_and_shapes(folders, exported, tmp_path):
+    """What a reimplementation reads: the negation and clause-end patterns of a negation-scope
+    tokenizer, the network's inputs and output shapes; ONNX is the default format."""
+    from polarity.data.tokenizer import CLAUSE_END, NEGATION, Tokenizer
+    from polarity.inference.export import tokenizer_spec
+
+    spec = tokenizer_spec(Tokenizer(negation_scope=True))
+    assert (spec["negation_pattern"], spec["clause_end_pattern"]) == (NEGATION.pattern, CLAUSE_END.pattern)
+    assert tokenizer_spec(Tokenizer())["clause_end_pattern"] is None
+    model = read_preprocessing(exported("lstm", "torchscript")["preprocessing"])["model"]
+    assert model["inputs"] == {"ids": {"dtype": "int64", "shape": ["batch", "time"]},
+                               "lengths": {"dtype": "int64", "shape": ["batch"]}}
+    assert model["outputs"] == {"probabilities": {"dtype": "float32", "shape": ["batch", "labels"]}}
+    assert export_model(folders["mean"], tmp_path / "mean.onnx")["format"] == "onnx"
