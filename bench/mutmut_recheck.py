@@ -43,8 +43,8 @@ SURVIVED, NO_TESTS = 0, 33  # mutmut's exit codes in its .meta files
 def exit_codes(mutants: Path, package: str) -> dict[str, int | None]:
     """mutmut's exit code for each mutant of ``package`` (a package or one module): None where not run."""
     path = mutants / "src" / Path(*package.split("."))
-    metas = [path.with_name(path.name + ".py.meta")] if path.with_name(path.name + ".py.meta").is_file() else \
-        sorted(path.glob("*.meta"))
+    module = path.with_name(path.name + ".py.meta")
+    metas = [module] if module.is_file() else sorted(path.glob("*.meta"))
     codes = {}
     for meta in metas:
         codes.update(json.loads(meta.read_text())["exit_code_by_key"])

@@ -24,12 +24,17 @@ def test_it_rechecks_survivors_and_untested_mutants_against_whole_files(tmp_path
     assert recheck.test_files(stats, "pkg.mod.x_g__mutmut_1", []) == []
 
 
-def test_the_verdict_follows_the_switched_on_mutant(tmp_path):
+def with_test_file(tmp_path, source: str):
+    """A fake mutants folder holding ``tests/test_switch.py``; (the folder, [that file])."""
     folder = fake_mutants(tmp_path, {}, {})
     (folder / "tests").mkdir()
-    (folder / "tests" / "test_switch.py").write_text(
-        "import os\n\ndef test_no_mutant():\n    assert os.environ['MUTANT_UNDER_TEST'] != 'pkg.mod.x_f__mutmut_1'\n")
-    files = ["tests/test_switch.py"]
+    (folder / "tests" / "test_switch.py").write_text(source)
+    return folder, ["tests/test_switch.py"]
+
+
+def test_the_verdict_follows_the_switched_on_mutant(tmp_path):
+    folder, files = with_test_file(
+        tmp_path, "import os\n\ndef test_no_mutant():\n    assert os.environ['MUTANT_UNDER_TEST'] != 'pkg.mod.x_f__mutmut_1'\n")
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120) == "killed"
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_2", files, timeout=120) == "survived"
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", [], timeout=120) == "no tests"
@@ -38,11 +43,8 @@ def test_the_verdict_follows_the_switched_on_mutant(tmp_path):
 
 def test_tests_left_out_by_keyword_give_no_verdict(tmp_path):
     """-k leaves out a test written for code changed after mutmut's run: it would fail on every mutant."""
-    folder = fake_mutants(tmp_path, {}, {})
-    (folder / "tests").mkdir()
-    (folder / "tests" / "test_switch.py").write_text(
-        "def test_of_new_code():\n    raise AssertionError('fails on the code mutmut mutated')\n\ndef test_passes():\n    pass\n")
-    files = ["tests/test_switch.py"]
+    folder, files = with_test_file(
+        tmp_path, "def test_of_new_code():\n    raise AssertionError('fails on the code mutmut mutated')\n\ndef test_passes():\n    pass\n")
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120) == "killed"
     assert recheck.recheck(folder, "pkg.mod.x_f__mutmut_1", files, timeout=120, keyword="not of_new_code") == "survived"
 

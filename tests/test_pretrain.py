@@ -383,16 +383,29 @@ def test_a_model_that_names_no_layer_groups_is_one_group_at_the_top_rate():
     assert len(groups) == 1 and groups[0]["lr"] == 0.1 and groups[0]["params"] == list(layer.parameters())
 
 
-@pytest.mark.parametrize("setting", [{"data.stop_words": ["the"]}, {"data.remove_characters": "[.]"},
-                                     {"data.negation_scope": True}])
-def test_fine_tuning_keeps_the_encoders_tokenizer(encoder_folder, tmp_path, setting):
-    recipe = Recipe.from_dict({"name": "tiny-pretrained", "model": {"type": "rnn", "encoder": str(encoder_folder),
-                                                                     "embedding_dim": 8, "units": 8, "bidirectional": True},
-                               "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}}).with_overrides(setting)
+def fine_tuning(encoder_folder, **overrides) -> Recipe:
+    """A one-epoch BiLSTM fine-tuned from ``encoder_folder``, with ``overrides``."""
+    return Recipe.from_dict({"name": "tiny-pretrained", "model": {"type": "rnn", "encoder": str(encoder_folder),
+                                                                  "embedding_dim": 8, "units": 8, "bidirectional": True},
+                             "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}}).with_overrides(overrides)
+
+
+TOKENIZER_KEPT = ("data.remove_characters, data.stop_words and data.negation_scope would change the pretrained "
+                  "encoder's tokenizer: drop them (the encoder's own settings apply)")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"data.stop_words": ["the"]}, TOKENIZER_KEPT), ({"data.remove_characters": "[.]"}, TOKENIZER_KEPT),
+    ({"data.negation_scope": True}, TOKENIZER_KEPT),
+    ({"model.pretrained": "glove-6b-50d"}, "model.encoder brings its own embedding: drop model.pretrained"),
+    ({"data.skip_top": 2}, "data.skip_top would make words the pretrained encoder knows unknown: drop it"),
+])
+def test_fine_tuning_refuses_settings_that_the_encoder_overrides(encoder_folder, tmp_path, setting, message):
+    """The encoder brings its tokenizer and embedding: settings that would change them are refused."""
     with pytest.raises(ConfigError) as info:
-        train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False, **QUIET)
-    assert str(info.value) == ("data.remove_characters, data.stop_words and data.negation_scope would change the "
-                               "pretrained encoder's tokenizer: drop them (the encoder's own settings apply)")
+        train_recipe(fine_tuning(encoder_folder, **setting), tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20),
+                     device="cpu", progress=False, **QUIET)
+    assert str(info.value) == message
 
 
 def test_the_progress_line_every_so_often_and_at_each_epochs_end(monkeypatch):
@@ -424,23 +437,7 @@ def test_pretraining_settings_read_from_a_run_name_a_wrong_key():
 
 
 def test_the_log_names_the_encoder_a_classifier_starts_from(encoder_folder, tmp_path):
-    recipe = Recipe.from_dict({"name": "tiny-pretrained", "model": {"type": "rnn", "encoder": str(encoder_folder),
-                                                                     "embedding_dim": 8, "units": 8, "bidirectional": True},
-                               "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}})
     lines = []
-    train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False,
-                 log=lines.append)
+    train_recipe(fine_tuning(encoder_folder), tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu",
+                 progress=False, log=lines.append)
     assert f"pretrained encoder {encoder_folder.resolve()} (3 epochs, 0 min of pretraining)" in lines
-
-
-@pytest.mark.parametrize("setting, message", [
-    ({"model.pretrained": "glove-6b-50d"}, "model.encoder brings its own embedding: drop model.pretrained"),
-    ({"data.skip_top": 2}, "data.skip_top would make words the pretrained encoder knows unknown: drop it"),
-])
-def test_fine_tuning_refuses_settings_that_the_encoder_overrides(encoder_folder, tmp_path, setting, message):
-    recipe = Recipe.from_dict({"name": "tiny-pretrained", "model": {"type": "rnn", "encoder": str(encoder_folder),
-                                                                     "embedding_dim": 8, "units": 8, "bidirectional": True},
-                               "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}}).with_overrides(setting)
-    with pytest.raises(ConfigError) as info:
-        train_recipe(recipe, tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False, **QUIET)
-    assert str(info.value) == message
