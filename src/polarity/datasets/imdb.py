@@ -39,6 +39,13 @@ def _object_array(rows: list[list[int]]) -> np.ndarray:
     return out
 
 
+def _shuffled(raw: list, labels: np.ndarray, rng: np.random.RandomState) -> tuple[list, np.ndarray]:
+    """Texts and labels in the order Keras's ``load_data`` shuffles them with ``rng``."""
+    order = np.arange(len(raw))
+    rng.shuffle(order)
+    return [raw[i] for i in order], labels[order]
+
+
 def load_data(
     path: str | os.PathLike | None = None,
     num_words: int | None = None,
@@ -60,14 +67,8 @@ def load_data(
     _, (raw_train, raw_test), (labels_train, labels_test) = _ranked(str(path) if path is not None else None)
 
     rng = np.random.RandomState(seed)
-    order = np.arange(len(raw_train))
-    rng.shuffle(order)
-    x_train = [raw_train[i] for i in order]
-    labels_train = labels_train[order]
-    order = np.arange(len(raw_test))
-    rng.shuffle(order)
-    x_test = [raw_test[i] for i in order]
-    labels_test = labels_test[order]
+    x_train, labels_train = _shuffled(raw_train, labels_train, rng)
+    x_test, labels_test = _shuffled(raw_test, labels_test, rng)
 
     unknown = -1  # a word of the test split that training never saw
     def shift(seq: list[int]) -> list[int]:
