@@ -128,6 +128,8 @@ def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
     assert [row["epoch"] for row in extended["history"]] == [1, 2, 3, 4] and extended["epochs_done"] == 4
     with pytest.raises(ConfigError, match="4 epochs done already"):
         pretrain(None, tmp_path / "stopped", resume=True, epochs=2, **data)
+    again = pretrain(None, tmp_path / "stopped", resume=True, epochs=4, **data)  # as many as done: nothing to add
+    assert again["history"] == extended["history"] and again["epochs_done"] == 4
     with pytest.raises(ConfigError, match="resume with the same data"):
         pretrain(None, tmp_path / "stopped", resume=True, epochs=5, **dict(data, texts=texts()[:100]))
 
@@ -365,6 +367,7 @@ def test_with_gradual_unfreezing_early_stopping_counts_once_every_layer_trains(t
 
     data = EncodedSet([[1, 5, 6], [1, 7], [1, 8, 9, 5], [1, 6]], np.array([0, 1, 0, 1]))
     for unfreeze, epochs_run in (("gradual", 3), ("none", 2)):
+        torch.manual_seed(0)  # a model that gets some texts right and some wrong
         model = RecurrentClassifier(50, embedding_dim=4, units=4)
         training = TrainingConfig(unfreeze=unfreeze, early_stopping=1, epochs=6, lr=1e-12, batch_size=2)
         trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=1e-12), data, data, training=training,
@@ -373,7 +376,7 @@ def test_with_gradual_unfreezing_early_stopping_counts_once_every_layer_trains(t
         history = trainer.fit()  # the weights barely move: no epoch beats the first
         assert len(history) == epochs_run, unfreeze
         if unfreeze == "none":  # and each epoch's training metrics start from zero: the same in both
-            assert history[1]["accuracy"] == history[0]["accuracy"] <= 1
+            assert history[1]["accuracy"] == history[0]["accuracy"] and 0 < history[0]["accuracy"] < 1
             assert history[1]["loss"] == pytest.approx(history[0]["loss"], rel=1e-6)
 
 
@@ -441,3 +444,58 @@ def test_the_log_names_the_encoder_a_classifier_starts_from(encoder_folder, tmp_
     train_recipe(fine_tuning(encoder_folder), tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu",
                  progress=False, log=lines.append)
     assert f"pretrained encoder {encoder_folder.resolve()} (3 epochs, 0 min of pretraining)" in lines
+
+def test_each_pretraining_epoch_visits_every_window_once_in_its_own_seeded_order(tmp_path, monkeypatch):
+    real_step = Pretrainer.train_step
+    seen: list[list[int]] = []
+
+    def record(self, rows):
+        seen.append([int(i) for i in rows])
+        return real_step(self, rows)
+
+    monkeypatch.setattr(Pretrainer, "train_step", record)
+    runs = []
+    for name in ("a", "b"):
+        seen.clear()
+        pretrain(PretrainSettings(**SMALL, epochs=2), tmp_path / name, texts=texts(), held_out=texts(10, seed=5),
+                 device="cpu", **QUIET)
+        steps = len(seen) // 2
+        runs.append([sum(seen[:steps], []), sum(seen[steps:], [])])
+    (first, second), again = runs
+    assert sorted(first) == sorted(second) == list(range(len(first)))
+    assert first != second and [first, second] == again
+
+
+def test_pretraining_with_a_limit_holds_out_a_twentieth_as_many_unlabelled_reviews(tmp_path, sentiment_archive):
+    """--limit N reads N training texts and keeps N/20 unlabelled reviews (at least one) for the perplexity."""
+    for limit, held_out in ((10, 1), (40, 2)):
+        config = pretrain(PretrainSettings(**dict(SMALL, window=4), epochs=1, limit=limit), tmp_path / str(limit),
+                          data=str(sentiment_archive), strict=False, device="cpu", **QUIET)
+        assert config["texts"]["fit"] == limit and config["texts"]["held_out"] == held_out
+
+
+def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch):
+    """With steps of 25 s (a clock the loop reads), checkpoint_minutes = 1 saves every third step,
+    besides the checkpoints at the start and at the epoch's end."""
+    import types
+
+    from polarity.training import loop
+
+    clock = {"now": 0.0}
+
+    def perf_counter() -> float:
+        clock["now"] += 25.0
+        return clock["now"]
+
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    real_save = Pretrainer.save
+    saved_at: list[int] = []
+
+    def save(self):
+        saved_at.append(self.state.batch)
+        return real_save(self)
+
+    monkeypatch.setattr(Pretrainer, "save", save)
+    pretrain(PretrainSettings(**SMALL, epochs=1, checkpoint_minutes=1), tmp_path / "run", texts=texts(),
+             held_out=texts(10, seed=5), device="cpu", **QUIET)
+    assert saved_at == [0, *range(3, 35, 3), 0]  # 35 steps in the epoch

@@ -46,6 +46,7 @@ def test_trained_lstm_separates_clear_reviews_and_writes_its_folder(tmp_path, co
     history = json.loads((folder / "history.json").read_text())
     assert [row["epoch"] for row in history] == list(range(1, 9))
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(history[0])
+    assert metrics["seconds_per_epoch"] == pytest.approx(np.mean([row["seconds"] for row in history]), abs=0.006)
     loaded = ModelFolder(folder).load()
     model, config, encoder = loaded.model, loaded.config, loaded.encoder
     assert config.parameters["total"] == sum(p.numel() for p in model.parameters())
