@@ -285,6 +285,18 @@ def test_a_named_column_is_found_in_any_case_unless_two_match(tmp_path):
         read_table(path, text_column="Review")
 
 
+def test_a_column_found_by_its_usual_name_may_differ_in_case_unless_two_do(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("Id,REVIEW,Label\n1,Fine,pos\n2,Dull,neg\n", encoding="utf-8")
+    assert read_table(path).texts == ["Fine", "Dull"]
+    path.write_text("Review,review,Label\nx,Fine,pos\ny,Dull,neg\n", encoding="utf-8")
+    assert read_table(path).texts == ["Fine", "Dull"]  # the exact name wins
+    path.write_text("Review,REVIEW,Label\nx,Fine,pos\ny,Dull,neg\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: the columns 'Review', 'REVIEW' could each be the "
+                                        r"text column; name one with --text-column$"):
+        read_table(path)
+
+
 @pytest.mark.parametrize("suffix, content, hint", [
     ("tsv", 'text\tlabel\n"A film\twith a tab"\tpos\n', "; a quoted text holding a tab or a line break? A TSV is "
                                                           "read a line a row: write such texts as CSV or JSONL"),

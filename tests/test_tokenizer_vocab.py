@@ -127,6 +127,7 @@ def test_decode_marks_ids_beyond_the_vocabulary_unused():
     ("not good, not bad", "not NEGgood, not NEGbad"),  # each cue marks its own clause
     ("fine. it is not good", "fine. it is not NEGgood"),  # the scope starts at the cue
     ("not good nor fun. never bad", "not NEGgood NEGnor NEGfun. never NEGbad"),  # a cue inside a scope is a word of it
+    ("it isn't good; fun", "it isn't NEGgood; fun"),  # n't is a cue too
 ])
 def test_negation_marks_each_clause_after_its_cue(text, marked):
     from polarity.data.tokenizer import mark_negation

@@ -150,7 +150,7 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
         if len(matches) == 1:
             return matches[0]
         raise DataError(f"{path}: no column {wanted!r}; the columns are {columns}")
-    found = _find_column(columns, candidates)
+    found = _find_column(columns, candidates, kind, path)
     if found is None:
         raise DataError(
             f"{path}: no {kind} column found among {columns} (looked for {', '.join(candidates)}); "
@@ -159,11 +159,19 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     return found
 
 
-def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
-    by_name = {}
-    for column in columns:
-        by_name.setdefault(column.lower(), column)
-    return next((by_name[c] for c in candidates if c in by_name), None)
+def _find_column(columns: list[str], candidates: tuple[str, ...], kind: str, path: Path) -> str | None:
+    """The first candidate among ``columns``: by its exact name, else the one column that differs
+    from it only in case (two such columns are refused: which one was meant?)."""
+    for candidate in candidates:
+        if candidate in columns:
+            return candidate
+        matches = [c for c in columns if c.lower() == candidate]
+        if len(matches) > 1:
+            raise DataError(f"{path}: the columns {', '.join(map(repr, matches))} could each be the {kind} column; "
+                            f"name one with --{kind}-column")
+        if matches:
+            return matches[0]
+    return None
 
 
 def read_table(
@@ -194,8 +202,8 @@ def read_table(
         label_column = pick_column(columns, label_column, LABEL_COLUMNS, "label", table.path)
         labels = _binary_labels(table, label_column)
     else:
-        found = _find_column(columns, LABEL_COLUMNS)
         try:
+            found = _find_column(columns, LABEL_COLUMNS, "label", table.path)
             labels = _binary_labels(table, found) if found is not None else None
         except DataError:
             labels = None  # some other kind of column (e.g. star ratings): prediction input needs no labels
