@@ -349,6 +349,29 @@ def test_batcher_fills_each_call_when_the_requests_fit_exactly(caplog):
     assert len(times) == 3 and all(0 <= ms < 5_000 for pair in times for ms in pair), lines  # durations, not clocks
 
 
+def test_a_request_cancelled_while_its_batch_runs_leaves_the_others_their_own_outputs():
+    """A client that goes away mid-batch (its request cancelled) takes no other request's outputs."""
+    started, release = threading.Event(), threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        started.set()
+        release.wait(10)
+        return [10 * item for item in items]
+
+    async def scenario() -> tuple:
+        batcher = Batcher(run, ThreadPoolExecutor(1), max_batch=8, window=0.2)
+        requests = [asyncio.create_task(batcher.submit(items)) for items in ([1, 2], [3], [4, 5])]
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        requests[1].cancel()
+        release.set()
+        outputs = await asyncio.gather(*requests, return_exceptions=True)
+        await batcher.stop()
+        return outputs
+
+    first, cancelled, third = asyncio.run(scenario())
+    assert (list(first), list(third)) == ([10, 20], [40, 50]) and isinstance(cancelled, asyncio.CancelledError)
+
+
 def test_a_lone_request_waits_the_window_and_the_log_counts_from_the_oldest(caplog):
     async def scenario() -> float:
         batcher = Batcher(lambda items: items, ThreadPoolExecutor(1), max_batch=8, window=0.3)
