@@ -256,6 +256,23 @@ def test_preprocessing_file_reproduces_the_ids(folders, exported):
         assert np.abs(got - np.array(example["probabilities"])).max() < 1e-5
 
 
+def test_a_word_with_a_lone_surrogate_is_saved_loaded_and_exported(tmp_path):
+    """A text read from JSON may hold a lone surrogate ("\\ud800"), which UTF-8 cannot hold: the model
+    folder and the preprocessing file escape it, and read it back."""
+    texts = TRAIN + ["odd\ud800word film"]
+    encoder = TextEncoder.fit(texts, maxlen=MAXLEN)
+    model = build_model(dict(type="mean-embedding", embedding_dim=8), vocab_size=encoder.vocab_size, num_outputs=1,
+                        maxlen=MAXLEN)
+    folder = tmp_path / "odd"
+    ModelFolder(folder).save(model, encoder, ["negative", "positive"], {"recipe": {"name": "odd", "model": {"type": "mean-embedding", "embedding_dim": 8}},
+                                                                      "preprocessing": {"batching": "exact"}})
+    loaded = ModelFolder(folder).load().encoder
+    assert loaded.encode(texts) == encoder.encode(texts)
+    spec = read_preprocessing(export_model(folder, tmp_path / "odd.pt", "torchscript")["preprocessing"])
+    assert "odd\ud800word" in spec["vocabulary"]
+    assert ids_from_spec(spec, texts[-1]) == encoder.encode(texts[-1:])[0]
+
+
 def test_preprocessing_says_when_padding_matters(folders, exported):
     """An unmasked LSTM predicted with exact batching reads the padding: the file says to pad to maxlen,
     and its examples, padded so, carry the probabilities polarity gives those texts."""

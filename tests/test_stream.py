@@ -108,6 +108,16 @@ def test_jsonl_output_holds_the_rounded_scores_and_the_text_as_written(predictor
     assert [bool(row["pred_warning"]) for row in rows].count(True) == result.warnings >= 1
 
 
+def test_a_jsonl_text_with_a_lone_surrogate_escape_is_predicted_and_written_back(predictor, tmp_path):
+    """JSON reads "\\ud800" as a lone surrogate, which UTF-8 cannot hold: the output escapes it, and reads back."""
+    source = tmp_path / "odd.jsonl"
+    source.write_text('{"text": "great \\ud800 film"}\n{"text": "très dull"}\n', encoding="utf-8")
+    predict_file(predictor, source, tmp_path / "out.jsonl", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [row["text"] for row in rows] == ["great \ud800 film", "très dull"]
+    assert [row["pred_label"] for row in rows] == predictor.predict(["great \ud800 film", "très dull"])
+
+
 def test_parquet_dates_and_times_are_written_as_text(predictor, tmp_path):
     import datetime
 

@@ -42,6 +42,18 @@ def atomic_write(path: str | os.PathLike, text: bool = True, **open_options) -> 
         yield handle
 
 
+def json_text(value: Any, **options) -> str:
+    """``json.dumps`` with non-ASCII characters as written, unless a string holds a lone surrogate
+    (a ``"\\ud800"`` escape in JSON input reads as one): UTF-8 cannot hold it, so then every non-ASCII
+    character is escaped, as JSON allows, and reads back the same."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, **options)
+    return text
+
+
 def write_json(path: str | os.PathLike, data: Any, *, indent: int | None = 2) -> None:
     with atomic_write(path) as handle:
-        handle.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+        handle.write(json_text(data, indent=indent) + "\n")

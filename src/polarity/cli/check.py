@@ -4,10 +4,9 @@ direction) with a failure rate per test, and an exit status that can gate a CI j
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 
-from polarity.cli.common import command, non_negative_int, positive_int
+from polarity.cli.common import command, non_negative_int, positive_int, print_json
 from polarity.errors import PolarityError
 
 
@@ -57,7 +56,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     above = report.above(args.fail_above) if args.fail_above is not None else []
     if args.json:
         data = report.to_dict() | {"fail_above": args.fail_above, "tests_above": [test.name for test in above]}
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print_json(data)
     else:
         print(format_report(report))
     if above:

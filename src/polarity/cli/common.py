@@ -4,9 +4,10 @@ warnings about rows; and how a subcommand is added (its one-line description and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
+
+from polarity.files import json_text
 
 
 Handler = Callable[[argparse.Namespace], int | None]
@@ -22,7 +23,7 @@ def command(commands: argparse._SubParsersAction, name: str, help: str, example:
 
 
 def print_json(data) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    print(json_text(data, indent=2))
 
 
 def data_options() -> argparse.ArgumentParser:

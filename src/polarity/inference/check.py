@@ -18,7 +18,6 @@ the function too; ``from polarity.inference.check import format_report`` reads t
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import numpy as np
 from polarity.data.labelled import is_polarity_pair, normalise_label, polarity_of
 from polarity.data.tables import iter_jsonl
 from polarity.errors import ConfigError, DataError
+from polarity.files import json_text
 from polarity.inference.checklist import (
     CASES_PER_TEST,
     USER_TEST,
@@ -351,11 +351,11 @@ def describe(result: CaseResult, labels: list) -> str:
         shown = labels[1] if len(labels) == 2 else label
         return f"P({shown}) {probabilities[str(shown)]:.3f}"
 
-    line = f"{json.dumps(shorten(result.text, 70), ensure_ascii=False)}: expected {result.expected}, got {result.got} " \
+    line = f"{json_text(shorten(result.text, 70))}: expected {result.expected}, got {result.got} " \
            f"({score(result.probabilities, result.got)})"
     if result.reference is not None:
         ref_label = max(result.reference_probabilities, key=result.reference_probabilities.get)
-        line += f"; reference {json.dumps(shorten(result.reference, 50), ensure_ascii=False)} " \
+        line += f"; reference {json_text(shorten(result.reference, 50))} " \
                 f"({score(result.reference_probabilities, ref_label)})"
     return line
 

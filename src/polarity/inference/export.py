@@ -33,7 +33,7 @@ import torch.nn as nn
 from polarity.data.tokenizer import BR_TAG, CLAUSE_END, NEGATION
 from polarity.engine.predict import reads_alone
 from polarity.errors import ConfigError, PolarityError
-from polarity.files import atomic_path, atomic_write
+from polarity.files import atomic_path, atomic_write, json_text
 
 FORMATS = ("onnx", "torchscript")
 OPSET = 18  # ai.onnx opset of the exported graph: ONNX Runtime >= 1.14 and most other runtimes read it
@@ -293,7 +293,7 @@ def tokenizer_spec(tokenizer) -> dict:
 
 def write_preprocessing(path: Path, spec: dict) -> None:
     """JSON with one top-level key per line (the vocabulary on one line): readable, and still plain JSON."""
-    lines = [f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}" for key, value in spec.items()]
+    lines = [f"  {json.dumps(key)}: {json_text(value)}" for key, value in spec.items()]
     with atomic_write(path) as handle:
         handle.write("{\n" + ",\n".join(lines) + "\n}\n")
 

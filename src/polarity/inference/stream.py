@@ -20,7 +20,7 @@ from pathlib import Path
 
 from polarity.data.tables import TEXT_COLUMNS, iter_rows, pick_column
 from polarity.errors import DataError
-from polarity.files import atomic_path
+from polarity.files import atomic_path, json_text
 
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 CHUNK_ROWS = 8192
@@ -72,7 +72,7 @@ class _Writer:
 
     def write(self, records: list[dict]) -> None:
         if self.kind == "jsonl":
-            self.handle.writelines(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
+            self.handle.writelines(json_text(r, default=str) + "\n" for r in records)
         else:
             if self.csv is None:
                 fields = list(dict.fromkeys(k for r in records for k in r))
