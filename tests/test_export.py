@@ -401,7 +401,10 @@ def test_the_preprocessing_file_states_its_patterns_and_shapes(folders, exported
     assert (spec["negation_pattern"], spec["clause_end_pattern"]) == (NEGATION.pattern, CLAUSE_END.pattern)
     assert tokenizer_spec(Tokenizer())["clause_end_pattern"] is None
     model = read_preprocessing(exported("lstm", "torchscript")["preprocessing"])["model"]
+    assert model["format"] == "torchscript" and "opset" not in model
     assert model["inputs"] == {"ids": {"dtype": "int64", "shape": ["batch", "time"]},
                                "lengths": {"dtype": "int64", "shape": ["batch"]}}
     assert model["outputs"] == {"probabilities": {"dtype": "float32", "shape": ["batch", "labels"]}}
-    assert export_model(folders["mean"], tmp_path / "mean.onnx")["format"] == "onnx"
+    onnx = export_model(folders["mean"], tmp_path / "mean.onnx")  # ONNX is the default format
+    model = read_preprocessing(onnx["preprocessing"])["model"]
+    assert onnx["format"] == "onnx" and (model["format"], model["opset"], model["file"]) == ("onnx", 18, "mean.onnx")

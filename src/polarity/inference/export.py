@@ -240,12 +240,13 @@ def preprocessing_spec(config, encoder, module: ExportModule, out: Path, format:
     """Everything another runtime needs to turn raw text into the network's inputs."""
     tokenizer, vocab = encoder.tokenizer, encoder.vocab
     batching = config.batching
+    # an unmasked RNN reads its padding only where polarity pads to maxlen (exact batching); elsewhere
+    # each text is computed as if alone (ExportModule's ``alone``)
     reads_padding = module.kind == "rnn" and not module.masked
     samples = encoder.encode(SAMPLE_TEXTS)
-    pad_to_maxlen = reads_padding and batching == "exact" and encoder.maxlen is not None
     probs = []
     for seq in samples:  # one review per batch, padded as polarity pads it alone
-        width = encoder.maxlen if pad_to_maxlen else len(seq)
+        width = encoder.maxlen if reads_padding else len(seq)
         ids = torch.tensor([[0] * (width - len(seq)) + seq], dtype=torch.int64)
         with torch.no_grad():
             probs.append(module(ids, torch.tensor([len(seq)])).numpy()[0])
@@ -269,9 +270,9 @@ def preprocessing_spec(config, encoder, module: ExportModule, out: Path, format:
         "padding_rule": "ids[b] = [0] * (time - len(seq)) + seq; lengths[b] = len(seq)",
         "batching": batching,
         "padding_changes_output": reads_padding,
-        "pad_to": ("maxlen" if batching == "exact" else "the batch's longest sequence") if reads_padding else "any",
+        "pad_to": "maxlen" if reads_padding else "any",
         "vocabulary": {w.decode("utf-8", "surrogatepass"): i for w, i in vocab.utf8_index().items()},
-        "examples": [{"text": t, "ids": s, "padded_to": encoder.maxlen if pad_to_maxlen else len(s),
+        "examples": [{"text": t, "ids": s, "padded_to": encoder.maxlen if reads_padding else len(s),
                       "probabilities": [round(float(p), 6) for p in row]} for t, s, row in zip(SAMPLE_TEXTS, samples, probs)],
     }
 
