@@ -273,6 +273,17 @@ def test_a_word_with_a_lone_surrogate_is_saved_loaded_and_exported(tmp_path):
     assert ids_from_spec(spec, texts[-1]) == encoder.encode(texts[-1:])[0]
 
 
+def test_the_preprocessing_file_has_the_keys_the_readme_lists(exported):
+    spec = read_preprocessing(exported("lstm", "torchscript")["preprocessing"])
+    assert list(spec) == ["format", "model", "labels", "tokenizer", "ids", "maxlen", "truncating", "truncating_rule",
+                          "padding", "padding_rule", "batching", "padding_changes_output", "pad_to", "vocabulary",
+                          "examples"]
+    assert list(spec["model"]) == ["file", "format", "inputs", "outputs"]  # and "opset" for ONNX
+    assert list(spec["ids"]) == ["pad", "start", "unknown", "index_from", "num_words", "skip_top", "rule", "start_ids"]
+    assert {"html_break_pattern", "negation_pattern", "clause_end_pattern", "steps"} <= set(spec["tokenizer"])
+    assert all(list(example) == ["text", "ids", "padded_to", "probabilities"] for example in spec["examples"])
+
+
 def test_preprocessing_says_when_padding_matters(folders, exported):
     """An unmasked LSTM predicted with exact batching reads the padding: the file says to pad to maxlen,
     and its examples, padded so, carry the probabilities polarity gives those texts."""
