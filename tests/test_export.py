@@ -281,6 +281,9 @@ def test_the_preprocessing_file_has_the_keys_the_readme_lists(exported):
     assert list(spec["model"]) == ["file", "format", "inputs", "outputs"]  # and "opset" for ONNX
     assert list(spec["ids"]) == ["pad", "start", "unknown", "index_from", "num_words", "skip_top", "rule", "start_ids"]
     assert {"html_break_pattern", "negation_pattern", "clause_end_pattern", "steps"} <= set(spec["tokenizer"])
+    settings = ["strip_html_breaks", "lower", "remove", "negation_scope", "filters", "split", "stop_words"]
+    steps = spec["tokenizer"]["steps"]  # one step per setting, in the order the tokenizer applies them
+    assert len(steps) == len(settings) and all(name in step for name, step in zip(settings, steps)), steps
     assert all(list(example) == ["text", "ids", "padded_to", "probabilities"] for example in spec["examples"])
 
 
