@@ -298,6 +298,19 @@ def test_preprocessing_says_when_padding_matters(folders, exported):
     assert np.abs(np.array([example["probabilities"] for example in spec["examples"]]) - expected).max() < 1e-5
 
 
+def test_examples_of_a_model_that_reads_its_padding_are_padded_to_maxlen_exactly(tmp_path):
+    """With a maxlen as short as the examples, padding them any wider would show in their probabilities."""
+    encoder = TextEncoder.fit(TRAIN, maxlen=6)
+    model = randomize_(build_model(dict(RNN), vocab_size=encoder.vocab_size, num_outputs=1, maxlen=6), seed=3)
+    folder = tmp_path / "short"
+    ModelFolder(folder).save(model, encoder, ["negative", "positive"], {"recipe": {"name": "short", "model": dict(RNN)},
+                                                                        "preprocessing": {"batching": "exact"}})
+    spec = read_preprocessing(export_model(folder, tmp_path / "short.pt", "torchscript")["preprocessing"])
+    assert [example["padded_to"] for example in spec["examples"]] == [6] * 3
+    expected = Predictor.load(folder).predict_proba([example["text"] for example in spec["examples"]])
+    assert np.abs(np.array([example["probabilities"] for example in spec["examples"]]) - expected).max() < 1e-5
+
+
 def test_masked_and_mean_models_say_padding_does_not_matter(exported):
     for name in ("lstm-masked", "mean"):
         spec = read_preprocessing(exported(name, "torchscript")["preprocessing"])
