@@ -284,6 +284,7 @@ def test_the_preprocessing_file_has_the_keys_the_readme_lists(exported):
     settings = ["strip_html_breaks", "lower", "remove", "negation_scope", "filters", "split", "stop_words"]
     steps = spec["tokenizer"]["steps"]  # one step per setting, in the order the tokenizer applies them
     assert len(steps) == len(settings) and all(name in step for name, step in zip(settings, steps)), steps
+    assert steps[3].endswith("with 'NEG'")  # the prefix of a negated word, as the tokenizer writes it
     assert all(list(example) == ["text", "ids", "padded_to", "probabilities"] for example in spec["examples"])
 
 
