@@ -269,6 +269,11 @@ def test_pretraining_settings_and_texts_are_refused_with_what_to_change(tmp_path
     with pytest.raises(ConfigError) as info:
         PretrainSettings(epochs=0)
     assert str(info.value) == "pretrain epochs must be a positive integer, got 0"
+    for vectors in (5, "  "):  # vectors: a name or path, or none
+        with pytest.raises(ConfigError) as info:
+            PretrainSettings(vectors=vectors)
+        assert str(info.value) == ('pretrain vectors must name the vectors (e.g. "glove-6b-50d") or be none, '
+                                   f"got {vectors!r}")
     with pytest.raises(ConfigError) as info:
         pretrain(PretrainSettings(**SMALL), tmp_path / "short", texts=texts(), held_out=["Too short."], device="cpu",
                  **QUIET)
@@ -318,7 +323,9 @@ def test_the_encoder_files_are_tagged_and_each_snapshot_knows_its_pretraining_ti
 
     from safetensors import safe_open
 
-    history = json.loads((encoder_folder / "config.json").read_text())["history"]
+    config = json.loads((encoder_folder / "config.json").read_text())
+    history = config["history"]
+    assert config["pretraining_seconds"] == history[-1]["seconds"] > 0  # what fine-tuning reports, to 0.1 s
     with safe_open(str(encoder_folder / "encoder.safetensors"), framework="pt") as handle:
         assert handle.metadata() == {"format": "polarity-encoder"}
     for row in history:
@@ -472,6 +479,10 @@ def test_pretraining_with_a_limit_holds_out_a_twentieth_as_many_unlabelled_revie
         config = pretrain(PretrainSettings(**dict(SMALL, window=4), epochs=1, limit=limit), tmp_path / str(limit),
                           data=str(sentiment_archive), strict=False, device="cpu", **QUIET)
         assert config["texts"]["fit"] == limit and config["texts"]["held_out"] == held_out
+    again = pretrain(PretrainSettings(**dict(SMALL, window=4), epochs=1, limit=40), tmp_path / "again",
+                     data=str(sentiment_archive), strict=False, device="cpu", **QUIET)  # the same seeded draw
+    assert (tmp_path / "again" / "vocab.json").read_text() == (tmp_path / "40" / "vocab.json").read_text()
+    assert again["history"][0]["held_out_perplexity"] == config["history"][0]["held_out_perplexity"]
 
 
 def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch):
