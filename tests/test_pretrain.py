@@ -423,7 +423,7 @@ def test_the_progress_line_every_so_often_and_at_each_epochs_end(monkeypatch):
     and the time left (of this epoch and the next ones), and a line at each epoch's end."""
     from polarity.training import pretrain as module
 
-    clock = iter([100.0, 102.0, 102.5, 106.0])
+    clock = iter([100.0, 102.0, 102.5, 106.0, 200.0, 201.0])
     monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
     lines = []
     log = module.PeriodicLog(PretrainSettings(**SMALL, epochs=2), steps_per_epoch=10, log=lines.append, every=1.0)
@@ -438,6 +438,36 @@ def test_the_progress_line_every_so_often_and_at_each_epochs_end(monkeypatch):
                          "1h00m of pretraining so far")
     log.end_epoch({"epoch": 1, "loss": 0.5, "held_out_perplexity": {"forward": 40.1}, "seconds": 3599})
     assert lines[-1].endswith("59m59s of pretraining so far")
+    log.start_epoch(1, 10)  # resumed after step 5 of the last epoch: its speed counts from there
+    log.update(6, {"loss": 0.5})  # 1 s later, exactly `every`: a line
+    assert lines[-1] == "epoch 2/2 step 6/10 - loss 0.500 (perplexity 2) - 96 words/s - ETA 0m04s"
+
+
+def test_pretraining_prints_its_progress_with_the_steps_of_an_epoch(tmp_path, monkeypatch):
+    import itertools
+    import re
+
+    from polarity.training import pretrain as module
+
+    clock = itertools.count(0.0, 31.0)  # each reading of the clock 31 s later: a progress line every step
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    lines: list[str] = []
+    pretrain(PretrainSettings(**SMALL, epochs=1), tmp_path / "run", texts=texts(), held_out=texts(10, seed=5),
+             device="cpu", log=lines.append)
+    progress = [line for line in lines if line.startswith("epoch 1/1 step")]
+    assert len(progress) > 1 and all(re.match(r"epoch 1/1 step \d+/35 - loss [\d.]+ ", line) for line in progress)
+
+
+def test_the_learning_rate_and_the_gradient_clip_reach_pretraining(tmp_path):
+    def weights(**settings) -> dict:
+        out = tmp_path / "-".join(f"{k}{v}" for k, v in settings.items())
+        pretrain(PretrainSettings(**{**SMALL, **settings}, epochs=1), out, texts=texts(), held_out=texts(10, seed=5),
+                 device="cpu", **QUIET)
+        return load_file(str(out / "encoder.safetensors"))
+
+    base = weights()
+    for changed in (weights(lr=0.001), weights(clip=0.01)):
+        assert any(not torch.equal(base[name], changed[name]) for name in base)
 
 
 def test_pretraining_settings_read_from_a_run_name_a_wrong_key():
