@@ -279,6 +279,9 @@ def test_pretraining_settings_and_texts_are_refused_with_what_to_change(tmp_path
                  **QUIET)
     assert str(info.value) == ("the held-out texts hold 3 words, fewer than one window of 12: give more texts "
                                "(a larger --limit) or a smaller --window")
+    with pytest.raises(ConfigError) as info:
+        pretrain(PretrainSettings(**SMALL), tmp_path / "none", texts=texts(), held_out=[], device="cpu", **QUIET)
+    assert str(info.value) == "pretraining needs held-out texts to measure the perplexity"
     with pytest.raises(DataError):  # a partial copy of the archive is refused unless strict=False (--no-strict)
         pretrain(PretrainSettings(**SMALL), tmp_path / "partial", data=str(sentiment_archive), device="cpu", **QUIET)
 
@@ -438,6 +441,8 @@ def test_the_progress_line_every_so_often_and_at_each_epochs_end(monkeypatch):
                          "1h00m of pretraining so far")
     log.end_epoch({"epoch": 1, "loss": 0.5, "held_out_perplexity": {"forward": 40.1}, "seconds": 3599})
     assert lines[-1].endswith("59m59s of pretraining so far")
+    log.end_epoch({"epoch": 1, "loss": 0.5, "held_out_perplexity": {"forward": 40.1}, "seconds": 600})
+    assert lines[-1].endswith("10m00s of pretraining so far")
     log.start_epoch(1, 10)  # resumed after step 5 of the last epoch: its speed counts from there
     log.update(6, {"loss": 0.5})  # 1 s later, exactly `every`: a line
     assert lines[-1] == "epoch 2/2 step 6/10 - loss 0.500 (perplexity 2) - 96 words/s - ETA 0m04s"
@@ -453,7 +458,7 @@ def test_pretraining_prints_its_progress_with_the_steps_of_an_epoch(tmp_path, mo
     monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
     lines: list[str] = []
     pretrain(PretrainSettings(**SMALL, epochs=1), tmp_path / "run", texts=texts(), held_out=texts(10, seed=5),
-             device="cpu", log=lines.append)
+             log=lines.append)  # and the default device: the GPU if there is one, else the CPU
     progress = [line for line in lines if line.startswith("epoch 1/1 step")]
     assert len(progress) > 1 and all(re.match(r"epoch 1/1 step \d+/35 - loss [\d.]+ ", line) for line in progress)
 
