@@ -280,6 +280,9 @@ def test_pretraining_settings_and_texts_are_refused_with_what_to_change(tmp_path
     assert str(info.value) == ("the held-out texts hold 3 words, fewer than one window of 12: give more texts "
                                "(a larger --limit) or a smaller --window")
     with pytest.raises(ConfigError) as info:
+        pretrain(PretrainSettings(**SMALL), tmp_path / "few", texts=["Too short."], held_out=texts(), device="cpu", **QUIET)
+    assert str(info.value).startswith("the training texts hold 3 words, fewer than one window of 12")
+    with pytest.raises(ConfigError) as info:
         pretrain(PretrainSettings(**SMALL), tmp_path / "none", texts=texts(), held_out=[], device="cpu", **QUIET)
     assert str(info.value) == "pretraining needs held-out texts to measure the perplexity"
     with pytest.raises(DataError):  # a partial copy of the archive is refused unless strict=False (--no-strict)
@@ -364,6 +367,8 @@ def test_pretraining_starts_from_word_vectors_of_the_models_size(tmp_path):
     assert first["embedding.weight"].shape[1] == 8 and first["rnn.weight_hh_l0"].shape == (4 * 6, 6)
     started = [line for line in lines if line.startswith("embedding starts from")]
     assert len(started) == 1 and started[0].startswith(f"embedding starts from {glove}: ")
+    prepared = [line for line in lines if line.startswith("pretraining on 120 texts")]
+    assert len(prepared) == 1 and prepared[0].endswith(("prepared in 0 s", "prepared in 1 s", "prepared in 2 s"))
     assert started[0].endswith("% of the words have a vector") and float(started[0].split(": ")[1].split("%")[0]) > 0
     with pytest.raises(ConfigError) as info:
         pretrain(PretrainSettings(**{**SMALL, "vectors": str(glove), "embedding_dim": 6}), tmp_path / "other",
@@ -461,6 +466,12 @@ def test_pretraining_prints_its_progress_with_the_steps_of_an_epoch(tmp_path, mo
              log=lines.append)  # and the default device: the GPU if there is one, else the CPU
     progress = [line for line in lines if line.startswith("epoch 1/1 step")]
     assert len(progress) > 1 and all(re.match(r"epoch 1/1 step \d+/35 - loss [\d.]+ ", line) for line in progress)
+
+
+def test_a_forward_only_language_model_measures_one_direction(tmp_path):
+    config = pretrain(PretrainSettings(**SMALL, bidirectional=False, epochs=1), tmp_path / "forward", texts=texts(),
+                      held_out=texts(10, seed=5), device="cpu", **QUIET)
+    assert list(config["history"][0]["held_out_perplexity"]) == ["forward"]
 
 
 def test_the_learning_rate_and_the_gradient_clip_reach_pretraining(tmp_path):
