@@ -101,8 +101,10 @@ def test_pretraining_resumes_exactly_after_a_stop(tmp_path, monkeypatch):
     with pytest.raises(TrainingInterrupted):
         pretrain(settings, tmp_path / "stopped", **data)
     monkeypatch.setattr(Pretrainer, "train_step", real_step)
-    with pytest.raises(ConfigError, match="--resume"):
+    with pytest.raises(ConfigError) as info:
         pretrain(settings, tmp_path / "stopped", **data)
+    assert str(info.value) == (f"{tmp_path / 'stopped'} holds a pretraining run: continue or extend it with --resume "
+                               "(and --epochs), or choose another --out")
     resumed_steps = {"n": 0}
 
     def count(self, rows):
@@ -474,7 +476,7 @@ def test_a_forward_only_language_model_measures_one_direction(tmp_path):
     assert list(config["history"][0]["held_out_perplexity"]) == ["forward"]
 
 
-def test_the_learning_rate_and_the_gradient_clip_reach_pretraining(tmp_path):
+def test_the_learning_rate_the_gradient_clip_and_the_dropout_reach_pretraining(tmp_path):
     def weights(**settings) -> dict:
         out = tmp_path / "-".join(f"{k}{v}" for k, v in settings.items())
         pretrain(PretrainSettings(**{**SMALL, **settings}, epochs=1), out, texts=texts(), held_out=texts(10, seed=5),
@@ -482,7 +484,7 @@ def test_the_learning_rate_and_the_gradient_clip_reach_pretraining(tmp_path):
         return load_file(str(out / "encoder.safetensors"))
 
     base = weights()
-    for changed in (weights(lr=0.001), weights(clip=0.01)):
+    for changed in (weights(lr=0.001), weights(clip=0.01), weights(dropout=0.0)):
         assert any(not torch.equal(base[name], changed[name]) for name in base)
 
 
