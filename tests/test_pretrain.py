@@ -348,6 +348,15 @@ def test_the_encoder_files_are_tagged_and_each_snapshot_knows_its_pretraining_ti
         pretrain(None, damaged, resume=True, texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
     assert str(info.value).startswith(f"{damaged / 'pretrain.json'} cannot be read (")
     assert str(info.value).endswith("); start over with another --out")
+    run = json.loads((encoder_folder / "pretrain.json").read_text())
+    (damaged / "pretrain.json").write_text(json.dumps(dict(run, settings=dict(run["settings"], epoch=4))))
+    with pytest.raises(ConfigError) as info:  # a hand-edited setting: the message names the file
+        pretrain(None, damaged, resume=True, texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
+    assert str(info.value) == (f"unknown key 'epoch' in the settings ({damaged / 'pretrain.json'}); "
+                               "did you mean 'epochs'?")
+    with pytest.raises(ConfigError) as info:
+        pretrain(None, tmp_path / "new", texts=texts(), held_out=texts(10, seed=5), device="cpu", **QUIET)
+    assert str(info.value) == "pretrain needs settings unless it resumes a run"
 
 
 def test_pretraining_starts_from_word_vectors_of_the_models_size(tmp_path):
@@ -523,14 +532,16 @@ def test_each_pretraining_epoch_visits_every_window_once_in_its_own_seeded_order
 
 def test_pretraining_with_a_limit_holds_out_a_twentieth_as_many_unlabelled_reviews(tmp_path, sentiment_archive):
     """--limit N reads N training texts and keeps N/20 unlabelled reviews (at least one) for the perplexity."""
-    for limit, held_out in ((10, 1), (40, 2)):
-        config = pretrain(PretrainSettings(**dict(SMALL, window=4), epochs=1, limit=limit), tmp_path / str(limit),
-                          data=str(sentiment_archive), strict=False, device="cpu", **QUIET)
+    for limit, kept, held_out in ((10, 10, 1), (40, 10, 2), (40, 1, 1)):  # kept: the held_out setting
+        settings = PretrainSettings(**dict(SMALL, window=4, held_out=kept), epochs=1, limit=limit)
+        config = pretrain(settings, tmp_path / f"{limit}-{kept}", data=str(sentiment_archive), strict=False,
+                          device="cpu", **QUIET)
         assert config["texts"]["fit"] == limit and config["texts"]["held_out"] == held_out
     again = pretrain(PretrainSettings(**dict(SMALL, window=4), epochs=1, limit=40), tmp_path / "again",
                      data=str(sentiment_archive), strict=False, device="cpu", **QUIET)  # the same seeded draw
-    assert (tmp_path / "again" / "vocab.json").read_text() == (tmp_path / "40" / "vocab.json").read_text()
-    assert again["history"][0]["held_out_perplexity"] == config["history"][0]["held_out_perplexity"]
+    assert (tmp_path / "again" / "vocab.json").read_text() == (tmp_path / "40-10" / "vocab.json").read_text()
+    first = json.loads((tmp_path / "40-10" / "config.json").read_text())
+    assert again["history"][0]["held_out_perplexity"] == first["history"][0]["held_out_perplexity"]
 
 
 def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch):
