@@ -117,6 +117,28 @@ def synthetic_reviews(n: int, positive: bool, seed: int) -> list[str]:
     return reviews
 
 
+def two_epochs_twice(monkeypatch, train) -> list[list[list[int]]]:
+    """The items the training loop steps through in each of two epochs, for two runs: ``train(name)``
+    trains two epochs into a folder called ``name``."""
+    from polarity.training.loop import Loop
+
+    real_step = Loop.train_step
+    seen: list[list[int]] = []
+
+    def record(self, indices):
+        seen.append([int(i) for i in indices])
+        return real_step(self, indices)
+
+    monkeypatch.setattr(Loop, "train_step", record)
+    runs = []
+    for name in ("a", "b"):
+        seen.clear()
+        train(name)
+        steps = len(seen) // 2
+        runs.append([sum(seen[:steps], []), sum(seen[steps:], [])])
+    return runs
+
+
 def sentiment_rows(n: int, seed: int) -> list[tuple[str, str]]:
     """(text, label) rows of synthetic reviews, positive and negative in turn."""
     pos, neg = synthetic_reviews(n, True, seed), synthetic_reviews(n, False, seed + 100)

@@ -18,7 +18,7 @@ from polarity.training.pretrain import PretrainSettings, Pretrainer, pretrain
 from polarity.training.trainer import Trainer, discriminative_groups, unfrozen_groups
 from polarity.training.recipes import Recipe, TrainingConfig
 
-from conftest import synthetic_reviews
+from conftest import synthetic_reviews, two_epochs_twice
 
 QUIET = dict(log=lambda *a: None)
 SMALL = dict(words=60, embedding_dim=8, units=8, window=12, batch_size=8, lr=0.01, vectors=None, held_out=10)
@@ -509,23 +509,11 @@ def test_the_log_names_the_encoder_a_classifier_starts_from(encoder_folder, tmp_
                  progress=False, log=lines.append)
     assert f"pretrained encoder {encoder_folder.resolve()} (3 epochs, 0 min of pretraining)" in lines
 
+
 def test_each_pretraining_epoch_visits_every_window_once_in_its_own_seeded_order(tmp_path, monkeypatch):
-    real_step = Pretrainer.train_step
-    seen: list[list[int]] = []
-
-    def record(self, rows):
-        seen.append([int(i) for i in rows])
-        return real_step(self, rows)
-
-    monkeypatch.setattr(Pretrainer, "train_step", record)
-    runs = []
-    for name in ("a", "b"):
-        seen.clear()
-        pretrain(PretrainSettings(**SMALL, epochs=2), tmp_path / name, texts=texts(), held_out=texts(10, seed=5),
-                 device="cpu", **QUIET)
-        steps = len(seen) // 2
-        runs.append([sum(seen[:steps], []), sum(seen[steps:], [])])
-    (first, second), again = runs
+    (first, second), again = two_epochs_twice(monkeypatch, lambda name: pretrain(
+        PretrainSettings(**SMALL, epochs=2), tmp_path / name, texts=texts(), held_out=texts(10, seed=5), device="cpu",
+        **QUIET))
     assert sorted(first) == sorted(second) == list(range(len(first)))
     assert first != second and [first, second] == again
 

@@ -647,23 +647,10 @@ def test_reproduce_report_reads_as_printed():
 def test_each_epoch_reads_every_text_once_in_its_own_seeded_order(tmp_path, corpus, monkeypatch, batching):
     """As Keras shuffles: every epoch sees each training text once, in an order of its own, the same
     for the same seed."""
-    from polarity.training.trainer import Trainer
+    from conftest import two_epochs_twice
 
-    real_step = Trainer.train_step
-    seen: list[list[int]] = []
-
-    def record(self, indices):
-        seen.append([int(i) for i in indices])
-        return real_step(self, indices)
-
-    monkeypatch.setattr(Trainer, "train_step", record)
-    orders = []
-    for name in ("a", "b"):
-        seen.clear()
-        run(tiny_recipe(**{"training.epochs": 2, "training.batching": batching}), tmp_path / name, corpus)
-        steps = len(seen) // 2
-        orders.append([sum(seen[:steps], []), sum(seen[steps:], [])])
-    (first, second), again = orders[0], orders[1]
+    recipe = tiny_recipe(**{"training.epochs": 2, "training.batching": batching})
+    (first, second), again = two_epochs_twice(monkeypatch, lambda name: run(recipe, tmp_path / name, corpus))
     assert sorted(first) == sorted(second) == list(range(len(first)))
     assert first != second and [first, second] == again
     if batching == "exact":  # as Keras: consecutive slices of one seeded permutation, not batches by length
