@@ -693,9 +693,13 @@ def test_serve_command_line(models, monkeypatch):
         create_app([])
     with pytest.raises(PolarityError, match="--workers"):
         settings_from_args(serve_args(str(models / "topics"), "--workers", "0"))
-    for flag, value in (("--max-batch", "0"), ("--batch-window-ms", "-1"), ("--port", "65536")):
+    for flag, value in (("--max-batch", "0"), ("--batch-window-ms", "-1"), ("--port", "65536"),
+                        ("--max-batch", "4097"), ("--batch-window-ms", "1000.5"), ("--port", "-1")):
         with pytest.raises(PolarityError, match=f"^{flag} "):
             settings_from_args(serve_args(str(models / "topics"), flag, value))
+    edges = serve_args(str(models / "topics"), "--max-batch", "4096", "--batch-window-ms", "0", "--port", "0")
+    settings = settings_from_args(edges)  # each range takes its edge: no waiting for a batch, any free port
+    assert (settings.max_batch, settings.batch_window_ms, settings.port) == (4096, 0, 0)
 
 
 def test_each_uvicorn_worker_builds_the_app_the_command_line_describes(models, monkeypatch):
