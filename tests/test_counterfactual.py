@@ -27,6 +27,7 @@ from polarity.data.pairs import (
     read_pairs,
     resolve_pairs,
     with_pairs,
+    without_texts,
 )
 from polarity.errors import ConfigError, DataError
 
@@ -415,6 +416,14 @@ def test_held_out_texts_come_from_cad_dev_a_table_or_lines(tmp_path, monkeypatch
         monkeypatch.setenv("POLARITY_CAD", str(CAD))
         held = excluded_texts("cad-dev")
         assert len(held) == 490 and held == set(load_cad("dev").texts)
+
+
+def test_texts_are_held_out_when_exactly_equal():
+    """A held-out text leaves out the training texts equal to it, and no text that differs in a space or a case."""
+    data = LabelledTexts.from_lists(["A fine film.", "A fine film. ", "a fine film.", "Dull."], ["pos", "pos", "pos", "neg"])
+    kept, left_out = without_texts(data, {"A fine film.", "Not in the data."})
+    assert (kept.texts, left_out) == (["A fine film. ", "a fine film.", "Dull."], 1)
+    assert without_texts(data, set()) == (data, 0)
 
 
 def test_a_subset_of_pairs_keeps_their_ids():
