@@ -11,10 +11,11 @@ only ones. It runs after the API-key check and the body limit, which have read t
 
 from __future__ import annotations
 
+import json
+
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from polarity.files import json_text
 from polarity.server.errors import ApiError, exception_response, replay, send_response
 from polarity.server.registry import ModelSet, ServedModel
 from polarity.server.schemas import PredictRequest
@@ -67,4 +68,4 @@ def _sends_json(scope: Scope) -> bool:
 
 def _dumps(content: dict) -> bytes:
     """The bytes ``JSONResponse(content)`` sends."""
-    return json_text(content, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
