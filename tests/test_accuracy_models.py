@@ -515,16 +515,17 @@ def test_a_length_mix_never_weighs_a_part_against_its_own_evidence():
     assert ((logits > 0) == y).mean() > 0.95
 
 
-def test_a_length_mix_recovers_the_weights_its_labels_were_drawn_with():
+@pytest.mark.parametrize("short_weight", [1.2, -1.2])
+def test_a_length_mix_recovers_the_weights_its_labels_were_drawn_with(short_weight):
     """Labels drawn from a logistic model whose part weights stay >= 0 at every length: the fit finds
-    its five weights and bias again."""
+    its five weights and bias again, whichever way shortness alone leans (only the parts are bounded)."""
     from polarity.training.linear import fit_length_mix
 
     rng = np.random.default_rng(1)
     rnn, ngrams = rng.normal(0, 2, (2, 40000))
     short = 1 / (1 + rng.integers(1, 300, 40000) / 30)
     inputs = np.column_stack([rnn, ngrams, rnn * short, ngrams * short, short])
-    truth, true_bias = np.array([0.5, 1.0, 1.5, -0.5, 1.2]), -0.4
+    truth, true_bias = np.array([0.5, 1.0, 1.5, -0.5, short_weight]), -0.4
     y = (rng.random(40000) < 1 / (1 + np.exp(-(inputs @ truth + true_bias)))).astype(int)
     weight, bias = fit_length_mix(inputs, y)
     assert weight.shape == (1, 5) and bias.shape == (1,)

@@ -583,21 +583,47 @@ def _tiny_folder(path):
     from polarity.models.folder import ModelFolder
 
     encoder = TextEncoder.fit(["a fine film", "a dull film"], maxlen=5)
-    model = build_model({"type": "rnn", "units": 3, "embedding_dim": 4}, vocab_size=encoder.vocab_size).eval()
+    options = {"type": "rnn", "units": 3, "embedding_dim": 4, "embedding_dropout": 0.5}
+    model = build_model(options, vocab_size=encoder.vocab_size).eval()
     folder = ModelFolder(path)
-    folder.save(model, encoder, ["bad", "good"], {"recipe": {"name": "tiny", "model": {"type": "rnn", "units": 3,
-                                                                                      "embedding_dim": 4}}})
+    folder.save(model, encoder, ["bad", "good"], {"recipe": {"name": "tiny", "model": options}})
     return folder, model, encoder
 
 
 def test_a_saved_model_folder_loads_back(tmp_path):
     """``ModelFolder.save`` makes missing parent folders and writes a config that loads back with the
-    encoder's preprocessing, also from a config that names none."""
+    encoder's preprocessing, also from a config that names none. The network loads ready to predict:
+    its dropout off, so a text gets the same logit every time."""
     folder, model, encoder = _tiny_folder(tmp_path / "runs" / "new" / "model")
     loaded = folder.load()
     assert loaded.config.labels == ["bad", "good"] and loaded.config.preprocessing["maxlen"] == 5
-    ids = torch.tensor(encoder.encode(["a fine film"]))
+    ids = torch.tensor(encoder.encode(["a fine film"] * 16))
     torch.testing.assert_close(loaded.model(ids), model(ids))
+
+
+def test_history_csv_has_a_column_for_every_key_an_epoch_reports(tmp_path):
+    """``history.csv`` holds every key of every epoch's row, blank where an epoch has none."""
+    import csv
+
+    from polarity.models.folder import ModelFolder
+
+    folder = ModelFolder(tmp_path)
+    folder.write_history([{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.4, "val_loss": 0.45}])
+    with open(folder.file(folder.HISTORY_CSV), newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows == [{"epoch": "1", "loss": "0.5", "val_loss": ""}, {"epoch": "2", "loss": "0.4", "val_loss": "0.45"}]
+
+
+def test_a_folder_that_names_no_batching_predicts_each_text_as_if_alone(tmp_path):
+    """A config.json without ``preprocessing.batching`` (as folders from before the option) is read as
+    bucketed batching: each text gets what the network gives it alone, with no padding read."""
+    from polarity.inference import Predictor
+
+    folder, model, encoder = _tiny_folder(tmp_path / "m")
+    assert "batching" not in json.loads(folder.file(folder.CONFIG).read_text(encoding="utf-8"))["preprocessing"]
+    texts = ["film", "a fine film", "a dull film a fine film"]
+    alone = [torch.sigmoid(model(torch.tensor(encoder.encode([text])))).item() for text in texts]
+    np.testing.assert_allclose(Predictor.load(folder.path).predict_proba(texts)[:, 1], alone, atol=1e-6)
 
 
 def test_input_dropout_drops_embedding_dimensions_per_review_and_rescales():

@@ -191,7 +191,9 @@ def test_predict_gives_what_the_predictor_gives(client, models):
 def test_predict_with_threshold_and_another_model(client, models):
     text = "a film with some wonderful and some awful moments"
     p = Predictor.load(models / "sentiment").predict_proba([text])[0, 1]
-    for threshold, label in ((max(p - 0.01, 0.0), "positive"), (min(p + 0.01, 1.0), "negative")):
+    assert 0.0 < p < 1.0
+    for threshold, label in ((max(p - 0.01, 0.0), "positive"), (min(p + 0.01, 1.0), "negative"),
+                             (0.0, "positive"), (1.0, "negative")):  # both edges of [0, 1] are thresholds
         result = client.post("/v1/predict", json={"texts": [text], "threshold": threshold}).json()["results"][0]
         assert result["label"] == label
     topics = Predictor.load(models / "topics")
@@ -554,6 +556,7 @@ def test_body_limit_counts_every_chunk_of_a_streamed_body():
     (b'{"texts": ["a"], "model": 3}', 422, "invalid_request"),
     (b'{"texts": ["\\ud800"]}', 422, "invalid_request"),  # a lone surrogate is no Unicode text
     (b'{"texts": ["a"], "model": "nope"}', 404, "model_not_found"),
+    (b'{"texts": ["a"], "model": ""}', 404, "model_not_found"),  # only a missing or null name means the default
     (b'{"texts": ["a"], "model": "../sentiment"}', 404, "model_not_found"),
     (b'{"texts": ["a"], "model": "topics", "threshold": 0.5}', 422, "invalid_threshold"),
 ])
