@@ -190,6 +190,13 @@ def test_compare_runs_mcnemar(models, sentiment_archive, capsys):
     assert main(["compare", str(models / "lstm"), str(models / "mean"), "--data", str(sentiment_archive), "--no-strict", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["reviews"] == 240 and 0 <= report["models"][1]["vs_first"]["p_value"] <= 1
+    test = load_imdb(sentiment_archive, strict=False).test
+    right = [np.array(Predictor.load(models / name).predict(test.texts)) == np.array(["negative", "positive"])[test.labels]
+             for name in ("lstm", "mean")]
+    assert [row["accuracy"] for row in report["models"]] == [pytest.approx(r.mean()) for r in right]
+    vs_first = report["models"][1]["vs_first"]  # the first model right where the second is wrong, and the other way
+    assert (vs_first["only_first_right"], vs_first["only_second_right"]) == ((right[0] & ~right[1]).sum(),
+                                                                              (~right[0] & right[1]).sum())
 
 
 def test_metric_helpers():
