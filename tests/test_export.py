@@ -357,6 +357,34 @@ def test_export_errors(folders, tmp_path, monkeypatch):
 
 
 @needs_onnx
+def test_export_json_describes_the_files_in_the_opset_asked_for(folders, tmp_path, capsys):
+    """``polarity export --json`` prints one JSON record of what was written; ``--opset`` is the
+    opset of the ONNX file's graph."""
+    import onnx
+
+    parser = argparse.ArgumentParser(prog="polarity")
+    add_export_parser(parser.add_subparsers(), argparse.ArgumentParser(add_help=False))
+    out = tmp_path / "mean.onnx"
+    args = parser.parse_args(["export", str(folders["mean"]), "--out", str(out), "--opset", "20", "--json"])
+    args.handler(args)
+    record = json.loads(capsys.readouterr().out)
+    check = record.pop("check")
+    assert check["runtime"] == "onnxruntime" and check["max_abs_diff"] < 1e-4
+    encoder = Predictor.load(folders["mean"]).encoder
+    assert record == {"model": str(out), "format": "onnx", "bytes": out.stat().st_size,
+                      "preprocessing": str(tmp_path / "mean.preprocessing.json"),
+                      "inputs": {"ids": {"dtype": "int64", "shape": ["batch", "time"]},
+                                 "lengths": {"dtype": "int64", "shape": ["batch"]}},
+                      "outputs": {"probabilities": {"dtype": "float32", "shape": ["batch", 2]}},
+                      "labels": ["negative", "positive"], "vocabulary_words": len(encoder.vocab.utf8_index()),
+                      "maxlen": MAXLEN, "opset": 20}
+    assert [(o.domain, o.version) for o in onnx.load(str(out)).opset_import if o.domain == ""] == [("", 20)]
+    with pytest.raises(ConfigError) as error:
+        export_model(folders["mean"], tmp_path / "m.x", "tflite")
+    assert str(error.value) == "format must be one of onnx, torchscript, got 'tflite'"
+
+
+@needs_onnx
 def test_onnx_export_without_onnxruntime_says_the_file_was_not_run(folders, tmp_path, monkeypatch, capsys):
     import polarity.inference.export
 

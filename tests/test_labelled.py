@@ -200,6 +200,12 @@ def test_folder_layout_like_aclimdb(tmp_path):
     assert data.texts == ["Awful", "Loved it 😀", "Great"]
 
 
+def test_folder_text_files_are_found_whatever_the_case_of_their_suffix(tmp_path):
+    write_folders(tmp_path, {"pos/a.TXT": "Great", "pos/b.Txt": "Fine", "neg/c.txt": "Awful", "neg/d.md": "notes"})
+    data = read_labelled(tmp_path)
+    assert data.texts == ["Awful", "Great", "Fine"] and data.labels.tolist() == [0, 1, 1]
+
+
 def test_folder_with_four_labels_and_errors(tmp_path):
     write_folders(tmp_path, {f"{label}/{i}.txt": f"{label} {i}" for label in ("1", "3", "7", "10") for i in range(2)})
     data = read_labelled(tmp_path)

@@ -163,6 +163,15 @@ def test_text_tab_label_lines_split_on_the_last_tab(tmp_path):
         read_labelled(other, names=["neg", "pos"])
 
 
+def test_text_tab_label_lines_with_polarity_words_in_any_case_are_labelled(tmp_path):
+    """Prediction input may hold tabs, so a .txt file counts as text<TAB>label lines only when every
+    line ends in a polarity label: in any case, as the labels are read."""
+    path = tmp_path / "sentences.txt"
+    path.write_text("Great.\tPositive\nDull.\tNEGATIVE\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.texts == ["Great.", "Dull."] and table.labels.tolist() == [1, 0]
+
+
 def test_an_empty_text_file_has_no_labels(tmp_path):
     path = tmp_path / "empty.txt"
     path.write_text("", encoding="utf-8")
