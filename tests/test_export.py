@@ -365,7 +365,7 @@ def test_export_json_describes_the_files_in_the_opset_asked_for(folders, tmp_pat
     parser = argparse.ArgumentParser(prog="polarity")
     add_export_parser(parser.add_subparsers(), argparse.ArgumentParser(add_help=False))
     out = tmp_path / "mean.onnx"
-    args = parser.parse_args(["export", str(folders["mean"]), "--out", str(out), "--opset", "20", "--json"])
+    args = parser.parse_args(["export", str(folders["mean"]), "--out", str(out), "--opset", "19", "--json"])
     args.handler(args)
     record = json.loads(capsys.readouterr().out)
     check = record.pop("check")
@@ -377,8 +377,8 @@ def test_export_json_describes_the_files_in_the_opset_asked_for(folders, tmp_pat
                                  "lengths": {"dtype": "int64", "shape": ["batch"]}},
                       "outputs": {"probabilities": {"dtype": "float32", "shape": ["batch", 2]}},
                       "labels": ["negative", "positive"], "vocabulary_words": len(encoder.vocab.utf8_index()),
-                      "maxlen": MAXLEN, "opset": 20}
-    assert [(o.domain, o.version) for o in onnx.load(str(out)).opset_import if o.domain == ""] == [("", 20)]
+                      "maxlen": MAXLEN, "opset": 19}
+    assert [(o.domain, o.version) for o in onnx.load(str(out)).opset_import if o.domain == ""] == [("", 19)]
     with pytest.raises(ConfigError) as error:
         export_model(folders["mean"], tmp_path / "m.x", "tflite")
     assert str(error.value) == "format must be one of onnx, torchscript, got 'tflite'"
