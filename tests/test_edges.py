@@ -98,6 +98,8 @@ def test_the_history_reports_the_epochs_mean_loss_and_accuracy(tmp_path):
     ("training.early_stopping", -1, 0), ("training.lr_decay", 0.99, 1.0), ("training.initial_accumulator", -0.1, 0.0),
     ("training.pair_weight", -0.1, 0.0), ("training.pairs_per_step", 0, 1), ("training.shards", 0, 1),
     ("training.optimizer", "adamw", "rmsprop"), ("training.precision", "float16", "bfloat16"),
+    ("training.mix_counterfactuals", 1.01, 1.0), ("training.mix_counterfactuals", -0.1, 0.0),
+    ("training.ngram_pair_repeat", -1, 0),
 ])
 def test_every_range_refuses_just_outside_and_takes_its_edge(key, bad, good):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
