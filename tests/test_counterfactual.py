@@ -180,6 +180,20 @@ def test_held_out_texts_never_reach_training_or_validation(sentiment_archive, tm
     assert set(held) <= set(corpus.test.texts) | set(corpus.train.texts)  # they were there to leave out
 
 
+def test_held_out_texts_leave_a_given_validation_file_too(tmp_path):
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import prepare_data
+
+    texts = [f"a good film {i}" for i in range(10)] + [f"a bad film {i}" for i in range(10)]
+    labels = ["positive"] * 10 + ["negative"] * 10
+    valid = (["fine work", "poor work", "held out here"], ["positive", "negative", "positive"])
+    exclude = write(tmp_path, "held.txt", "held out here\na good film 3\n")
+    splits = prepare_data(load_recipe("mean-embedding", {"data.exclude": str(exclude)}), train=(texts, labels),
+                          valid=valid)
+    assert splits.valid.texts == ["fine work", "poor work"] and "a good film 3" not in splits.fit.texts
+    assert len(splits.fit) == 19
+
+
 def test_pairs_and_counterfactuals_join_the_training_texts_only(sentiment_archive, tmp_path):
     from polarity.data.imdb import load_imdb
     from polarity.training import load_recipe

@@ -65,6 +65,16 @@ def given_vectors(tmp_path_factory):
                       "model.freeze_embedding": True, "training.epochs": 1})
 
 
+def test_config_counts_a_frozen_embedding_apart_from_the_trainable_weights(given_vectors):
+    """config.json's ``parameters``: all of the network's weights, and those training changed."""
+    from polarity.models.folder import ModelFolder
+
+    model = Predictor.load(given_vectors).model
+    total = sum(p.numel() for p in model.parameters())
+    frozen = model.embedding.weight.numel()
+    assert ModelFolder(given_vectors).config().parameters == {"total": total, "trainable": total - frozen}
+
+
 # -- nearest words -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_neighbours_are_at_the_distance_of_their_vectors_and_ties_keep_the_vocabulary_order(given_vectors, metric):
