@@ -171,6 +171,18 @@ def test_cli_reads_the_named_text_column_into_new_folders(model, predictor, tmp_
     assert [r["pred_warning"] for r in rows] == [""] * len(summaries)
 
 
+@pytest.mark.parametrize("empty", [20, 21, 25])
+def test_the_first_20_row_warnings_are_printed_then_counted(model, tmp_path, capsys, empty):
+    source = write_csv(tmp_path / "in.csv", [[""]] * empty + [["a fine film"]], ["text"])
+    assert main(["predict", str(model), "--file", str(source), "--output", str(tmp_path / "out.csv"), "--quiet"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    shown = [line for line in lines if line.startswith(f"polarity: warning: {source}, line ")]
+    assert shown == [f"polarity: warning: {source}, line {n}: empty text: scored from the start marker alone"
+                     for n in range(2, 22)]
+    counted = [line for line in lines if line.endswith("more rows with warnings (see pred_warning)")]
+    assert counted == ([f"polarity: warning: {empty - 20:,} more rows with warnings (see pred_warning)"] if empty > 20 else [])
+
+
 def test_a_text_file_is_read_a_line_a_text_whatever_text_column_says(model, tmp_path):
     lines = tmp_path / "lines.txt"
     lines.write_text("A great film.\nAn awful film.\n", encoding="utf-8")

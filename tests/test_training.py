@@ -205,6 +205,18 @@ def test_cli_recipes_summary_and_train(tmp_path, sentiment_archive, capsys):
     assert main(["train", "nope", "--data", str(sentiment_archive)]) == 1
 
 
+def test_training_flags_given_as_zero_override_the_recipe():
+    """``--maxlen 0`` (read every word), ``--num-words 0``, ``--early-stopping 0`` and ``--seed 0``
+    are settings, not absent flags."""
+    from polarity.cli import build_parser
+    from polarity.cli.common import overrides
+
+    args = build_parser().parse_args(["train", "--maxlen", "0", "--num-words", "0", "--early-stopping", "0",
+                                      "--seed", "0", "--valid-fraction", "0"])
+    assert overrides(args) == {"data.maxlen": 0, "data.num_words": 0, "training.early_stopping": 0, "training.seed": 0,
+                               "data.valid_fraction": 0.0}
+
+
 def test_summary_prints_the_table_keras_prints(capsys):
     """Notebook 001's model.summary(), with Keras's column widths (Dense names its activation)."""
     assert main(["summary", "lstm-dropout"]) == 0
