@@ -319,6 +319,18 @@ def test_masked_and_mean_models_say_padding_does_not_matter(exported):
         assert [example["padded_to"] for example in spec["examples"]] == [len(e["ids"]) for e in spec["examples"]]
 
 
+@pytest.mark.parametrize("options", [{"type": "rnn", "units": 3, "embedding_dim": 4, "recurrent_activation": "hard_sigmoid"},
+                                     {"type": "rnn", "units": 3, "embedding_dim": 4, "pooling": "max"}])
+def test_the_export_names_the_models_it_cannot_export(options):
+    with pytest.raises(ConfigError) as error:
+        ExportModule(build_model({"type": "tfidf-lr"}, vocab_size=20))
+    assert str(error.value) == "cannot export a TfidfLogisticRegression: only 'rnn' and 'mean-embedding' models"
+    with pytest.raises(ConfigError) as error:
+        ExportModule(build_model(options, vocab_size=20))
+    assert str(error.value) == ("cannot export an rnn with pooling over time or hard_sigmoid gates (a step loop): "
+                                "only the last step of a fused LSTM/GRU is exported")
+
+
 def test_a_file_without_the_preprocessing_format_is_refused(tmp_path):
     path = tmp_path / "other.json"
     path.write_text(json.dumps({"format": "other/1", "labels": ["a", "b"]}))
@@ -354,6 +366,17 @@ def test_export_errors(folders, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"needs onnxscript: pip install 'polarity\[export\]'"):
         export_model(folders["mean"], tmp_path / "m.onnx", "onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_onnx_export_names_every_missing_module_and_the_extra(folders, tmp_path, monkeypatch):
+    import polarity.inference.export
+
+    monkeypatch.setattr(polarity.inference.export, "_importable", lambda name: name == "onnxruntime")
+    with pytest.raises(ConfigError) as error:
+        export_model(folders["mean"], tmp_path / "m.onnx")
+    assert str(error.value) == ("ONNX export needs onnx and onnxscript: pip install 'polarity[export]' "
+                                "(onnx, onnxscript, onnxruntime)")
+    assert not list(tmp_path.iterdir())
 
 
 @needs_onnx
