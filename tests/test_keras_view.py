@@ -27,13 +27,16 @@ def test_types_shapes_and_conventions(source):
 
 
 def test_shuffle_is_keras_randomstate(source):
-    (x_a, y_a), _ = imdb.load_data(source, seed=113)
+    (x_a, y_a), (_, y_test) = imdb.load_data(source, seed=113)
     (x_b, y_b), _ = imdb.load_data(source, seed=113)
     (x_c, _), _ = imdb.load_data(source, seed=1)
     assert y_a.tolist() == y_b.tolist() and [len(x) for x in x_a] == [len(x) for x in x_b]
-    order = np.arange(12)
-    np.random.RandomState(113).shuffle(order)
+    order, test_order = np.arange(12), np.arange(12)
+    rng = np.random.RandomState(113)
+    rng.shuffle(order)
+    rng.shuffle(test_order)  # Keras shuffles the test split with the same generator, after the training split
     assert y_a.tolist() == np.array([0] * 6 + [1] * 6)[order].tolist()
+    assert y_test.tolist() == np.array([0] * 6 + [1] * 6)[test_order].tolist()
     assert [list(x) for x in x_a] != [list(x) for x in x_c]
 
 
