@@ -61,11 +61,11 @@ def randomize_(model: torch.nn.Module, seed: int) -> torch.nn.Module:
     return model.eval()
 
 
-def make_folder(root, name: str, batching: str = "exact"):
+def make_folder(root, name: str, batching: str = "exact", maxlen: int | None = MAXLEN):
     options, labels = CASES[name]
-    encoder = TextEncoder.fit(TRAIN, maxlen=MAXLEN)
+    encoder = TextEncoder.fit(TRAIN, maxlen=maxlen)
     model = build_model(dict(options), vocab_size=encoder.vocab_size, num_outputs=1 if len(labels) == 2 else len(labels),
-                        maxlen=MAXLEN)
+                        maxlen=maxlen)
     randomize_(model, seed=len(name))
     folder = root / name
     ModelFolder(folder).save(model, encoder, labels, {"recipe": {"name": name, "model": dict(options)},
@@ -161,6 +161,19 @@ def test_onnx_runtime_gives_pytorchs_probabilities(name, folders, exported):
               for v in list(graph.input) + list(graph.output)}
     assert shapes == {"ids": ["batch", "time"], "lengths": ["batch"], "probabilities": ["batch", len(CASES[name][1])]}
     check_against_pytorch(folders[name], result, name)
+
+
+@needs_onnx
+@pytest.mark.parametrize("name", ["bilstm-masked", "mean-masked"])
+def test_a_model_that_reads_every_word_exports_and_gives_pytorchs_probabilities(name, tmp_path):
+    """A model trained without a maxlen (``data.maxlen = 0``) exports, and the file reads reviews of any length."""
+    folder = make_folder(tmp_path, name, batching="bucketed", maxlen=None)
+    result = export_model(folder, tmp_path / f"{name}.onnx")
+    assert result["maxlen"] is None and result["check"]["max_abs_diff"] < 1e-5
+    predictor = Predictor.load(folder)
+    sequences = [[1] + seq for seq in reviews(predictor.encoder.vocab_size, n=200)] + [list(range(4, 24)) * 5]
+    got = np.concatenate([runner(result)(ids, lengths) for ids, lengths in batches(sequences, None)])
+    assert np.abs(got - predictor.predict_proba_ids(sequences)).max() < 1e-5
 
 
 @pytest.mark.parametrize("name", ["lstm", "bilstm-masked", "lstm-masked", "mean", "bigru-2layers-masked-4labels"])
