@@ -62,6 +62,14 @@ def test_data_stats_json_counts_every_split(counted, capsys):
     assert stats["vocabulary_size"] == 3 and stats["tokenizer"]["lower"] is True
 
 
+def test_the_vocabulary_size_counts_the_training_words_only(tmp_path, capsys):
+    files = {k: v for k, v in layout(pos=["good film"], neg=["bad film"], unsup=["other words"]).items() if "/test/" not in k}
+    files.update({k: v for k, v in layout(pos=["good and new words"], neg=["bad"], unsup=[]).items() if "/test/" in k})
+    archive = write_archive(tmp_path / "words.tar.gz", files)
+    assert main(["data", "stats", "--data", str(archive), "--no-strict", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["vocabulary_size"] == 3  # good, film, bad
+
+
 def sequences(split) -> list[tuple[list[int], int]]:
     (x, y) = split
     return sorted((list(seq), int(label)) for seq, label in zip(x, y))

@@ -85,6 +85,17 @@ def test_a_pandas_batch_gets_the_predictor_scores(tiny_model, reviews, expected)
     check_scores(frames.score_frame(reviews, job), reviews, expected)
     empty = frames.score_frame(reviews.iloc[:0], job)
     assert list(empty.columns) == [*reviews.columns, *ADDED] and len(empty) == 0
+    shuffled = reviews.sample(frac=1.0, random_state=0)  # rows keep their index labels, out of order
+    check_scores(frames.score_frame(shuffled, job), reviews, expected)
+
+
+@pytest.mark.parametrize("change, words", [({"threshold": 1.5}, ["threshold"]), ({"threads": 0}, ["threads"]),
+                                           ({"batch_size": 0}, ["batch_size"]), ({"text_column": "body"}, ["'body'"])])
+def test_a_scoring_job_is_checked_before_any_worker_runs(tiny_model, reviews, change, words):
+    options = {"threads": None, "batch_size": 7, "threshold": None, "text_column": None, **change}
+    with pytest.raises(PolarityError) as error:
+        frames.plan_job(tiny_model, list(reviews.columns), where="the batch", **options)
+    assert_one_line(error, *words)
 
 
 def test_each_process_loads_a_folder_once(tiny_model):

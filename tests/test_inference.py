@@ -97,6 +97,7 @@ def test_what_is_not_a_list_of_texts_or_a_threshold_is_refused_in_one_line(model
     predictor = Predictor.load(models / "mean")
     for texts, threshold, message in [
         ("one review", None, "expected a list of texts, got one string: wrap it in a list, e.g. predict([text])"),
+        (b"one review", None, "expected a list of texts, got one string: wrap it in a list, e.g. predict([text])"),
         (42, None, "expected a list of texts, got int"),
         (["a", 3], None, "text 1 is int, not str"),
         (["a"], "0.5", "threshold must be a number between 0 and 1, got '0.5'"),

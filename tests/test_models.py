@@ -601,6 +601,15 @@ def test_a_saved_model_folder_loads_back(tmp_path):
     torch.testing.assert_close(loaded.model(ids), model(ids))
 
 
+def test_a_model_folders_files_are_readable_by_everyone_and_writable_by_their_owner(tmp_path):
+    """Written through a temporary file (created private), then given the usual mode of a file: 0644."""
+    import stat
+
+    folder, _, _ = _tiny_folder(tmp_path / "m")
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.path.iterdir()}
+    assert modes == {"config.json": 0o644, "vocab.json": 0o644, "model.safetensors": 0o644}
+
+
 def test_history_csv_has_a_column_for_every_key_an_epoch_reports(tmp_path):
     """``history.csv`` holds every key of every epoch's row, blank where an epoch has none."""
     import csv
