@@ -474,6 +474,14 @@ def test_a_tolerance_out_of_range_is_a_usage_error(tiny_model, capsys):
         assert f"--tolerance: must be a probability from 0 to below 1, got {value}" in capsys.readouterr().err
 
 
+def test_the_tolerance_given_on_the_command_line_is_the_one_applied(tiny_model, capsys):
+    for value, applied in (("0", 0.0), ("0.25", 0.25)):
+        assert main(["check", str(tiny_model), "--cases", "5", "--tolerance", value, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["tolerance"] == applied
+    assert main(["check", str(tiny_model), "--cases", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tolerance"] == 0.01
+
+
 def test_a_loaded_predictor_is_reported_under_its_models_name(tiny_model):
     from polarity.inference import Predictor
 
