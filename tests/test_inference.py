@@ -238,6 +238,12 @@ def test_explain_points_at_the_sentiment_word(models, capsys):
     assert main(["explain", str(models / "lstm"), "the worst film", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["label"] == "negative" and [w["word"] for w in printed["words"]] == ["the", "worst", "film"]
+    assert main(["explain", str(models / "lstm"), "the worst film"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    by_strength = sorted(printed["words"], key=lambda w: -abs(w["contribution"]))  # the strongest, either way
+    assert lines[0] == f"negative (P(positive) = {printed['probability']:.3f})" and lines[1] == "the worst film"
+    assert lines[2] == "  strongest: " + ", ".join(f"{w['word']} {w['contribution']:+.4f}" for w in by_strength)
+    assert by_strength[0]["word"] == "worst" and by_strength[0]["contribution"] < 0
 
 
 def test_embedding_plot_and_data_show_with_model(models, sentiment_archive, tmp_path, capsys):
