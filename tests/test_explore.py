@@ -254,6 +254,21 @@ def test_words_are_coloured_from_red_to_green_by_their_share_of_the_strongest_co
     assert colour_explanation(nothing) == "the film"
 
 
+def test_explain_colours_a_terminal_unless_told_not_to(given_vectors, capsys, monkeypatch):
+    """Colours on a terminal; none with --no-color, or where NO_COLOR is set (no-color.org)."""
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    coloured = {}
+    for label, argv, env in (("terminal", [], None), ("flag", ["--no-color"], None), ("env", [], "1")):
+        if env is not None:
+            monkeypatch.setenv("NO_COLOR", env)
+        assert main(["explain", str(given_vectors), "pivot twin1 echo1", *argv]) == 0
+        coloured[label] = "\033[" in capsys.readouterr().out
+    assert coloured == {"terminal": True, "flag": False, "env": False}
+
+
 def test_words_a_model_skips_are_neither_neighbours_nor_suggestions_nor_on_the_map(tmp_path):
     """data.skip_top drops the most frequent words (their rows are never trained): exploration leaves them out."""
     folder = trained(tmp_path / "model", "mean-embedding", POSITIVE + NEGATIVE, ["positive"] * 60 + ["negative"] * 60,
