@@ -345,14 +345,85 @@ def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes(tmp_path, corpus, senti
             os.kill(os.getpid(), signal.SIGINT)  # the handler asks the loop to stop after this batch
 
     before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN in a background job
-    with pytest.raises(TrainingInterrupted):
+    with pytest.raises(TrainingInterrupted) as stopped:
         run(recipe, tmp_path / "resumed", corpus, callbacks=[press_ctrl_c])
+    checkpoint = tmp_path / "resumed" / "checkpoint.safetensors"
+    assert str(stopped.value) == f"training interrupted; resume with --resume (checkpoint {checkpoint})"
+    assert stopped.value.checkpoint == checkpoint
     assert signal.getsignal(signal.SIGINT) == before  # handler restored
     code = main(["train", "--out", str(tmp_path / "resumed"), "--resume", "--data", str(sentiment_archive), "--no-strict", "--quiet"])
     assert code == 0 and "test accuracy" in capsys.readouterr().out
     straight = load_file(tmp_path / "straight" / "model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "model.safetensors")
     assert all(torch.equal(resumed[k], v) for k, v in straight.items())
+
+
+def _stopped_run(recipe, folder, corpus, at_batch: int = 3):
+    def stop(trainer, state):
+        if state.batch == at_batch:
+            trainer.request_stop()
+
+    with pytest.raises(TrainingInterrupted):
+        run(recipe, folder, corpus, callbacks=[stop])
+    return folder / "checkpoint.safetensors"
+
+
+def _rewrite_state(checkpoint, change) -> None:
+    """The checkpoint with its JSON state changed by ``change(state)``."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(checkpoint), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        state = json.loads(handle.metadata()["polarity_state"])
+    change(state)
+    save_file(tensors, str(checkpoint), metadata={"polarity_state": json.dumps(state)})
+
+
+def test_a_checkpoint_from_more_processes_is_refused_by_name(tmp_path, corpus):
+    recipe = tiny_recipe(**{"training.epochs": 1})
+    checkpoint = _stopped_run(recipe, tmp_path / "m", corpus)
+    _rewrite_state(checkpoint, lambda state: state.update(world_size=2))
+    with pytest.raises(ConfigError) as error:
+        run(recipe, tmp_path / "m", corpus, resume=True)
+    assert str(error.value) == f"{checkpoint} was written by 2 process(es); resume it with as many (now 1)"
+
+
+def test_a_checkpoint_written_before_the_loops_were_one_resumes_exactly(tmp_path, corpus):
+    """Older checkpoints name the batch ``step`` and the items seen ``seen_windows``, and hold no
+    ``world_size`` (one process): they resume where they stopped."""
+    recipe = tiny_recipe(**{"training.epochs": 1})
+    run(recipe, tmp_path / "straight", corpus)
+    checkpoint = _stopped_run(recipe, tmp_path / "old", corpus)
+
+    def older(state):
+        state["step"], state["seen_windows"] = state.pop("batch"), state.pop("seen")
+        del state["world_size"]
+
+    _rewrite_state(checkpoint, older)
+    run(recipe, tmp_path / "old", corpus, resume=True)
+    straight, old = (load_file(tmp_path / name / "model.safetensors") for name in ("straight", "old"))
+    assert all(torch.equal(old[k], v) for k, v in straight.items())
+    loss = [json.loads((tmp_path / name / "history.json").read_text())[0]["loss"] for name in ("straight", "old")]
+    assert loss[1] == pytest.approx(loss[0])
+
+
+def test_training_runs_in_a_thread_other_than_the_main_one(tmp_path, corpus):
+    """Ctrl-C handling is for the main thread; elsewhere (a worker thread) training runs without it."""
+    import threading
+
+    errors = []
+
+    def train():
+        try:
+            run(tiny_recipe(**{"training.epochs": 1}), tmp_path / "m", corpus)
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    thread.join()
+    assert errors == [] and (tmp_path / "m" / "model.safetensors").is_file()
 
 
 @pytest.mark.real_data
