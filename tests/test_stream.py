@@ -284,3 +284,8 @@ def test_a_threshold_moves_the_streamed_labels_as_it_moves_classify(predictor, r
     expected = predictor.classify(texts, threshold=0.9)
     assert [r["pred_label"] for r in rows] == [p.label for p in expected]
     assert [r["pred_label"] for r in rows] != [p.label for p in predictor.classify(texts)]
+    # the score is the probability of the label given, also where that label is the less probable one
+    assert [float(r["pred_score"]) for r in rows] == [pytest.approx(p.score, abs=1e-6) for p in expected]
+    assert [float(r["pred_score"]) for r in rows] == [pytest.approx(float(r[f"prob_{r['pred_label']}"]), abs=1e-6)
+                                                       for r in rows]
+    assert any(p.score < 0.5 for p in expected)
