@@ -290,6 +290,18 @@ def test_limit_samples_a_given_validation_set_too_and_the_command_is_recorded(fi
     assert config["training"]["command"] == "polarity train mean-embedding --limit 40"
 
 
+def test_without_validation_texts_the_epochs_are_judged_by_their_training_accuracy(files, tmp_path):
+    """``data.valid_fraction = 0`` with a test file: no validation metrics in the history (not NaN),
+    the best epoch by training accuracy, the report on the test file."""
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 3, "data.valid_fraction": 0.0})
+    metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", test=files / "test.csv", **QUIET)
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert [sorted(row) for row in history] == [["accuracy", "epoch", "loss", "seconds"]] * 3
+    accuracies = [row["accuracy"] for row in history]
+    assert metrics["best_epoch"] == accuracies.index(max(accuracies)) + 1
+    assert metrics["reported_on"] == "test" and "valid" not in metrics
+
+
 def test_data_that_cannot_make_a_run_says_what_to_give(files, tmp_path):
     recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1})
     texts, labels = map(list, zip(*sentiment_rows(10, 8)))
