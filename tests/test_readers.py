@@ -306,6 +306,18 @@ def test_a_column_found_by_its_usual_name_may_differ_in_case_unless_two_do(tmp_p
         read_table(path)
 
 
+@pytest.mark.parametrize("suffix", ["csv", "tsv"])
+def test_a_row_with_too_few_fields_names_its_line(tmp_path, suffix):
+    """A row short of a field is refused, also where the text column comes first (prediction input)."""
+    path = tmp_path / f"r.{suffix}"
+    sep = "," if suffix == "csv" else "\t"
+    path.write_text(f"text{sep}label\nFine{sep}pos\nDull\n", encoding="utf-8")
+    for read in (read_table, lambda p: read_table(p, require_labels=False)):
+        with pytest.raises(DataError) as error:
+            read(path)
+        assert str(error.value) == f"{path}, line 3: 1 fields where the header has 2"
+
+
 @pytest.mark.parametrize("suffix, content, hint", [
     ("tsv", 'text\tlabel\n"A film\twith a tab"\tpos\n', "; a quoted text holding a tab or a line break? A TSV is "
                                                           "read a line a row: write such texts as CSV or JSONL"),
