@@ -369,6 +369,14 @@ def test_limit_as_large_as_the_data_keeps_every_text():
     assert sample(data, 10, seed=0).texts == data.texts
 
 
+@pytest.mark.parametrize("limit, valid", [(19, 2), (14, 1), (16, 2), (10, 1)])
+def test_a_limited_run_holds_out_the_nearest_whole_share_of_its_texts(limit, valid):
+    """``--limit N`` with ``valid_fraction`` 0.1: round(N / 10) validation texts, the rest for fitting."""
+    data = LabelledTexts.from_lists([f"t{i}" for i in range(400)], ["a", "b"] * 200)
+    fit, held = fit_valid_split(data, 0.1, seed=0, limit=limit)
+    assert (len(fit), len(held)) == (limit - valid, valid)
+
+
 def test_sample_is_seeded_and_keeps_the_label_balance():
     data = LabelledTexts.from_lists([f"t{i}" for i in range(400)], ["a"] * 100 + ["b"] * 300)
     first, again = sample(data, 40, seed=7), sample(data, 40, seed=7)
