@@ -653,8 +653,9 @@ def test_api_key_protects_the_api_only(models):
             assert_error(response, 401, "unauthorized")
             assert response.headers["www-authenticate"] == "Bearer"
             assert assert_error(response, 401, "unauthorized")["message"] == "missing API key: send Authorization: Bearer KEY"
-            wrong = client.request(method, path, json=body, headers={"Authorization": "Bearer s3cre"})
-            assert assert_error(wrong, 401, "unauthorized")["message"] == "wrong API key"
+            for token in ("s3cre", "s3cretx", "S3CRET"):  # shorter, longer, another case: the key exactly or nothing
+                wrong = client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+                assert assert_error(wrong, 401, "unauthorized")["message"] == "wrong API key"
             right = client.request(method, path, json=body, headers={"Authorization": "Bearer s3cret"})
             assert right.status_code == 200, right.text
         for given in ("Basic s3cret", "s3cret", "Bearer", "Bearers3cret"):  # not the bearer scheme
