@@ -536,9 +536,10 @@ def test_pretraining_with_a_limit_holds_out_a_twentieth_as_many_unlabelled_revie
     assert again["history"][0]["held_out_perplexity"] == first["history"][0]["held_out_perplexity"]
 
 
-def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch):
-    """With steps of 25 s (a clock the loop reads), checkpoint_minutes = 1 saves every third step,
-    besides the checkpoints at the start and at the epoch's end."""
+@pytest.mark.parametrize("step_seconds", [25.0, 20.0])  # 20: a checkpoint due at exactly 60 s is written
+def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch, step_seconds):
+    """With steps of 25 s or 20 s (a clock the loop reads), checkpoint_minutes = 1 saves every third
+    step, besides the checkpoints at the start and at the epoch's end."""
     import types
 
     from polarity.training import loop
@@ -546,7 +547,7 @@ def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch):
     clock = {"now": 0.0}
 
     def perf_counter() -> float:
-        clock["now"] += 25.0
+        clock["now"] += step_seconds
         return clock["now"]
 
     monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=perf_counter))

@@ -408,6 +408,30 @@ def test_a_checkpoint_written_before_the_loops_were_one_resumes_exactly(tmp_path
     assert loss[1] == pytest.approx(loss[0])
 
 
+def test_each_epoch_row_gives_its_own_seconds_to_the_hundredth(tmp_path, corpus, monkeypatch):
+    """On a clock that moves 0.1234 s each time the loop reads it (at an epoch's start, after each
+    step, at its end), an epoch of N steps took (N + 1) x 0.1234 s, written to the hundredth."""
+    import types
+
+    from polarity.training import loop
+
+    clock = {"now": 1000.0}
+
+    def perf_counter() -> float:
+        clock["now"] += 0.1234
+        return clock["now"]
+
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    steps = {}
+
+    def count(trainer, state):
+        steps[state.epoch] = state.batch
+
+    run(tiny_recipe(), tmp_path / "m", corpus, callbacks=[count])
+    seconds = [row["seconds"] for row in json.loads((tmp_path / "m" / "history.json").read_text())]
+    assert seconds == [round((steps[epoch] + 1) * 0.1234, 2) for epoch in range(3)]
+
+
 def test_the_running_metrics_after_one_text_are_that_texts(tmp_path, corpus):
     """With batches of one text, the running loss and accuracy after each epoch's first step are that text's."""
     first = []
