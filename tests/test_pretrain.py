@@ -424,6 +424,17 @@ def fine_tuning(encoder_folder, **overrides) -> Recipe:
                              "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}}).with_overrides(overrides)
 
 
+def test_fine_tuning_with_another_num_words_than_the_encoders_is_refused_by_name(encoder_folder, tmp_path):
+    """The embedding comes from the encoder, one row per word it read: ``data.num_words`` must be
+    its number of words, not silently replaced by it."""
+    words = load_encoder(encoder_folder).settings["words"]
+    with pytest.raises(ConfigError) as info:
+        train_recipe(fine_tuning(encoder_folder, **{"data.num_words": words - 2}), tmp_path / "m",
+                     train=(texts(20), [1] * 20 + [0] * 20), device="cpu", **QUIET)
+    assert f"embedding.weight is ({words}, 8), the model's is ({words - 2}, 8)" in str(info.value)
+    assert "data.num_words for an rnn" in str(info.value)
+
+
 TOKENIZER_KEPT = ("data.remove_characters, data.stop_words and data.negation_scope would change the pretrained "
                   "encoder's tokenizer: drop them (the encoder's own settings apply)")
 
