@@ -851,6 +851,12 @@ def test_the_pair_term_needs_two_labels_and_one_process(tmp_path):
             train_recipe(load_recipe("mean-embedding", {**base, **overrides}), tmp_path / "m", train=data,
                          progress=False, log=lambda *a: None)
         assert str(info.value) == message
+    # without the pair term, pairs are training texts like the others: shards and three labels train
+    for data, overrides in ((two, {"training.shards": 2}), (three, {})):
+        plain = {**base, "training.pair_weight": 0.0, **overrides}
+        metrics = train_recipe(load_recipe("mean-embedding", plain), tmp_path / "plain", train=data, progress=False,
+                               log=lambda *a: None)
+        assert metrics["epochs_run"] == 1
 
 
 def test_the_pair_term_reads_each_pair_by_its_labels_not_its_order(tmp_path):
