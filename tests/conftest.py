@@ -117,6 +117,21 @@ def synthetic_reviews(n: int, positive: bool, seed: int) -> list[str]:
     return reviews
 
 
+def step_loop_clock(monkeypatch, seconds: float, start: float = 0.0) -> None:
+    """The training loop's clock moves ``seconds`` each time the loop reads it."""
+    import types
+
+    from polarity.training import loop
+
+    now = [start]
+
+    def perf_counter() -> float:
+        now[0] += seconds
+        return now[0]
+
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=perf_counter))
+
+
 def two_epochs_twice(monkeypatch, train) -> list[list[list[int]]]:
     """The items the training loop steps through in each of two epochs, for two runs: ``train(name)``
     trains two epochs into a folder called ``name``."""

@@ -20,7 +20,7 @@ from polarity.training.pretrain import PretrainSettings, Pretrainer, pretrain
 from polarity.training.trainer import Trainer, discriminative_groups, unfrozen_groups
 from polarity.training.recipes import Recipe, TrainingConfig
 
-from conftest import synthetic_reviews, two_epochs_twice
+from conftest import step_loop_clock, synthetic_reviews, two_epochs_twice
 
 QUIET = dict(log=lambda *a: None)
 SMALL = dict(words=60, embedding_dim=8, units=8, window=12, batch_size=8, lr=0.01, vectors=None, held_out=10)
@@ -551,17 +551,7 @@ def test_pretraining_with_a_limit_holds_out_a_twentieth_as_many_unlabelled_revie
 def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch, step_seconds):
     """With steps of 25 s or 20 s (a clock the loop reads), checkpoint_minutes = 1 saves every third
     step, besides the checkpoints at the start and at the epoch's end."""
-    import types
-
-    from polarity.training import loop
-
-    clock = {"now": 0.0}
-
-    def perf_counter() -> float:
-        clock["now"] += step_seconds
-        return clock["now"]
-
-    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    step_loop_clock(monkeypatch, step_seconds)
     real_save = Pretrainer.save
     saved_at: list[int] = []
 

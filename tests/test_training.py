@@ -15,6 +15,8 @@ from polarity.models.folder import ModelFolder
 from polarity.training import TrainingInterrupted, load_recipe, train_recipe
 from polarity.training.recipes import parse_assignment
 
+from conftest import step_loop_clock
+
 
 @pytest.fixture(scope="module")
 def corpus(sentiment_archive):
@@ -411,17 +413,7 @@ def test_a_checkpoint_written_before_the_loops_were_one_resumes_exactly(tmp_path
 def test_each_epoch_row_gives_its_own_seconds_to_the_hundredth(tmp_path, corpus, monkeypatch):
     """On a clock that moves 0.1234 s each time the loop reads it (at an epoch's start, after each
     step, at its end), an epoch of N steps took (N + 1) x 0.1234 s, written to the hundredth."""
-    import types
-
-    from polarity.training import loop
-
-    clock = {"now": 1000.0}
-
-    def perf_counter() -> float:
-        clock["now"] += 0.1234
-        return clock["now"]
-
-    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    step_loop_clock(monkeypatch, 0.1234, start=1000.0)
     steps = {}
 
     def count(trainer, state):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from polarity.cli.common import command
+from polarity.cli.common import command, print_json
 from polarity.inference.export import FORMATS, OPSET, export_model
 
 
@@ -24,7 +23,7 @@ def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentP
 def cmd_export(args: argparse.Namespace) -> None:
     result = export_model(args.model, args.out, args.format, opset=args.opset)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
         return
     print(describe(result))
 

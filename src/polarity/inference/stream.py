@@ -8,7 +8,6 @@ written so far becomes the output: complete rows only, a valid CSV or JSONL file
 from __future__ import annotations
 
 import csv
-import json
 import os
 import signal
 import sys
