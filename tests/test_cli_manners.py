@@ -85,6 +85,37 @@ def test_threads_wait_without_spinning_when_other_processes_use_the_cpu():
         busy.kill()
 
 
+@pytest.mark.parametrize("busy, policy", [(0.5, "PASSIVE"), (0.45, "None")])
+def test_threads_sleep_from_half_a_busy_core(busy, policy):
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import polarity.engine.threads as threads; threads.busy_cores = lambda seconds=0.25: %r; "
+             "print(threads.choose_wait_policy())" % busy)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env).stdout.split() == [policy]
+
+
+def test_thread_counts_set_for_a_block_or_a_pool_of_workers_come_back_after_it():
+    import torch
+
+    from polarity.engine.threads import ShardPool, threads_for
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(KeyError), threads_for(1):
+            assert torch.get_num_threads() == 1
+            raise KeyError("an error inside the block")
+        assert torch.get_num_threads() == 2
+        with ShardPool(2) as pool:
+            assert pool.map(lambda _: torch.get_num_threads(), range(4)) == [1, 1, 1, 1]  # each worker on one thread
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("argv, missing", [(["neighbors", "MODEL", "--", "--"], "word"),
                                            (["explain", "MODEL", "--", "--"], "TEXT")])
 def test_a_positional_swallowed_by_double_dashes_is_a_usage_error(tiny_model, argv, missing, capsys):

@@ -559,6 +559,16 @@ def test_contrast_joins_a_sentence_of_each_label_with_but_or_although_either_sid
     assert {text for text, _ in made} == set(expected)  # both labels, the three shapes
 
 
+def test_contrast_ends_with_the_main_clause_s_own_punctuation():
+    data = LabelledTexts.from_lists(["What a wonderful film this was!", "The plot was boring here."] * 10,
+                                    ["positive", "negative"] * 10)
+    joined, _ = contrast(data, 1.0, seed=0)
+    made = list(zip(joined.texts[20:], joined.labels[20:].tolist()))
+    assert {text[-1] for text, label in made if label == 1} == {"!"}
+    assert {text[-1] for text, label in made if label == 0} == {"."}
+    assert "The plot was boring here, but what a wonderful film this was!" in {text for text, _ in made}
+
+
 def test_contrast_without_sentences_of_one_label_adds_nothing():
     data = LabelledTexts.from_lists(["We loved this film.", "Meh."] * 4, ["positive", "negative"] * 4)
     joined, added = contrast(data, 0.5, seed=0)
@@ -571,6 +581,13 @@ def test_a_pairs_file_reads_the_columns_it_is_given(tmp_path):
     pairs = read_pairs(path, text_column="review_text", label_column="verdict", pair_column="couple")
     assert pairs.texts == ["A good film", "A bad film"] and pairs.pair_ids == ["1", "1"] and pairs.members() == [(0, 1)]
     assert pairs.data.labels.tolist() == [1, 0] and pairs.data.source == str(path)
+
+
+def test_pair_ids_match_whatever_spacing_or_type_the_file_gives_them(tmp_path):
+    path = write(tmp_path, "spaced.jsonl", '{"text": "A good film", "label": "positive", "pair_id": 7}\n'
+                                           '{"text": "A bad film", "label": "negative", "pair_id": " 7 "}\n')
+    pairs = read_pairs(path)
+    assert pairs.pair_ids == ["7", "7"] and pairs.members() == [(0, 1)]
 
 
 def test_a_pairs_file_without_a_column_or_with_a_bad_pair_says_so_in_one_line(tmp_path):
@@ -589,6 +606,8 @@ def test_a_pairs_file_without_a_column_or_with_a_bad_pair_says_so_in_one_line(tm
     rows = {
         "three.csv": ("text,label,pair_id\nA,positive,1\nB,negative,1\nC,negative,1\n",
                       "line 2: pair '1' has 3 rows; a pair has 2"),
+        "lonely.csv": ("text,label,pair_id\nA,positive,1\nB,negative,1\nC,positive,2\n",
+                       "line 4: pair '2' has 1 row; a pair has 2"),
         "unpaired.jsonl": (('{"text": "A", "label": "positive", "pair_id": "a"}\n'
                             '{"text": "B", "label": "negative", "pair_id": "a"}\n{"text": "C", "label": "positive"}\n'),
                            "line 3: no pair id"),

@@ -218,6 +218,11 @@ def test_page_and_openapi(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["content-security-policy"]
+    kinds = {"/": "text/html", "/static/app.js": "text/javascript", "/static/style.css": "text/css"}
+    for path, kind in kinds.items():  # the page and its assets: never sniffed as another type, never stale
+        headers = client.get(path).headers
+        assert headers["content-type"] == f"{kind}; charset=utf-8" and headers["x-content-type-options"] == "nosniff"
+        assert headers["cache-control"] == "no-cache" and "frame-ancestors 'none'" in headers["content-security-policy"]
     assets = [page.text, client.get("/static/app.js").text, client.get("/static/style.css").text]
     assert 'href="/docs"' in page.text and "/v1/explain" in assets[1]
     for asset in assets:  # self-contained: nothing fetched from elsewhere

@@ -81,7 +81,8 @@ def _check_pairs(data: LabelledTexts, pair_ids: list[str], numbers: list[int], w
         rows[pair].append(row)
     for pair, members in rows.items():
         if len(members) != 2:
-            raise DataError(f"{where(numbers[members[0]])}: pair {pair!r} has {len(members)} rows; a pair has 2")
+            rows_word = "row" if len(members) == 1 else "rows"
+            raise DataError(f"{where(numbers[members[0]])}: pair {pair!r} has {len(members)} {rows_word}; a pair has 2")
         if data.labels[members[0]] == data.labels[members[1]]:
             raise DataError(f"{where(numbers[members[1]])}: the two texts of pair {pair!r} have the same label")
 
@@ -142,9 +143,7 @@ def excluded_texts(spec: str) -> set[str]:
     path = Path(spec)
     if not path.is_file():
         raise DataError(f"data.exclude names {spec}, which is not a file (or cad-dev)")
-    table = read_rows(path)
-    if table.format == "txt":
-        return {row["text"] for _, row in table.rows}
+    table = read_rows(path)  # a .txt file reads as one column named text
     column = pick_column(table.columns, None, TEXT_COLUMNS, "text", path)
     return {row.get(column) for _, row in table.rows if isinstance(row.get(column), str)}
 
