@@ -31,6 +31,9 @@ def test_data_show_decodes_like_the_tutorials(tiny_archive, capsys):
 def test_cli_errors_are_messages_not_tracebacks(tiny_archive, tmp_path, capsys):
     assert main(["data", "show", "99", "--data", str(tiny_archive), "--no-strict"]) == 1
     assert "does not exist" in capsys.readouterr().err
+    for index in ("12", "-1"):  # one past the last review, and before the first
+        assert main(["data", "show", index, "--data", str(tiny_archive), "--no-strict"]) == 1
+        assert capsys.readouterr().err == f"polarity: error: review {index} does not exist: the train split has 12 (0 to 11)\n"
     assert main(["data", "stats", "--data", str(tiny_archive)]) == 1
     assert "expected 12,500 reviews" in capsys.readouterr().err
     assert main(["data", "stats", "--data", str(tmp_path / "missing")]) == 1

@@ -98,6 +98,8 @@ def test_threads_sleep_from_half_a_busy_core(busy, policy):
 
 
 def test_thread_counts_set_for_a_block_or_a_pool_of_workers_come_back_after_it():
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from polarity.engine.threads import ShardPool, threads_for
@@ -112,8 +114,27 @@ def test_thread_counts_set_for_a_block_or_a_pool_of_workers_come_back_after_it()
         with ShardPool(2) as pool:
             assert pool.map(lambda _: torch.get_num_threads(), range(4)) == [1, 1, 1, 1]  # each worker on one thread
         assert torch.get_num_threads() == 2
+        later = ThreadPoolExecutor(1)  # a thread started after the pool closed: the caller's count, not the workers'
+        assert later.submit(torch.get_num_threads).result() == 2
+        later.shutdown()
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_server_process_runs_torch_on_one_thread_and_its_batches_on_every_core():
+    import sys
+
+    import torch
+
+    from polarity.engine.threads import available_cores, serving_process
+
+    before, interval = torch.get_num_threads(), sys.getswitchinterval()
+    try:
+        assert serving_process(None) == available_cores() and serving_process(3) == 3
+        assert torch.get_num_threads() == 1 and sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        torch.set_num_threads(before)
+        sys.setswitchinterval(interval)
 
 
 @pytest.mark.parametrize("argv, missing", [(["neighbors", "MODEL", "--", "--"], "word"),

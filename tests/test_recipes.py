@@ -144,6 +144,8 @@ def test_typos_in_a_toml_file(tmp_path):
     ({"restore_best": "yes"}, "training.restore_best must be true or false, got 'yes'"),
     ({"lr": 0}, "training.lr must be a positive number, got 0"),
     ({"lr": "fast"}, "training.lr must be a positive number, got 'fast'"),
+    ({"lr": float("inf")}, "training.lr must be a positive number, got inf"),  # TOML's inf and nan are floats
+    ({"training.pair_weight": float("nan")}, "training.pair_weight must be a number >= 0, got nan"),
     ({"valid_fraction": 1.0}, "data.valid_fraction must be a number in [0, 1), got 1.0"),
     ({"epochs": 0}, "training.epochs must be a positive integer, got 0"),
     ({"num_words": -1}, "data.num_words must be an integer >= 0 (0: no limit), got -1"),
