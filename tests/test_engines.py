@@ -18,8 +18,8 @@ from polarity.integrations import frames
 
 from conftest import synthetic_reviews
 
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context"),  # Ray's own settings
-              pytest.mark.slow]  # starts Spark and Ray: left out of mutation runs
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")  # Ray's own settings
+engine = pytest.mark.slow  # the tests that start Spark or Ray: left out of mutation runs
 
 TEXTS = synthetic_reviews(12, True, 21) + ["", "qqq zzz", "Not bad at all."] + synthetic_reviews(12, False, 22)
 ADDED = ["pred_label", "pred_score", "prob_negative", "prob_positive", "pred_warning"]
@@ -104,6 +104,33 @@ def test_each_process_loads_a_folder_once(tiny_model):
     assert frames.LOADS[str(tiny_model)] == 1
 
 
+def test_the_label_column_is_integer_only_when_every_label_is_one():
+    from polarity.inference.predictor import Prediction
+
+    def labels_of(labels: tuple, predicted: list) -> pd.Series:
+        job = frames.ScoringJob(model="m", text_column="text", labels=labels)
+        results = [Prediction("t", label, 0.9, {str(k): 0.5 for k in labels}) for label in predicted]
+        return frames.prediction_series(results, job)[0]
+
+    assert labels_of((0, 1), [1, 0]).tolist() == [1, 0] and labels_of((0, 1), [1, 0]).dtype == "int64"
+    mixed = labels_of((3, "other"), [3, "other"])  # ints sort before strings in a mixed label set
+    assert mixed.tolist() == ["3", "other"] and mixed.dtype == object
+
+
+def test_a_worker_runs_the_jobs_thread_count(tiny_model):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for count in (1, 2, 1):  # up and down from whatever the process had
+            frames.predictor_for(str(tiny_model), threads=count)
+            assert torch.get_num_threads() == count
+        frames.predictor_for(str(tiny_model), threads=None)  # None: PyTorch's setting is left alone
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_without_the_extra_the_error_says_what_to_install(tiny_model, reviews, monkeypatch):
     from polarity.integrations.ray import score_ray
     from polarity.integrations.spark import score_spark
@@ -136,6 +163,7 @@ def spark():
         session.stop()
 
 
+@engine
 def test_spark_scores_equal_the_predictors(spark, tiny_model, reviews, expected):
     from polarity.integrations.spark import score_spark
 
@@ -145,6 +173,7 @@ def test_spark_scores_equal_the_predictors(spark, tiny_model, reviews, expected)
     check_scores(scored.toPandas(), reviews, expected)
 
 
+@engine
 def test_spark_loads_the_folder_once_per_worker_process(spark, tiny_model, reviews):
     from polarity.integrations.spark import score_spark
 
@@ -159,6 +188,7 @@ def test_spark_loads_the_folder_once_per_worker_process(spark, tiny_model, revie
     assert counts["loads"].max() == 1 and counts["loads"].min() >= 0, counts
 
 
+@engine
 def test_spark_empty_partitions_and_frames(spark, tiny_model, reviews):
     from polarity.integrations.spark import score_spark
 
@@ -168,6 +198,7 @@ def test_spark_empty_partitions_and_frames(spark, tiny_model, reviews):
     assert list(empty.columns) == ["id", "text", *ADDED] and len(empty) == 0
 
 
+@engine
 def test_spark_ships_the_folder_with_the_job(spark, tiny_model, reviews, expected, tmp_path):
     from polarity.integrations.spark import score_spark
 
@@ -178,6 +209,7 @@ def test_spark_ships_the_folder_with_the_job(spark, tiny_model, reviews, expecte
     assert_one_line(error, "already shipped", "another name")
 
 
+@engine
 @pytest.mark.parametrize("change, words", [
     ({"model": "no/such/folder"}, ["no/such/folder", "not a polarity model folder"]),
     ({"text_column": "body"}, ["no column 'body'", "review"]),
@@ -194,6 +226,7 @@ def test_spark_bad_input_is_one_error_on_the_driver(spark, tiny_model, reviews, 
     assert_one_line(error, *words)
 
 
+@engine
 def test_spark_input_with_a_prediction_column_is_refused(spark, tiny_model, reviews):
     from polarity.integrations.spark import score_spark
 
@@ -202,6 +235,7 @@ def test_spark_input_with_a_prediction_column_is_refused(spark, tiny_model, revi
     assert_one_line(error, "pred_label", "rename")
 
 
+@engine
 def test_predict_engine_spark_round_trip(spark, tiny_model, reviews, expected, tmp_path, capsys):
     source = tmp_path / "reviews"
     source.mkdir()
@@ -222,6 +256,7 @@ def test_predict_engine_spark_round_trip(spark, tiny_model, reviews, expected, t
     check_scores(scored, reviews, expected)
 
 
+@engine
 def test_predict_engine_errors_are_one_line(spark, tiny_model, reviews, tmp_path, capsys):
     source = tmp_path / "nulls.parquet"
     reviews.assign(review=[None, *TEXTS[1:]]).to_parquet(source)
@@ -252,6 +287,7 @@ def ray_cluster():
         ray.shutdown()
 
 
+@engine
 def test_ray_scores_equal_the_predictors(ray_cluster, tiny_model, reviews, expected):
     from polarity.integrations.ray import score_ray
 
@@ -260,6 +296,7 @@ def test_ray_scores_equal_the_predictors(ray_cluster, tiny_model, reviews, expec
     check_scores(scored.to_pandas(), reviews, expected)
 
 
+@engine
 def test_ray_empty_blocks(ray_cluster, tiny_model, reviews, expected):
     from polarity.integrations.ray import score_ray
 
@@ -267,6 +304,7 @@ def test_ray_empty_blocks(ray_cluster, tiny_model, reviews, expected):
     check_scores(score_ray(dataset, tiny_model, "review", concurrency=1).to_pandas(), reviews, expected)
 
 
+@engine
 @pytest.mark.parametrize("change, words", [
     ({"model": "no/such/folder"}, ["no/such/folder", "not a polarity model folder"]),
     ({"text_column": "body"}, ["no column 'body'"]),
@@ -282,6 +320,7 @@ def test_ray_bad_input_is_one_error_on_the_driver(ray_cluster, tiny_model, revie
     assert_one_line(error, *words)
 
 
+@engine
 def test_predict_engine_ray_round_trip(ray_cluster, tiny_model, reviews, expected, tmp_path, capsys):
     source, out = tmp_path / "reviews.parquet", tmp_path / "scored"
     reviews.to_parquet(source)

@@ -113,7 +113,7 @@ def test_readyz_is_503_until_the_models_are_loaded(models):
     assert_error(client.get("/readyz"), 503, "not_ready")
     response = client.post("/v1/predict", json={"texts": ["great"]})
     error = assert_error(response, 503, "not_ready")
-    assert "loading" in error["message"] and response.headers["retry-after"] == "1"
+    assert error["message"] == "loading models: 0 of 1 ready" and response.headers["retry-after"] == "1"
     assert client.get("/v1/models").status_code == 200  # what the folders say is known before loading
 
 
@@ -123,7 +123,8 @@ def test_a_model_that_fails_to_load_is_reported_by_readyz_and_the_log(models, tm
     broken = tmp_path / "broken"
     shutil.copytree(models / "topics", broken)
     (broken / "model.safetensors").write_bytes(b"not safetensors")  # passes the start-up check, fails to load
-    with caplog.at_level("INFO", logger="polarity.server"), TestClient(create_app([models / "topics", broken])) as client:
+    app = create_app([models / "topics", broken])
+    with caplog.at_level("INFO", logger="polarity.server"), TestClient(app) as client:
         deadline = time.monotonic() + 120
         while "failed" not in client.get("/readyz").text:
             assert time.monotonic() < deadline
@@ -138,6 +139,8 @@ def test_a_model_that_fails_to_load_is_reported_by_readyz_and_the_log(models, tm
     [loaded] = [m for m in messages if m.startswith(f"model topics loaded from {(models / 'topics').resolve()} in ")]
     assert 0 <= float(loaded.split(" in ")[-1].removesuffix(" s")) < 60  # the seconds it took
     assert f"loading the models failed: {error['message'].removeprefix('the models failed to load: ')}" in messages
+    # Stopped, the app starts afresh: until the next start has loaded them, it says it is loading.
+    assert app.state.models.not_ready_message() == "loading models: 0 of 2 ready"
 
 
 def test_models_reports_metrics_as_json_can_hold_them(models, tmp_path):

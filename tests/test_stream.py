@@ -206,6 +206,9 @@ def test_csv_output_from_jsonl_rows_whose_fields_vary(predictor, tmp_path):
     result = predict_file(predictor, source, tmp_path / "out.jsonl", chunk_rows=2, progress=False)
     lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
     assert result.left_out == () and json.loads(lines[2])["note"] == "added later"
+    result = predict_file(predictor, source, tmp_path / "whole.csv", chunk_rows=4, progress=False)
+    whole = read_csv(tmp_path / "whole.csv")  # one chunk: a field of any of its rows is a column
+    assert result.left_out == () and [r["note"] for r in whole] == ["", "", "added later", ""]
 
 
 def test_cli_names_the_fields_a_csv_output_leaves_out(model, tmp_path, capsys):
