@@ -38,6 +38,8 @@ def old_validation_split(labels, fraction, seed):
         ([True, False], [0, 1]),
         (["1", "0"], [0, 1]),
         (["10", "2", "1.0", 2], [1, 2, 10]),
+        (["-1", "+1", "-1"], [-1, 1]),  # signed integers are numbers: -1 before 1
+        (["3", "-2", "0", "-10"], [-10, -2, 0, 3]),
         (["b", 3, "a", " c ", "1"], [1, 3, "a", "b", "c"]),
         (["neg", "negative"], ["neg", "negative"]),
     ],

@@ -714,6 +714,35 @@ def test_serve_command_line(models, monkeypatch):
     assert (settings.max_batch, settings.batch_window_ms, settings.port) == (4096, 0, 0)
 
 
+def test_serve_warns_when_other_machines_can_reach_it_without_a_key(models, monkeypatch, capsys):
+    import uvicorn
+
+    from polarity.server.settings import API_KEY_ENV, CONFIG_ENV
+
+    monkeypatch.setenv(CONFIG_ENV, "")  # cmd_serve sets both for uvicorn's workers; restored after the test
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **options: started.append(options))
+    warned = {}
+    for host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "192.168.1.20"):
+        args = serve_args(str(models / "topics"), "--host", host)
+        assert args.handler(args) == 0
+        out, err = capsys.readouterr()
+        assert out.startswith("polarity: serving topics at http://") and "no API key" in out
+        warned[host] = err == f"polarity: warning: {host} is reachable from other machines and no API key is set\n"
+    assert warned == {"127.0.0.1": False, "localhost": False, "::1": False, "0.0.0.0": True, "192.168.1.20": True}
+    assert [options["host"] for options in started] == list(warned)
+
+
+def test_each_server_process_gets_its_share_of_the_cores(models, monkeypatch):
+    import polarity.cli.serve as serve
+
+    monkeypatch.setattr(serve, "available_cores", lambda: 4)
+    shares = {workers: settings_from_args(serve_args(str(models / "topics"), "--workers", str(workers))).threads
+              for workers in (1, 2, 3, 8)}
+    assert shares == {1: None, 2: 2, 3: 1, 8: 1}  # one process: PyTorch's own count; more: at least one core each
+
+
 def test_each_uvicorn_worker_builds_the_app_the_command_line_describes(models, monkeypatch):
     """`polarity serve` hands its settings to uvicorn's workers through the environment; a worker's app
     serves those models with those options and that API key."""
