@@ -302,6 +302,17 @@ def test_without_validation_texts_the_epochs_are_judged_by_their_training_accura
     assert metrics["reported_on"] == "test" and "valid" not in metrics
 
 
+def test_the_train_command_says_which_split_its_accuracy_is_on(files, tmp_path, capsys):
+    common = ["train", "mean-embedding", "--train", str(files / "train.csv"), "--set", "data.num_words=200",
+              "--epochs", "1", "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "v")]) == 0
+    line = capsys.readouterr().out
+    assert line.startswith("validation (no --test file given) accuracy: ") and "% on 20 texts" in line
+    assert main([*common, "--test", str(files / "test.csv"), "--out", str(tmp_path / "t")]) == 0
+    line = capsys.readouterr().out
+    assert line.startswith("test accuracy: ") and "% on 80 texts" in line and line.endswith(f"model folder: {tmp_path / 't'}\n")
+
+
 def test_data_that_cannot_make_a_run_says_what_to_give(files, tmp_path):
     recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1})
     texts, labels = map(list, zip(*sentiment_rows(10, 8)))

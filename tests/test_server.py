@@ -691,6 +691,8 @@ def test_serve_command_line(models, monkeypatch):
     settings = settings_from_args(args)
     assert (settings.host, settings.port, settings.workers, settings.api_key) == ("127.0.0.1", 8000, 1, None)
     assert settings.url == "http://127.0.0.1:8000/" and args.handler.__name__ == "cmd_serve"
+    ipv6 = settings_from_args(serve_args(str(models / "topics"), "--host", "::1", "--port", "8080"))
+    assert ipv6.url == "http://[::1]:8080/"  # an IPv6 address in brackets, as URLs write it (RFC 3986)
     assert settings.models == [str((models / "sentiment").resolve()), str((models / "topics").resolve())]
     monkeypatch.setenv("POLARITY_API_KEY", "from-env")
     assert settings_from_args(args).api_key == "from-env"

@@ -731,6 +731,33 @@ def test_reproduce_reports_each_seeds_run_and_their_spread(tmp_path, sentiment_a
     assert lines[-1].splitlines()[1].startswith(f"  notebook:    83.32 %   measured: {report['measured']['mean']:.2f} % ± ")
 
 
+def test_reproduce_runs_the_seeds_the_command_line_names(monkeypatch):
+    import polarity.training.reproduce as module
+
+    calls = []
+    monkeypatch.setattr(module, "reproduce", lambda recipe, **options: calls.append((recipe, options)) or {})
+    assert main(["reproduce", "mean-embedding", "--seeds", "2", "--seed", "5", "--epochs", "1"]) == 0
+    assert main(["reproduce", "mean-embedding", "--set", "training.seed=7"]) == 0
+    assert main(["reproduce", "mean-embedding"]) == 0
+    assert [(list(options["seeds"]), options["overrides"]) for _, options in calls] == [
+        ([5, 6], {"training.epochs": 1}), ([7], {}), ([0], {})]  # the seed set by each run, not by an override
+
+
+def test_reproduce_keeps_a_restore_best_the_user_sets(tmp_path, sentiment_archive):
+    from polarity.training.reproduce import reproduce
+
+    reproduce("mean-embedding", seeds=[0], out=tmp_path, data=str(sentiment_archive), strict=False, limit=40,
+              overrides={"training.epochs": 1, "training.restore_best": True}, log=lambda *a: None)
+    folder = ModelFolder(tmp_path / "mean-embedding-bucketed-seed0")
+    assert folder.config().recipe["training"]["restore_best"] is True  # a notebook recipe's default is False
+
+
+def test_summary_of_a_rating_band_recipe_ends_in_four_outputs(capsys):
+    assert main(["summary", "lstm-dropout", "--set", "data.target=rating-bands", "--json"]) == 0
+    last = json.loads(capsys.readouterr().out)["layers"][-1]
+    assert last["output_shape"] == [None, 4] and "softmax" in last["type"]
+
+
 def test_reproduce_report_reads_as_printed():
     """The report `polarity reproduce` prints: the run's settings, the notebook's figure beside the
     measured mean and spread (or each seed's accuracy for a recipe with no notebook), and per epoch."""
