@@ -242,13 +242,14 @@ def background(code: int, word: str) -> str:
 
 def test_words_are_coloured_from_red_to_green_by_their_share_of_the_strongest_contribution():
     contributions = {"faint": 0.02, "best": 0.5, "good": 0.375, "fine": 0.25, "ok": 0.125, "edge": 0.025,
-                     "zero": 0.0, "worst": -0.5, "bad": -0.375, "poor": -0.25, "meh": -0.125, "dim": -0.05}
+                     "zero": 0.0, "worst": -0.5, "bad": -0.375, "poor": -0.25, "meh": -0.125, "dim": -0.05,
+                     "near": 0.45, "grim": -0.44}  # 4 x 0.9 and 4 x 0.88 round to the strongest shade
     result = {"words": [{"word": w, "contribution": c} for w, c in contributions.items()]}
     # strength = |contribution| / 0.5; below 0.05 no colour; level round(4 * strength) picks the shade
     assert colour_explanation(result) == " ".join([
         "faint", background(46, "best"), background(40, "good"), background(34, "fine"), background(28, "ok"),
         background(22, "edge"), "zero", background(196, "worst"), background(160, "bad"), background(124, "poor"),
-        background(88, "meh"), background(52, "dim")])
+        background(88, "meh"), background(52, "dim"), background(46, "near"), background(196, "grim")])
     assert colour_explanation(result, colour=False) == " ".join(contributions)
     nothing = {"words": [{"word": "the", "contribution": 0.0}, {"word": "film", "contribution": 0.0}]}
     assert colour_explanation(nothing) == "the film"

@@ -167,6 +167,18 @@ def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"great film\nworst film\n")))
     assert main(["predict", str(models / "lstm"), "-", "--json"]) == 0
     assert [r["label"] for r in json.loads(capsys.readouterr().out)] == ["positive", "negative"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"great film\n\nworst film\n")))
+    streamed = tmp_path / "stdin.jsonl"
+    assert main(["predict", str(models / "lstm"), "-", "--output", str(streamed), "--quiet"]) == 0
+    assert "stdin, line 2: empty text" in capsys.readouterr().err  # lines counted from 1, as in the file
+    assert len(streamed.read_text().splitlines()) == 3
+
+
+def test_the_printed_table_shortens_texts_over_70_characters(models, capsys):
+    exactly, longer = "a great film " * 5 + "a gre", "a great film " * 5 + "a grea"  # 70 and 71 characters
+    assert main(["predict", str(models / "lstm"), exactly, longer]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows[0].endswith("  " + exactly) and rows[1].endswith("  " + longer[:70] + "...")
 
 
 def test_evaluate_reports_everything(models, sentiment_archive, tmp_path, capsys):

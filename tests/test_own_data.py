@@ -77,6 +77,7 @@ def test_four_labels_use_a_softmax_and_name_every_output(files, tmp_path, capsys
     report = json.loads(capsys.readouterr().out)
     assert report["reviews"] == 80 and report["accuracy"] > 0.9 and len(report["confusion_matrix"]) == 4
     assert set(report["per_label"]) == set(TOPICS) and "roc_auc" not in report
+    assert "best_f1_threshold_on_validation" not in report  # a threshold is a two-label model's
     assert main(["evaluate", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "books" in printed and "music" in printed and "macro F1" in printed
@@ -121,7 +122,7 @@ def test_labels_of_valid_and_test_files_must_be_known(files, tmp_path):
         train_recipe(load_recipe("mean-embedding"), tmp_path / "x", train=files / "train.csv", test=odd, **QUIET)
 
 
-def test_predict_output_never_overwrites_input_columns(files, tmp_path, capsys):
+def test_predict_output_never_overwrites_input_columns(files, tmp_path, capsys, monkeypatch):
     model = tmp_path / "m"
     train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2}), model,
                  train=files / "train.csv", **QUIET)
@@ -142,6 +143,11 @@ def test_predict_output_never_overwrites_input_columns(files, tmp_path, capsys):
     assert ".csv, .tsv or .jsonl" in capsys.readouterr().err
     assert main(["predict", str(model), "--file", str(table), "--output", str(out), "--json"]) == 1
     assert "choose one" in capsys.readouterr().err
+    upper = tmp_path / "OUT.CSV"  # the output's suffix in any case
+    assert main(["predict", str(model), "--file", str(table), "--output", str(upper), "--quiet"]) == 0 and upper.is_file()
+    monkeypatch.chdir(tmp_path)  # the input named another way: still the input
+    assert main(["predict", str(model), "--file", "clash.csv", "--output", str(clash)]) == 1
+    assert "is the input file" in capsys.readouterr().err and clash.read_bytes() == before
 
 
 def test_limit_never_evaluates_on_training_reviews(sentiment_archive, tmp_path):
