@@ -131,6 +131,41 @@ def test_a_worker_runs_the_jobs_thread_count(tiny_model):
         torch.set_num_threads(before)
 
 
+def test_the_engine_command_reads_formats_from_names_and_folders(tmp_path):
+    from polarity.cli.engines import input_format_of, output_format_of
+
+    assert [output_format_of(name) for name in ("scored.csv", "scored.CSV", "scored", "scored.parquet")] == [
+        "csv", "csv", "parquet", "parquet"]
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for name in ("part-0.CSV", "part-1.csv", "_SUCCESS", ".part-0.csv.crc"):  # an engine's markers are not data
+        (parts / name).write_text("text\nfine\n")
+    assert input_format_of(str(parts)) == "csv" and input_format_of("in.Parquet") == "parquet"
+    (parts / "more.parquet").write_bytes(b"")
+    with pytest.raises(PolarityError, match="a folder of .parquet or of .csv files"):
+        input_format_of(str(parts))  # both kinds: which one was meant?
+
+
+def test_each_engine_task_runs_one_pytorch_thread_unless_told(tiny_model, tmp_path, monkeypatch):
+    import torch
+
+    import polarity.integrations.spark as spark
+
+    calls = []
+    monkeypatch.setattr(spark, "score_files", lambda *args, **options: calls.append(options))
+    source = tmp_path / "in.csv"
+    source.write_text("text\nfine\n")
+    before = torch.get_num_threads()
+    try:
+        for n, flags in enumerate(([], ["--threads", "2"])):
+            argv = [*flags, "predict", str(tiny_model), "--engine", "spark", "--file", str(source),
+                    "--output", str(tmp_path / f"out{n}.csv")]
+            assert main(argv) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert [options["threads"] for options in calls] == [1, 2]
+
+
 def test_without_the_extra_the_error_says_what_to_install(tiny_model, reviews, monkeypatch):
     from polarity.integrations.ray import score_ray
     from polarity.integrations.spark import score_spark

@@ -43,6 +43,8 @@ def test_shuffle_is_keras_randomstate(source):
 def test_num_words_skip_top_maxlen_and_oov(source):
     (x, _), (xt, _) = imdb.load_data(source, num_words=10, skip_top=5)
     assert all(i == 2 or 5 <= i < 10 for seq in list(x) + list(xt) for i in seq)
+    (plain, _), (plain_test, _) = imdb.load_data(source, num_words=10)  # skip_top keeps ids 5 and up, as Keras
+    assert [list(s) for s in list(x) + list(xt)] == [[i if i >= 5 else 2 for i in s] for s in list(plain) + list(plain_test)]
     (x, _), _ = imdb.load_data(source, num_words=10, oov_char=None, start_char=None, index_from=0)
     assert all(0 <= i < 10 for seq in x for i in seq)
     (full, _), _ = imdb.load_data(source)
