@@ -241,6 +241,12 @@ def test_neighbors_are_sorted_and_unknown_words_get_suggestions(models, capsys):
         nearest_words(predictor, "graet")
     assert main(["neighbors", str(models / "mean"), "Great", "-k", "3", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["word"] == "great"
+    for metric in ("euclidean", "cosine"):  # the command's k and metric are the ones applied
+        assert main(["neighbors", str(models / "mean"), "great", "-k", "4", "--metric", metric, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == nearest_words(predictor, "great", k=4, metric=metric)
+    assert main(["neighbors", str(models / "mean"), "great", "-k", "2"]) == 0
+    rows = nearest_words(predictor, "great", k=2)
+    assert capsys.readouterr().out == "".join(f"{r['word']:<20}{r['distance']:.4f}\n" for r in rows)
 
 
 def test_explain_points_at_the_sentiment_word(models, capsys):
