@@ -207,6 +207,18 @@ def test_cli_recipes_summary_and_train(tmp_path, sentiment_archive, capsys):
     assert main(["train", "nope", "--data", str(sentiment_archive)]) == 1
 
 
+def test_the_recipes_table_shows_each_recipes_data_model_training_and_reported_figure(capsys):
+    assert main(["recipes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["recipe", "nb", "words", "maxlen", "model", "training", "reported"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert rows["glove-lstm"].split() == ["glove-lstm", "000", "GloVe", "250", "lstm", "64,", "emb", "50", "(GloVe,",
+                                          "frozen)", "adagrad,", "batch", "100,", "1", "ep", "75.73", "%"]
+    assert rows["lstm-20k"].endswith("per epoch 85.13, 84.88, 82.54, 83.15, 82.93")
+    assert rows["default"].startswith("default -> bilstm-hybrid ") and rows["nbsvm"].split()[1:4] == ["all", "-", "nbsvm"]
+    assert rows["lstm-dropout"].split()[1:4] == ["001", "5,000", "500"] and rows["nbsvm"].endswith("none")
+
+
 def test_training_flags_given_as_zero_override_the_recipe():
     """``--maxlen 0`` (read every word), ``--num-words 0``, ``--early-stopping 0`` and ``--seed 0``
     are settings, not absent flags."""
