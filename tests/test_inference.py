@@ -210,6 +210,13 @@ def test_compare_runs_mcnemar(models, sentiment_archive, capsys):
     vs_first = report["models"][1]["vs_first"]  # the first model right where the second is wrong, and the other way
     assert (vs_first["only_first_right"], vs_first["only_second_right"]) == ((right[0] & ~right[1]).sum(),
                                                                               (~right[0] & right[1]).sum())
+    assert main(["compare", str(models / "lstm"), str(models / "mean"), "--data", str(sentiment_archive), "--no-strict"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "240 texts (test split); McNemar's exact test against the first model"
+    assert lines[1].split() == ["model", "accuracy", "macro", "F1", "AUC", "logloss", "p", "(vs", "1st)"]
+    first, second = (line.split() for line in lines[2:])
+    assert first[0].endswith("lstm") and first[1] == f"{100 * report['models'][0]['accuracy']:.2f}%" and first[-1] == "-"
+    assert second[0].endswith("mean") and second[-1] == f"{vs_first['p_value']:.3g}"
 
 
 def test_metric_helpers():
