@@ -28,6 +28,25 @@ def test_data_show_decodes_like_the_tutorials(tiny_archive, capsys):
     assert len(shown["ids"]) == len(shown["decoded"].split())
 
 
+def test_data_show_prints_the_review_its_ids_and_their_decoding(tiny_archive, capsys):
+    base = ["data", "show", "7", "--data", str(tiny_archive), "--no-strict"]
+    assert main([*base, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert main(base) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"train[7]  file {shown['file']}  label positive  rating {shown['rating']}/10"
+    assert shown["file"] == f"{shown['file'].split('_')[0]}_{shown['rating']}.txt" and 7 <= shown["rating"] <= 10
+    assert lines[2] == shown["text"] + " " and lines[-1] == "decoded: " + shown["decoded"]
+    assert lines[4].startswith(f"ids ({len(shown['ids'])}, num_words=None): {shown['ids'][:40]}")
+    assert main([*base, "--num-words", "6", "--json"]) == 0  # the 3 most frequent words (ids 3 to 5) and markers
+    few = json.loads(capsys.readouterr().out)
+    assert len(few["ids"]) == len(shown["ids"]) and all(i < 6 for i in few["ids"]) and 2 in few["ids"]
+    assert main(["data", "show", "1", "--split", "unsup", "--data", str(tiny_archive), "--no-strict", "--json"]) == 0
+    unlabelled = json.loads(capsys.readouterr().out)
+    assert (unlabelled["split"], unlabelled["label"], unlabelled["rating"]) == ("unsup", "unlabelled", 0)
+    assert unlabelled["file"].endswith("_0.txt")
+
+
 def test_cli_errors_are_messages_not_tracebacks(tiny_archive, tmp_path, capsys):
     assert main(["data", "show", "99", "--data", str(tiny_archive), "--no-strict"]) == 1
     assert "does not exist" in capsys.readouterr().err
