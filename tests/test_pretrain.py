@@ -214,6 +214,7 @@ def test_the_pretrain_command_writes_to_the_cache_and_extends_with_resume(tiny_a
     assert main(["pretrain", *common, *small, "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "held-out perplexity forward" in out and f"encoder folder: {encoders_dir() / 'tiny'}" in out
+    assert ", backward " in out  # a biLM by default
     assert f"reading every review of {tiny_archive.name} (the first time only" in out
     assert main(["pretrain", *common, "--resume", "--epochs", "2"]) == 0
     assert "after 2 epochs" in capsys.readouterr().out
@@ -223,6 +224,10 @@ def test_the_pretrain_command_writes_to_the_cache_and_extends_with_resume(tiny_a
     assert "drop --units" in capsys.readouterr().err
     assert main(["pretrain", "--data", str(tiny_archive), "--no-strict", "--name", "none-yet", "--resume"]) == 1
     assert "nothing to resume" in capsys.readouterr().err
+    one_way = ["--data", str(tiny_archive), "--no-strict", "--name", "tiny-forward", "--forward-only", "--epochs", "1"]
+    assert main(["pretrain", *one_way, *small]) == 0
+    out = capsys.readouterr().out
+    assert "held-out perplexity forward " in out and "backward" not in out
 
 
 def test_an_encoder_is_found_by_name_under_the_cache_or_by_path(encoder_folder, tmp_path, monkeypatch):
