@@ -107,6 +107,27 @@ def test_bad_file_name_and_impossible_rating(tmp_path):
         load_imdb(write_archive(tmp_path / "b.tar.gz", files), strict=False)
 
 
+@pytest.mark.parametrize("folder, rating, expected", [
+    ("train/neg", 0, "1-4"), ("train/neg", 5, "1-4"), ("test/pos", 6, "7-10"), ("test/pos", 11, "7-10"),
+    ("train/unsup", 1, "0-0")])
+def test_ratings_just_outside_their_folders_range_are_refused(tmp_path, folder, rating, expected):
+    files = layout()
+    files[f"aclImdb/{folder}/98_{rating}.txt"] = b"a review"
+    with pytest.raises(DataError, match=rf"rating {rating} is impossible in {folder}/ \(expected {expected}\)$"):
+        load_imdb(write_folder(tmp_path, files), strict=False)
+
+
+def test_ratings_at_the_edges_of_their_folders_range_are_read(tmp_path):
+    files = layout()
+    edges = {"train/neg": 1, "test/neg": 4, "train/pos": 7, "test/pos": 10}
+    for folder, rating in edges.items():
+        files[f"aclImdb/{folder}/98_{rating}.txt"] = f"a review rated {rating}".encode()
+    corpus = load_imdb(write_folder(tmp_path, files), strict=False)
+    for folder, rating in edges.items():
+        split = corpus.split(folder.split("/")[0])
+        assert rating in split.ratings[[t == f"a review rated {rating}" for t in split.texts]].tolist()
+
+
 def test_locate_order_explicit_then_env_then_cache(tmp_path, monkeypatch, tiny_archive):
     with pytest.raises(DataError, match="does not exist"):
         locate_dataset(tmp_path / "nowhere")
