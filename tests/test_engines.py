@@ -166,6 +166,26 @@ def test_each_engine_task_runs_one_pytorch_thread_unless_told(tiny_model, tmp_pa
     assert [options["threads"] for options in calls] == [1, 2]
 
 
+def test_a_jobs_threshold_moves_the_scored_labels(tiny_model, reviews):
+    job = frames.plan_job(tiny_model, list(reviews.columns), None, threads=None, batch_size=7, threshold=0.99,
+                          where="the batch")
+    scored = frames.score_frame(reviews, job)
+    predictor = Predictor.load(tiny_model)
+    assert scored["pred_label"].tolist() == predictor.predict(TEXTS, threshold=0.99)
+    assert scored["pred_label"].tolist() != predictor.predict(TEXTS)  # the threshold changed some labels
+
+
+def test_ray_runs_one_actor_per_threads_cpus_leaving_one_cpu(monkeypatch):
+    import types
+
+    from polarity.integrations.ray import default_concurrency
+
+    for cpus, threads, actors in ((8, None, 7), (8, 1, 7), (8, 2, 3), (9, 4, 2), (1, None, 1), (2, 4, 1)):
+        fake = types.SimpleNamespace(cluster_resources=lambda cpus=cpus: {"CPU": float(cpus)})
+        monkeypatch.setitem(sys.modules, "ray", fake)
+        assert default_concurrency(threads) == actors, (cpus, threads)
+
+
 def test_without_the_extra_the_error_says_what_to_install(tiny_model, reviews, monkeypatch):
     from polarity.integrations.ray import score_ray
     from polarity.integrations.spark import score_spark
