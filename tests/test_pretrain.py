@@ -568,3 +568,22 @@ def test_checkpoint_minutes_are_minutes_of_training(tmp_path, monkeypatch, step_
     pretrain(PretrainSettings(**SMALL, epochs=1, checkpoint_minutes=1), tmp_path / "run", texts=texts(),
              held_out=texts(10, seed=5), device="cpu", **QUIET)
     assert saved_at == [0, *range(3, 35, 3), 0]  # 35 steps in the epoch
+
+
+def test_neither_direction_reads_the_word_it_predicts():
+    """On words drawn at random, no direction can do better than chance (log 8 per word for 8 words)
+    unless it sees the word it is asked for: a model that learns to copy has read it."""
+    from polarity.models.language import LanguageModel
+
+    torch.manual_seed(0)
+    model = LanguageModel(8, embedding_dim=8, units=16, cutoffs=(4,), dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(150):
+        losses = model.losses(torch.randint(0, 8, (32, 12), generator=generator))
+        optimizer.zero_grad()
+        sum(losses).backward()
+        optimizer.step()
+    with torch.no_grad():
+        held_out = model.losses(torch.randint(0, 8, (256, 12), generator=generator))
+    assert [round(loss.item(), 1) for loss in held_out] == [pytest.approx(np.log(8), abs=0.2)] * 2
