@@ -725,6 +725,14 @@ def test_a_damaged_or_foreign_model_folder_is_refused_in_one_line(tmp_path):
     path.write_text(json.dumps({**config, "written_by": "a later polarity", "pretrained_coverage": None}))
     assert folder.load().config.labels == ["bad", "good"]  # keys it does not know are left aside
     weights = folder.file("model.safetensors")
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(weights))
+    left_out = sorted(tensors)[-1]  # a weights file short of one tensor: refused, never run with a random one
+    save_file({name: tensor for name, tensor in tensors.items() if name != left_out}, str(weights))
+    with pytest.raises(ConfigError, match=f"(?s)^{re.escape(str(weights))} does not fit the model in config.json: "
+                                          f".*Missing key.*{re.escape(left_out)}"):
+        folder.load()
     weights.write_bytes(b"not safetensors")
     with pytest.raises(ConfigError, match=f"^{re.escape(str(weights))} does not fit the model in config.json: "):
         folder.load()
