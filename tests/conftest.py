@@ -78,6 +78,19 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def thread_settings_kept():
+    """PyTorch's thread count and the interpreter's switch interval as they were, after the test."""
+    import sys
+
+    import torch
+
+    threads, interval = torch.get_num_threads(), sys.getswitchinterval()
+    yield
+    torch.set_num_threads(threads)
+    sys.setswitchinterval(interval)
+
+
+@pytest.fixture
 def tiny_archive(tmp_path) -> Path:
     return write_archive(tmp_path / "tiny.tar.gz", layout())
 

@@ -52,14 +52,10 @@ def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
         main(["--debug", "recipes"])
 
 
-def test_threads_option_sets_torchs_threads(capsys):
+def test_threads_option_sets_torchs_threads(capsys, thread_settings_kept):
     import torch
 
-    before = torch.get_num_threads()
-    try:
-        assert main(["--threads", "1", "recipes"]) == 0 and torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
+    assert main(["--threads", "1", "recipes"]) == 0 and torch.get_num_threads() == 1
     with pytest.raises(SystemExit):
         main(["--threads", "0", "recipes"])
 
@@ -97,44 +93,34 @@ def test_threads_sleep_from_half_a_busy_core(busy, policy):
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env).stdout.split() == [policy]
 
 
-def test_thread_counts_set_for_a_block_or_a_pool_of_workers_come_back_after_it():
+def test_thread_counts_set_for_a_block_or_a_pool_of_workers_come_back_after_it(thread_settings_kept):
     from concurrent.futures import ThreadPoolExecutor
 
     import torch
 
     from polarity.engine.threads import ShardPool, threads_for
 
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        with pytest.raises(KeyError), threads_for(1):
-            assert torch.get_num_threads() == 1
-            raise KeyError("an error inside the block")
-        assert torch.get_num_threads() == 2
-        with ShardPool(2) as pool:
-            assert pool.map(lambda _: torch.get_num_threads(), range(4)) == [1, 1, 1, 1]  # each worker on one thread
-        assert torch.get_num_threads() == 2
-        later = ThreadPoolExecutor(1)  # a thread started after the pool closed: the caller's count, not the workers'
+    torch.set_num_threads(2)
+    with pytest.raises(KeyError), threads_for(1):
+        assert torch.get_num_threads() == 1
+        raise KeyError("an error inside the block")
+    assert torch.get_num_threads() == 2
+    with ShardPool(2) as pool:
+        assert pool.map(lambda _: torch.get_num_threads(), range(4)) == [1, 1, 1, 1]  # each worker on one thread
+    assert torch.get_num_threads() == 2
+    with ThreadPoolExecutor(1) as later:  # a thread started after the pool closed: the caller's count, not the workers'
         assert later.submit(torch.get_num_threads).result() == 2
-        later.shutdown()
-    finally:
-        torch.set_num_threads(before)
 
 
-def test_a_server_process_runs_torch_on_one_thread_and_its_batches_on_every_core():
+def test_a_server_process_runs_torch_on_one_thread_and_its_batches_on_every_core(thread_settings_kept):
     import sys
 
     import torch
 
     from polarity.engine.threads import available_cores, serving_process
 
-    before, interval = torch.get_num_threads(), sys.getswitchinterval()
-    try:
-        assert serving_process(None) == available_cores() and serving_process(3) == 3
-        assert torch.get_num_threads() == 1 and sys.getswitchinterval() == pytest.approx(0.0005)
-    finally:
-        torch.set_num_threads(before)
-        sys.setswitchinterval(interval)
+    assert serving_process(None) == available_cores() and serving_process(3) == 3
+    assert torch.get_num_threads() == 1 and sys.getswitchinterval() == pytest.approx(0.0005)
 
 
 @pytest.mark.parametrize("argv, missing", [(["neighbors", "MODEL", "--", "--"], "word"),

@@ -117,18 +117,14 @@ def test_the_label_column_is_integer_only_when_every_label_is_one():
     assert mixed.tolist() == ["3", "other"] and mixed.dtype == object
 
 
-def test_a_worker_runs_the_jobs_thread_count(tiny_model):
+def test_a_worker_runs_the_jobs_thread_count(tiny_model, thread_settings_kept):
     import torch
 
-    before = torch.get_num_threads()
-    try:
-        for count in (1, 2, 1):  # up and down from whatever the process had
-            frames.predictor_for(str(tiny_model), threads=count)
-            assert torch.get_num_threads() == count
-        frames.predictor_for(str(tiny_model), threads=None)  # None: PyTorch's setting is left alone
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
+    for count in (1, 2, 1):  # up and down from whatever the process had
+        frames.predictor_for(str(tiny_model), threads=count)
+        assert torch.get_num_threads() == count
+    frames.predictor_for(str(tiny_model), threads=None)  # None: PyTorch's setting is left alone
+    assert torch.get_num_threads() == 1
 
 
 def test_the_engine_command_reads_formats_from_names_and_folders(tmp_path):
@@ -146,23 +142,18 @@ def test_the_engine_command_reads_formats_from_names_and_folders(tmp_path):
         input_format_of(str(parts))  # both kinds: which one was meant?
 
 
-def test_each_engine_task_runs_one_pytorch_thread_unless_told(tiny_model, tmp_path, monkeypatch):
-    import torch
-
+def test_each_engine_task_runs_one_pytorch_thread_unless_told(tiny_model, tmp_path, monkeypatch,
+                                                             thread_settings_kept):
     import polarity.integrations.spark as spark
 
     calls = []
     monkeypatch.setattr(spark, "score_files", lambda *args, **options: calls.append(options))
     source = tmp_path / "in.csv"
     source.write_text("text\nfine\n")
-    before = torch.get_num_threads()
-    try:
-        for n, flags in enumerate(([], ["--threads", "2"])):
-            argv = [*flags, "predict", str(tiny_model), "--engine", "spark", "--file", str(source),
-                    "--output", str(tmp_path / f"out{n}.csv")]
-            assert main(argv) == 0
-    finally:
-        torch.set_num_threads(before)
+    for n, flags in enumerate(([], ["--threads", "2"])):  # --threads also sets this process's count
+        argv = [*flags, "predict", str(tiny_model), "--engine", "spark", "--file", str(source),
+                "--output", str(tmp_path / f"out{n}.csv")]
+        assert main(argv) == 0
     assert [options["threads"] for options in calls] == [1, 2]
 
 

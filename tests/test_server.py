@@ -745,13 +745,10 @@ def test_each_server_process_gets_its_share_of_the_cores(models, monkeypatch):
     assert shares == {1: None, 2: 2, 3: 1, 8: 1}  # one process: PyTorch's own count; more: at least one core each
 
 
-def test_each_uvicorn_worker_builds_the_app_the_command_line_describes(models, monkeypatch):
+def test_each_uvicorn_worker_builds_the_app_the_command_line_describes(models, monkeypatch, thread_settings_kept):
     """`polarity serve` hands its settings to uvicorn's workers through the environment; a worker's app
     serves those models with those options and that API key."""
     import gc
-    import sys
-
-    import torch
 
     from polarity.engine.threads import available_cores
     from polarity.server.app import app_from_env
@@ -763,7 +760,6 @@ def test_each_uvicorn_worker_builds_the_app_the_command_line_describes(models, m
     monkeypatch.setenv(CONFIG_ENV, settings.worker_config())
     monkeypatch.setenv(API_KEY_ENV, settings.api_key)
     assert "k3y" not in settings.worker_config()  # the key travels in its own variable
-    threads, interval = torch.get_num_threads(), sys.getswitchinterval()
     try:
         app = app_from_env()
         served = app.state.models
@@ -778,8 +774,6 @@ def test_each_uvicorn_worker_builds_the_app_the_command_line_describes(models, m
             answer = client.post("/v1/predict", json={"texts": ["a dull scene"]}, headers=key).json()
             assert answer["model"] == "topics" and answer["results"][0]["label"] == "films"
     finally:
-        torch.set_num_threads(threads)
-        sys.setswitchinterval(interval)
         gc.unfreeze()
 
 
