@@ -848,6 +848,7 @@ def test_own_labels_that_are_not_a_polarity_pair_get_no_sentences_made_by_rule(t
     assert main(args) == 0
     recipe = ModelFolder(out).config().recipe
     assert recipe["data"]["pairs"] == "" and recipe["data"]["exclude"] == "" and recipe["data"]["augment"] == "none"
+    assert recipe["data"]["contrast_fraction"] == 0.0 and recipe["training"]["mix_counterfactuals"] == 0.0
     capsys.readouterr()
     assert main(["evaluate", str(out), "--split", "valid"]) == 0  # no CAD file read
     assert "on the valid split: 4 texts" in capsys.readouterr().out

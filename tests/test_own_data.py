@@ -3,9 +3,12 @@
 import csv
 import json
 import random
+import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from polarity.cli import main
 from polarity.data import load_imdb
@@ -239,6 +242,11 @@ def test_a_run_on_own_data_resumes_from_its_files_or_asks_for_the_lists_again(fi
         assert str(info.value) == ("this run was trained on in-memory data: pass the same train=/valid=/test= to "
                                    "resume it")
         assert train_recipe(recipe, out, train=files / "train.csv", resume=True, **sources, **QUIET)[name]["reviews"] == len(texts)
+    out = tmp_path / "train"  # training texts in memory, the test texts from a file
+    with pytest.raises(TrainingInterrupted):
+        train_recipe(recipe, out, train=(texts, labels), test=files / "test.csv", callbacks=[stop], **QUIET)
+    with pytest.raises(ConfigError, match="^this run was trained on in-memory data: pass the same train="):
+        train_recipe(recipe, out, resume=True, **QUIET)
     out = tmp_path / "from-files"
     with pytest.raises(TrainingInterrupted):
         train_recipe(recipe, out, train=files / "train.csv", test=files / "test.csv", callbacks=[stop], **QUIET)
@@ -251,6 +259,28 @@ def test_a_run_on_own_data_resumes_from_its_files_or_asks_for_the_lists_again(fi
         train_recipe(recipe, out, resume=True, **QUIET)
     message = str(info.value)
     assert message.startswith(f"{out / 'run.json'} cannot be read (") and message.endswith("); start over with another --out")
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(files, tmp_path):
+    """A run killed in its first epoch leaves its run.json and no checkpoint: --resume trains it again
+    from the start, with the recipe and files it started with. A folder where no run started says so."""
+    from polarity.training.loop import TrainingInterrupted
+
+    def stop(trainer, state):
+        trainer.request_stop()
+
+    out = tmp_path / "killed"
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
+    with pytest.raises(TrainingInterrupted):
+        train_recipe(recipe, out, train=files / "train.csv", test=files / "test.csv", callbacks=[stop], **QUIET)
+    (out / "checkpoint.safetensors").unlink()  # what a kill before the first checkpoint leaves
+    metrics = train_recipe(load_recipe("tfidf-lr"), out, resume=True, **QUIET)  # the run's own recipe, not this
+    assert metrics["recipe"] == "mean-embedding" and metrics["epochs_run"] == 2 and metrics["test"]["reviews"] == 80
+    never = tmp_path / "never"
+    never.mkdir()
+    with pytest.raises(ConfigError) as info:
+        train_recipe(recipe, never, resume=True, **QUIET)
+    assert str(info.value) == f"nothing to resume in {never}: no checkpoint.safetensors (the run finished or never started)"
 
 
 def test_metrics_record_the_validation_threshold_with_the_best_f1(files, tmp_path):
@@ -281,6 +311,73 @@ def test_the_best_f1_threshold_of_a_worked_example():
     probs = np.array([0.1, 0.4, 0.35, 0.8, 0.65, 0.2])
     assert best_threshold(probs, np.array([0, 0, 1, 1, 1, 0])) == {"threshold": 0.35, "f1": 0.8571}
     assert best_threshold(probs, np.zeros(6, dtype=int)) is None  # one label: no F1 to maximise
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=2, max_size=40))
+def test_the_best_f1_threshold_beats_every_other_threshold(scored):
+    """Whatever the scores and however rare the positives, the recorded F1 is the F1 of calling
+    positive every text scored at or above the recorded threshold, and no threshold does better."""
+    from polarity.training.pipeline import best_threshold
+
+    probs = np.array([score / 20 for score, _ in scored])
+    truth = np.array([positive for _, positive in scored])
+    best = best_threshold(probs, truth.astype(int))
+    if truth.all() or not truth.any():
+        assert best is None
+        return
+
+    def f1(threshold: float) -> float:
+        chosen = probs >= threshold
+        return 2 * int((chosen & truth).sum()) / (chosen.sum() + truth.sum())
+
+    assert best["f1"] == pytest.approx(f1(best["threshold"]), abs=1e-4)
+    assert best["f1"] == pytest.approx(max(f1(t) for t in set(probs.tolist())), abs=1e-4)
+
+
+def test_a_rare_label_s_best_threshold_is_reported_with_its_own_f1():
+    """3 positives in 30 texts, one ranked third and two last: calling the top three positive gives
+    F1 1/3, better than finding all three (F1 2/11)."""
+    from polarity.training.pipeline import best_threshold
+
+    probs = np.linspace(1.0, 0.01, 30)
+    labels = np.zeros(30, dtype=int)
+    labels[[2, 28, 29]] = 1
+    assert best_threshold(probs, labels) == {"threshold": round(float(probs[2]), 4), "f1": 0.3333}
+
+
+def test_the_seconds_of_an_evaluation_are_its_wall_time():
+    from polarity.engine.batches import EncodedSet
+    from polarity.training.pipeline import evaluate_split
+
+    def slow_predict(data):
+        time.sleep(0.1)
+        return np.zeros((len(data), 2))
+
+    metrics, probs = evaluate_split(slow_predict, EncodedSet([[4, 5], [6]], np.array([0, 1])))
+    assert metrics["reviews"] == 2 and 0.1 <= metrics["seconds"] < 1.0
+    np.testing.assert_allclose(probs, 0.5)
+
+
+def test_the_folder_records_how_its_data_was_split_and_what_trained_it(files, tmp_path):
+    """config.json: the limit, validation share, seed and sizes of the split (0 test texts without a
+    test file) and the versions that trained the model; metrics.json: the recipe's name."""
+    import platform
+
+    import torch
+
+    import polarity
+
+    recipe = load_recipe("tfidf-lr", {"data.valid_fraction": 0.25, "training.seed": 7})
+    metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", limit=80, **QUIET)
+    assert metrics["recipe"] == "tfidf-lr" and metrics["reported_on"] == "valid"
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["recipe"] == "tfidf-lr"
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    data = config["data"]
+    assert data["sizes"] == {"fit": 60, "valid": 20, "test": 0}  # 80 texts read, a quarter validates
+    assert (data["limit"], data["valid_fraction"], data["seed"]) == (80, 0.25, 7)
+    assert config["versions"] == {"polarity": polarity.__version__, "torch": torch.__version__,
+                                  "numpy": np.__version__, "python": platform.python_version()}
 
 
 def test_limit_samples_a_given_validation_set_too_and_the_command_is_recorded(files, tmp_path, monkeypatch):

@@ -528,6 +528,10 @@ def test_the_log_names_the_encoder_a_classifier_starts_from(encoder_folder, tmp_
     train_recipe(fine_tuning(encoder_folder), tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu",
                  progress=False, log=lines.append)
     assert f"pretrained encoder {encoder_folder.resolve()} (3 epochs, 0 min of pretraining)" in lines
+    from polarity.training.pipeline import Pretrained, describe_pretrained
+
+    longer = Pretrained(None, {"encoder": "wiki", "epochs": 3, "pretraining_seconds": 5400.0}, encoder={})
+    assert describe_pretrained(longer) == "pretrained encoder wiki (3 epochs, 90 min of pretraining)"
 
 
 def test_each_pretraining_epoch_visits_every_window_once_in_its_own_seeded_order(tmp_path, monkeypatch):
