@@ -132,3 +132,14 @@ def test_a_positional_swallowed_by_double_dashes_is_a_usage_error(tiny_model, ar
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"error: the following arguments are required: {missing}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
+def test_a_gpu_asked_for_where_pytorch_sees_none_is_refused_in_one_line(tiny_model, device, monkeypatch, capsys):
+    """On a machine without CUDA (or with PyTorch's CPU build), any CUDA device, numbered or not, is
+    refused before anything runs, rather than failing inside PyTorch."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["predict", str(tiny_model), "--device", device, "a fine film"]) == 1
+    assert capsys.readouterr().err == f"polarity: error: --device {device} was asked for, but PyTorch sees no CUDA device\n"

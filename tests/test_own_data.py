@@ -15,6 +15,7 @@ from polarity.data import load_imdb
 from polarity.data.splits import fit_valid_split, imdb_labelled
 from polarity.errors import ConfigError, DataError
 from polarity.inference import Predictor
+from polarity.models.folder import ModelFolder
 from polarity.training import load_recipe, train_recipe
 
 from conftest import sentiment_rows, write_csv
@@ -360,16 +361,21 @@ def test_the_seconds_of_an_evaluation_are_its_wall_time():
 
 
 def test_the_folder_records_how_its_data_was_split_and_what_trained_it(files, tmp_path):
-    """config.json: the limit, validation share, seed and sizes of the split (0 test texts without a
-    test file) and the versions that trained the model; metrics.json: the recipe's name."""
+    """The run's first line says what trains on what; config.json: the limit, validation share, seed
+    and sizes of the split (0 test texts without a test file), the device, the time and the versions
+    that trained it; metrics.json: the recipe's name; curves.png: the history, titled by the recipe."""
     import platform
 
     import torch
 
     import polarity
+    from polarity.training.plots import plot_curves
 
     recipe = load_recipe("tfidf-lr", {"data.valid_fraction": 0.25, "training.seed": 7})
-    metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", limit=80, **QUIET)
+    lines, started = [], time.perf_counter()
+    metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", limit=80, device="cpu", progress=False,
+                           log=lines.append)
+    wall = time.perf_counter() - started
     assert metrics["recipe"] == "tfidf-lr" and metrics["reported_on"] == "valid"
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["recipe"] == "tfidf-lr"
     config = json.loads((tmp_path / "m" / "config.json").read_text())
@@ -378,6 +384,18 @@ def test_the_folder_records_how_its_data_was_split_and_what_trained_it(files, tm
     assert (data["limit"], data["valid_fraction"], data["seed"]) == (80, 0.25, 7)
     assert config["versions"] == {"polarity": polarity.__version__, "torch": torch.__version__,
                                   "numpy": np.__version__, "python": platform.python_version()}
+    assert config["training"]["device"] == "cpu" and 0 < config["training"]["seconds"] <= round(wall, 1)
+    assert lines[0].startswith("fitting tfidf-lr on 60 texts (validation 20, no test set: final report on validation), "
+                               "2 labels, ") and lines[0].endswith(" device cpu")
+    plot_curves(json.loads((tmp_path / "m" / "history.json").read_text()), tmp_path / "curves.png", title="tfidf-lr")
+    assert (tmp_path / "m" / "curves.png").read_bytes() == (tmp_path / "curves.png").read_bytes()
+
+    lines.clear()
+    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1}), tmp_path / "t",
+                 train=files / "train.csv", test=files / "test.csv", device="cpu", progress=False, log=lines.append)
+    parameters = ModelFolder(tmp_path / "t").config().parameters["total"]
+    assert (f"training mean-embedding on 180 texts (validation 20, test 80), 2 labels, {parameters:,} parameters, "
+            "device cpu") in lines
 
 
 def test_limit_samples_a_given_validation_set_too_and_the_command_is_recorded(files, tmp_path, monkeypatch):

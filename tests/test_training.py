@@ -250,6 +250,18 @@ Non-trainable params: 0
 """
 
 
+def test_summary_counts_a_frozen_embedding_as_non_trainable(capsys):
+    """As Keras's summary of notebook 000's frozen GloVe layer: the embedding's weights are counted,
+    in its row and in the totals, as parameters that do not train."""
+    assert main(["summary", "lstm-dropout", "--set", "model.freeze_embedding=true", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(row["layer"], row["params"], row["trainable"]) for row in data["layers"]] == [
+        ("embedding", 160_000, 0), ("dropout", 0, 0), ("lstm", 53_200, 53_200), ("dropout_1", 0, 0), ("dense", 101, 101)]
+    assert (data["total"], data["trainable"]) == (213_301, 53_301)
+    assert main(["summary", "lstm-dropout", "--set", "model.freeze_embedding=true"]) == 0
+    assert capsys.readouterr().out.endswith("Total params: 213,301\nTrainable params: 53,301\nNon-trainable params: 160,000\n")
+
+
 @pytest.mark.parametrize("name", ["mean-embedding", "lstm-hybrid", "nbsvm", "tfidf-lr", "lstm-128"])
 def test_summary_rows_add_up_to_the_totals(name, sentiment_archive, capsys):
     """`polarity summary`: each layer's parameters where they are (an n-gram table is fitted, not trained:
