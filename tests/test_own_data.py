@@ -421,6 +421,10 @@ def test_without_validation_texts_the_epochs_are_judged_by_their_training_accura
     accuracies = [row["accuracy"] for row in history]
     assert metrics["best_epoch"] == accuracies.index(max(accuracies)) + 1
     assert metrics["reported_on"] == "test" and "valid" not in metrics
+    train_recipe(load_recipe("tfidf-lr", {"data.valid_fraction": 0.0}), tmp_path / "lr", train=files / "train.csv",
+                 test=files / "test.csv", **QUIET)
+    history = json.loads((tmp_path / "lr" / "history.json").read_text())  # fitted in closed form: one row
+    assert [sorted(row) for row in history] == [["accuracy", "epoch", "features", "loss", "seconds"]]
 
 
 def test_the_train_command_says_which_split_its_accuracy_is_on(files, tmp_path, capsys):
