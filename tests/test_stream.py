@@ -193,6 +193,17 @@ def test_a_text_file_is_read_a_line_a_text_whatever_text_column_says(model, tmp_
         ["A great film.", "An awful film."]
 
 
+def test_a_text_tab_label_file_keeps_its_labels_beside_the_predictions(predictor, tmp_path):
+    """Headerless ``text<TAB>label`` lines (as the UCI sentence sets): the output keeps each line's
+    own label, so that it can be set beside the predicted one."""
+    lines = tmp_path / "labelled.txt"
+    lines.write_text("A great film.\t1\nAn awful film.\t0\n", encoding="utf-8")
+    predict_file(predictor, lines, tmp_path / "out.csv", progress=False)
+    rows = read_csv(tmp_path / "out.csv")
+    assert [(row["text"], row["label"]) for row in rows] == [("A great film.", "1"), ("An awful film.", "0")]
+    assert all(row["pred_label"] in predictor.labels for row in rows)
+
+
 def test_csv_output_from_jsonl_rows_whose_fields_vary(predictor, tmp_path):
     source = tmp_path / "varied.jsonl"
     rows = [{"id": 1, "text": "A great film."}, {"id": 2, "text": "An awful film."},
