@@ -429,6 +429,21 @@ def fine_tuning(encoder_folder, **overrides) -> Recipe:
                              "data": {"valid_fraction": 0.2}, "training": {"epochs": 1}}).with_overrides(overrides)
 
 
+def test_a_fine_tune_reads_its_recipes_length_and_truncation_and_records_the_encoders_settings(encoder_folder,
+                                                                                               tmp_path):
+    """The encoder brings its words and tokenizer; how much of a review the classifier reads
+    (``data.maxlen``, ``data.truncating``) is the recipe's; config.json names the encoder's settings."""
+    from polarity.models.folder import ModelFolder
+
+    out = tmp_path / "m"
+    train_recipe(fine_tuning(encoder_folder, **{"data.maxlen": 7, "data.truncating": "post"}), out,
+                 train=(texts(20), [1] * 20 + [0] * 20), device="cpu", progress=False, log=lambda *a: None)
+    encoder = ModelFolder(out).load().encoder
+    assert (encoder.maxlen, encoder.truncating) == (7, "post")
+    settings = json.loads((encoder_folder / "config.json").read_text())["settings"]
+    assert ModelFolder(out).config().pretrained_encoder["settings"] == settings
+
+
 def test_fine_tuning_with_another_num_words_than_the_encoders_is_refused_by_name(encoder_folder, tmp_path):
     """The embedding comes from the encoder, one row per word it read: ``data.num_words`` must be
     its number of words, not silently replaced by it."""
