@@ -163,6 +163,34 @@ def test_glove_text_lines_are_read_or_refused_by_line_number(tmp_path):
             load_glove(path)
 
 
+def test_a_recipes_vectors_follow_its_skip_top_unknown_vector_and_seed(tmp_path):
+    """With ``model.pretrained``, the recipe still decides which words are read (``data.skip_top``),
+    the unknown word's row (``data.unknown_vector = "last"``: the vectors' last row) and the draw of
+    the rows of words without a vector (``training.seed``)."""
+    from polarity.data.tokenizer import Tokenizer
+    from polarity.data.vocab import OOV
+    from polarity.training import load_recipe
+    from polarity.training.pipeline import fit_encoder
+
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("good 1 0\nbad 0 1\nfilm 0.5 0.5\nlast -1 -1\n", encoding="utf-8")
+    tokens = [["film", "good", "film", "zzz"], ["film", "bad", "qqq"]]
+
+    def fitted(**settings):
+        recipe = load_recipe("mean-embedding", {"model.pretrained": str(vectors), "model.embedding_dim": 2, **settings})
+        return fit_encoder(recipe, tokens, Tokenizer())
+
+    plain, drawn = fitted()
+    skipped, _ = fitted(**{"data.skip_top": 5})  # as in Keras, ids below 5: here the most frequent word, "film" (4)
+    film, good = plain.encode(["film good"])[0][1:]
+    assert OOV not in (film, good) and skipped.encode(["film good"])[0][1:] == [OOV, good]
+    _, last = fitted(**{"data.unknown_vector": "last"})
+    np.testing.assert_array_equal(last.matrix[OOV], [-1.0, -1.0])
+    assert not np.array_equal(drawn.matrix[OOV], [-1.0, -1.0])
+    _, reseeded = fitted(**{"training.seed": load_recipe("mean-embedding").training.seed + 1})
+    assert not np.array_equal(drawn.matrix, reseeded.matrix)  # the rows of zzz, qqq and the reserved ids
+
+
 def test_pretrained_rows_and_coverage_of_a_limited_vocabulary():
     """Words beyond num_words are not counted; rows without a vector are drawn per dimension from the
     vectors' mean and spread, the same for the same seed."""
