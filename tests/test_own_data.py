@@ -16,7 +16,7 @@ from polarity.data.splits import fit_valid_split, imdb_labelled
 from polarity.errors import ConfigError, DataError
 from polarity.inference import Predictor
 from polarity.models.folder import ModelFolder
-from polarity.training import load_recipe, train_recipe
+from polarity.training import TrainingInterrupted, load_recipe, train_recipe
 
 from conftest import sentiment_rows, write_csv
 
@@ -28,6 +28,17 @@ TOPICS = {  # four labels, each with its own words
     "books": ["novel", "chapter", "author", "pages"], "films": ["actors", "scene", "director", "cinema"],
     "music": ["album", "song", "guitar", "singer"], "food": ["dish", "taste", "chef", "menu"],
 }
+
+
+def stop_at_once(trainer, state):
+    """A training callback that interrupts the run at its first step, as Ctrl-C would."""
+    trainer.request_stop()
+
+
+def f1_at(threshold: float, probs: np.ndarray, truth: np.ndarray) -> float:
+    """F1 of calling positive every text whose probability is at or above ``threshold``."""
+    chosen = probs >= threshold
+    return 2 * int((chosen & truth).sum()) / (chosen.sum() + truth.sum())
 
 
 def topic_reviews(n: int, seed: int) -> list[tuple[str, str]]:
@@ -226,18 +237,12 @@ def test_a_clash_in_any_row_stops_predict(files, tmp_path, capsys):
 def test_a_run_on_own_data_resumes_from_its_files_or_asks_for_the_lists_again(files, tmp_path):
     """`--resume` reads the files a run started with; data given as lists must be given again; a
     damaged run file is refused with what to do."""
-    from polarity.training.loop import TrainingInterrupted
-
     recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
-
-    def stop(trainer, state):
-        trainer.request_stop()
-
     texts, labels = map(list, zip(*sentiment_rows(40, 6)))
     for name, sources in {"valid": dict(valid=(texts, labels)), "test": dict(test=(texts, labels))}.items():
         out = tmp_path / name
         with pytest.raises(TrainingInterrupted):
-            train_recipe(recipe, out, train=files / "train.csv", callbacks=[stop], **sources, **QUIET)
+            train_recipe(recipe, out, train=files / "train.csv", callbacks=[stop_at_once], **sources, **QUIET)
         with pytest.raises(ConfigError) as info:
             train_recipe(recipe, out, resume=True, **QUIET)
         assert str(info.value) == ("this run was trained on in-memory data: pass the same train=/valid=/test= to "
@@ -245,16 +250,16 @@ def test_a_run_on_own_data_resumes_from_its_files_or_asks_for_the_lists_again(fi
         assert train_recipe(recipe, out, train=files / "train.csv", resume=True, **sources, **QUIET)[name]["reviews"] == len(texts)
     out = tmp_path / "train"  # training texts in memory, the test texts from a file
     with pytest.raises(TrainingInterrupted):
-        train_recipe(recipe, out, train=(texts, labels), test=files / "test.csv", callbacks=[stop], **QUIET)
+        train_recipe(recipe, out, train=(texts, labels), test=files / "test.csv", callbacks=[stop_at_once], **QUIET)
     with pytest.raises(ConfigError, match="^this run was trained on in-memory data: pass the same train="):
         train_recipe(recipe, out, resume=True, **QUIET)
     out = tmp_path / "from-files"
     with pytest.raises(TrainingInterrupted):
-        train_recipe(recipe, out, train=files / "train.csv", test=files / "test.csv", callbacks=[stop], **QUIET)
+        train_recipe(recipe, out, train=files / "train.csv", test=files / "test.csv", callbacks=[stop_at_once], **QUIET)
     assert train_recipe(recipe, out, resume=True, **QUIET)["test"]["reviews"] == 80  # the files it started with
     out = tmp_path / "damaged"
     with pytest.raises(TrainingInterrupted):
-        train_recipe(recipe, out, train=files / "train.csv", callbacks=[stop], **QUIET)
+        train_recipe(recipe, out, train=files / "train.csv", callbacks=[stop_at_once], **QUIET)
     (out / "run.json").write_text("{")
     with pytest.raises(ConfigError) as info:
         train_recipe(recipe, out, resume=True, **QUIET)
@@ -265,15 +270,10 @@ def test_a_run_on_own_data_resumes_from_its_files_or_asks_for_the_lists_again(fi
 def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(files, tmp_path):
     """A run killed in its first epoch leaves its run.json and no checkpoint: --resume trains it again
     from the start, with the recipe and files it started with. A folder where no run started says so."""
-    from polarity.training.loop import TrainingInterrupted
-
-    def stop(trainer, state):
-        trainer.request_stop()
-
     out = tmp_path / "killed"
     recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
     with pytest.raises(TrainingInterrupted):
-        train_recipe(recipe, out, train=files / "train.csv", test=files / "test.csv", callbacks=[stop], **QUIET)
+        train_recipe(recipe, out, train=files / "train.csv", test=files / "test.csv", callbacks=[stop_at_once], **QUIET)
     (out / "checkpoint.safetensors").unlink()  # what a kill before the first checkpoint leaves
     metrics = train_recipe(load_recipe("tfidf-lr"), out, resume=True, **QUIET)  # the run's own recipe, not this
     assert metrics["recipe"] == "mean-embedding" and metrics["epochs_run"] == 2 and metrics["test"]["reviews"] == 80
@@ -293,15 +293,10 @@ def test_metrics_record_the_validation_threshold_with_the_best_f1(files, tmp_pat
     metrics = train_recipe(recipe, tmp_path / "m", train=files / "train.csv", valid=(texts, labels), **QUIET)
     probs = Predictor.load(tmp_path / "m").predict_proba(texts)[:, 1]
     truth = np.array([label == "positive" for label in labels])
-
-    def f1(threshold: float) -> float:
-        chosen = probs >= threshold
-        hits = int((chosen & truth).sum())
-        return 2 * hits / (chosen.sum() + truth.sum())
-
-    best = max(sorted(set(probs.tolist())), key=f1)
+    best = max(sorted(set(probs.tolist())), key=lambda threshold: f1_at(threshold, probs, truth))
     recorded = metrics["valid"]["best_f1_threshold"]
-    assert recorded == {"threshold": pytest.approx(best, abs=1e-4), "f1": pytest.approx(f1(best), abs=1e-4)}
+    assert recorded == {"threshold": pytest.approx(best, abs=1e-4),
+                        "f1": pytest.approx(f1_at(best, probs, truth), abs=1e-4)}
 
 
 def test_the_best_f1_threshold_of_a_worked_example():
@@ -327,13 +322,8 @@ def test_the_best_f1_threshold_beats_every_other_threshold(scored):
     if truth.all() or not truth.any():
         assert best is None
         return
-
-    def f1(threshold: float) -> float:
-        chosen = probs >= threshold
-        return 2 * int((chosen & truth).sum()) / (chosen.sum() + truth.sum())
-
-    assert best["f1"] == pytest.approx(f1(best["threshold"]), abs=1e-4)
-    assert best["f1"] == pytest.approx(max(f1(t) for t in set(probs.tolist())), abs=1e-4)
+    assert best["f1"] == pytest.approx(f1_at(best["threshold"], probs, truth), abs=1e-4)
+    assert best["f1"] == pytest.approx(max(f1_at(t, probs, truth) for t in set(probs.tolist())), abs=1e-4)
 
 
 def test_a_rare_label_s_best_threshold_is_reported_with_its_own_f1():

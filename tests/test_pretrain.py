@@ -539,12 +539,12 @@ def test_pretraining_settings_read_from_a_run_name_a_wrong_key():
 
 
 def test_the_log_names_the_encoder_a_classifier_starts_from(encoder_folder, tmp_path):
+    from polarity.training.pipeline import Pretrained, describe_pretrained
+
     lines = []
     train_recipe(fine_tuning(encoder_folder), tmp_path / "m", train=(texts(20), [1] * 20 + [0] * 20), device="cpu",
                  progress=False, log=lines.append)
     assert f"pretrained encoder {encoder_folder.resolve()} (3 epochs, 0 min of pretraining)" in lines
-    from polarity.training.pipeline import Pretrained, describe_pretrained
-
     longer = Pretrained(None, {"encoder": "wiki", "epochs": 3, "pretraining_seconds": 5400.0}, encoder={})
     assert describe_pretrained(longer) == "pretrained encoder wiki (3 epochs, 90 min of pretraining)"
 

@@ -329,7 +329,7 @@ def final_metrics(recipe: Recipe, fitted: Fitted, splits: Splits, encoded: dict,
     metrics.update({
         "best_epoch": fitted.best_epoch + 1,
         "epochs_run": len(history),
-        "seconds_per_epoch": round(float(np.mean([row["seconds"] for row in history])), 2),  # >= 1 row: every fitter's
+        "seconds_per_epoch": round(float(np.mean([row["seconds"] for row in history])), 2),  # every fitter reports >= 1 row
         "device": str(device),
         "limited_to": limit,
     })
