@@ -37,6 +37,19 @@ def test_strict_mode_names_expected_and_found_counts(tiny_archive):
         load_imdb(tiny_archive)
 
 
+def test_training_reads_the_imdb_archive_strictly_unless_told(tiny_archive, tmp_path):
+    """`train_recipe(data=...)` checks the official counts as `polarity train` does: a partial copy is
+    refused by default, with the hint, and trains with ``strict=False``."""
+    from polarity.training import load_recipe, train_recipe
+
+    recipe = load_recipe("mean-embedding", {"data.num_words": 50, "training.epochs": 1, "data.valid_fraction": 0.5})
+    quiet = dict(progress=False, log=lambda *a: None)
+    with pytest.raises(DataError, match=r"pass strict=False / --no-strict for a partial copy(.|\n)*found 6"):
+        train_recipe(recipe, tmp_path / "strict", data=str(tiny_archive), **quiet)
+    assert not (tmp_path / "strict").exists()
+    assert train_recipe(recipe, tmp_path / "partial", data=str(tiny_archive), strict=False, **quiet)["epochs_run"] == 1
+
+
 def test_second_load_comes_from_the_cache(tiny_archive):
     first = load_imdb(tiny_archive, strict=False)
     assert list(cache_dir().glob("aclimdb-*.npz"))

@@ -284,6 +284,38 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(files, 
     assert str(info.value) == f"nothing to resume in {never}: no checkpoint.safetensors (the run finished or never started)"
 
 
+def test_a_run_with_relative_pairs_and_exclude_files_resumes_from_another_folder(files, tmp_path, monkeypatch):
+    """`--pairs pairs.csv` and `data.exclude = held.txt`, relative to where the run started: the run
+    records them as absolute paths, so `--resume` from elsewhere still reads them. The CAD names stay
+    names even where a folder of that name sits (`cad/`, as the CAD files unpack)."""
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    for folder in (start / "cad", start / "cad-dev", elsewhere):
+        folder.mkdir(parents=True)
+    (start / "pairs.csv").write_text("text,label,pair_id\nWorth every minute,positive,1\nNot worth a minute,negative,1\n")
+    (start / "held.txt").write_text("no text of the training file\n")
+    monkeypatch.chdir(start)
+    monkeypatch.setenv("POLARITY_CAD", str(tmp_path / "nowhere"))  # reading IMDB's pairs would fail
+    imdb_pairs = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1,
+                                                "data.pairs": "cad", "data.exclude": "cad-dev"})
+    lines = []
+    metrics = train_recipe(imdb_pairs, tmp_path / "cad-named", train=files / "train.csv", progress=False,
+                           log=lines.append)
+    assert metrics["epochs_run"] == 1  # left out for own files, not read from ./cad
+    assert "data.pairs = cad and data.exclude = cad-dev name IMDB's review pairs: left out for your own data " \
+           "(give the CAD files' paths to use them)" in lines
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2,
+                                            "data.pairs": "pairs.csv", "data.exclude": "held.txt"})
+    out = tmp_path / "resumed"
+    with pytest.raises(TrainingInterrupted):
+        train_recipe(recipe, out, train=files / "train.csv", callbacks=[stop_at_once], **QUIET)
+    monkeypatch.chdir(elsewhere)
+    assert train_recipe(recipe, out, resume=True, **QUIET)["epochs_run"] == 2
+    config = json.loads((out / "config.json").read_text())
+    assert config["recipe"]["data"]["pairs"] == str(start / "pairs.csv")
+    assert config["recipe"]["data"]["exclude"] == str(start / "held.txt")
+    assert config["data"]["pairs"]["texts"] == 2
+
+
 def test_metrics_record_the_validation_threshold_with_the_best_f1(files, tmp_path):
     """metrics.json's `best_f1_threshold`: the threshold on P(second label) that maximises F1 on the
     validation texts, as the saved model scores them (`polarity evaluate` suggests it)."""
