@@ -148,6 +148,8 @@ def test_typos_in_a_toml_file(tmp_path):
     ({"training.pair_weight": float("nan")}, "training.pair_weight must be a number >= 0, got nan"),
     ({"valid_fraction": 1.0}, "data.valid_fraction must be a number in [0, 1), got 1.0"),
     ({"epochs": 0}, "training.epochs must be a positive integer, got 0"),
+    ({"epochs": True}, "training.epochs must be a positive integer, got True"),  # TOML's true is no 1
+    ({"lr": True}, "training.lr must be a positive number, got True"),
     ({"num_words": -1}, "data.num_words must be an integer >= 0 (0: no limit), got -1"),
     ({"batching": "fast"}, "training.batching must be one of exact, bucketed, got 'fast'"),
     ({"optimizer": "adamw"}, "training.optimizer must be one of adam, adagrad, rmsprop, sgd, got 'adamw'"),
@@ -160,6 +162,8 @@ def test_wrong_types_ranges_and_choices(overrides, message):
 
 def test_model_options():
     assert error("lstm-dropout", {"units": "many"}) == "model.units must be an integer, got 'many'"
+    assert error("lstm-dropout", {"units": True}) == "model.units must be an integer, got True"
+    assert error("lstm-dropout", {"model.embedding_dropout": True}) == "model.embedding_dropout must be a number, got True"
     assert error("lstm-dropout", {"model.mask_padding": 1}) == "model.mask_padding must be true or false, got 1"
     assert error("lstm-dropout", {"model.cell": 3}) == "model.cell must be a string, got 3"
     assert error("lstm-dropout", {"model.type": "lstm"}) == ("model.type must be one of hybrid, mean-embedding, nbsvm, rnn, "
