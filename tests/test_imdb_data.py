@@ -38,16 +38,24 @@ def test_strict_mode_names_expected_and_found_counts(tiny_archive):
 
 
 def test_training_reads_the_imdb_archive_strictly_unless_told(tiny_archive, tmp_path):
-    """`train_recipe(data=...)` checks the official counts as `polarity train` does: a partial copy is
-    refused by default, with the hint, and trains with ``strict=False``."""
+    """`train_recipe(data=...)` (and `prepare_data`) check the official counts as `polarity train`
+    does: a partial copy is refused by default, with the hint, and trains with ``strict=False``; the
+    run's log says when the archive is read for the first time."""
     from polarity.training import load_recipe, train_recipe
+    from polarity.training.pipeline import prepare_data
 
     recipe = load_recipe("mean-embedding", {"data.num_words": 50, "training.epochs": 1, "data.valid_fraction": 0.5})
-    quiet = dict(progress=False, log=lambda *a: None)
-    with pytest.raises(DataError, match=r"pass strict=False / --no-strict for a partial copy(.|\n)*found 6"):
-        train_recipe(recipe, tmp_path / "strict", data=str(tiny_archive), **quiet)
+    refusal = r"pass strict=False / --no-strict for a partial copy(.|\n)*found 6"
+    with pytest.raises(DataError, match=refusal):
+        train_recipe(recipe, tmp_path / "strict", data=str(tiny_archive), progress=False, log=lambda *a: None)
     assert not (tmp_path / "strict").exists()
-    assert train_recipe(recipe, tmp_path / "partial", data=str(tiny_archive), strict=False, **quiet)["epochs_run"] == 1
+    with pytest.raises(DataError, match=refusal):
+        prepare_data(recipe, data=str(tiny_archive))
+    lines = []
+    metrics = train_recipe(recipe, tmp_path / "partial", data=str(tiny_archive), strict=False, progress=False,
+                           log=lines.append)
+    assert metrics["epochs_run"] == 1
+    assert "reading every review of tiny.tar.gz (the first time only: a cache makes later reads fast)" in lines
 
 
 def test_second_load_comes_from_the_cache(tiny_archive):

@@ -433,6 +433,40 @@ def test_limit_samples_a_given_validation_set_too_and_the_command_is_recorded(fi
     assert config["training"]["command"] == "polarity train mean-embedding --limit 40"
 
 
+def test_a_validation_file_is_read_with_the_training_files_columns_and_labels(tmp_path):
+    """--valid FILE reads like --train FILE: the same --text-column and --label-column, the training
+    labels' ids (a validation file of one label keeps its own), a label training lacks refused; a
+    --limit draws from it with the recipe's seed, at least one text."""
+    from polarity.training.pipeline import prepare_data
+
+    def jsonl(name: str, rows) -> str:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"body": t, "stars": 5 if y == "positive" else 1}) + "\n" for t, y in rows))
+        return str(path)
+
+    train, test = jsonl("train.jsonl", sentiment_rows(60, 5)), jsonl("test.jsonl", sentiment_rows(20, 7))
+    valid_rows = [row for row in sentiment_rows(40, 6) if row[1] == "positive"][:11]
+    valid = jsonl("valid.jsonl", valid_rows)
+    columns = dict(text_column="body", label_column="stars")
+    recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
+    metrics = train_recipe(recipe, tmp_path / "m", train=train, valid=valid, **columns, **QUIET)
+    said = Predictor.load(tmp_path / "m").predict([text for text, _ in valid_rows])
+    assert metrics["labels"] == [1, 5] and metrics["valid"]["reviews"] == 11
+    assert metrics["valid"]["accuracy"] == pytest.approx(np.mean([label == 5 for label in said]), abs=1e-4)
+    (tmp_path / "three.jsonl").write_text(json.dumps({"body": "So-so.", "stars": 3}) + "\n")
+    with pytest.raises(DataError, match=r"unknown label 3; the known labels are \[1, 5\]"):
+        prepare_data(recipe, train=train, valid=str(tmp_path / "three.jsonl"), **columns)
+
+    def limited(seed: int):
+        splits = prepare_data(recipe.with_overrides({"training.seed": seed}), train=train, valid=valid, test=test,
+                              limit=4, **columns)
+        return splits.fit.texts, splits.valid.texts, splits.test.texts
+
+    again = limited(1)
+    assert limited(1) == again and [len(part) for part in again] == [4, 1, 4]  # 4 x valid_fraction 0.1: one
+    assert all(a != b for a, b in zip(limited(2), again) if len(a) > 1)
+
+
 def test_without_validation_texts_the_epochs_are_judged_by_their_training_accuracy(files, tmp_path):
     """``data.valid_fraction = 0`` with a test file: no validation metrics in the history (not NaN),
     the best epoch by training accuracy, the report on the test file."""
