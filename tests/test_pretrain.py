@@ -558,12 +558,16 @@ def test_each_pretraining_epoch_visits_every_window_once_in_its_own_seeded_order
 
 
 def test_pretraining_with_a_limit_holds_out_a_twentieth_as_many_unlabelled_reviews(tmp_path, sentiment_archive):
-    """--limit N reads N training texts and keeps N/20 unlabelled reviews (at least one) for the perplexity."""
+    """--limit N reads N training texts and keeps N/20 unlabelled reviews (at least one) for the perplexity;
+    without one, it trains on the training reviews and every unlabelled review but the held-out ones."""
     for limit, kept, held_out in ((10, 10, 1), (40, 10, 2), (40, 1, 1)):  # kept: the held_out setting
         settings = PretrainSettings(**dict(SMALL, window=4, held_out=kept), epochs=1, limit=limit)
         config = pretrain(settings, tmp_path / f"{limit}-{kept}", data=str(sentiment_archive), strict=False,
                           device="cpu", **QUIET)
         assert config["texts"]["fit"] == limit and config["texts"]["held_out"] == held_out
+    whole = pretrain(PretrainSettings(**dict(SMALL, window=4, held_out=2), epochs=1), tmp_path / "whole",
+                     data=str(sentiment_archive), strict=False, device="cpu", **QUIET)
+    assert (whole["texts"]["fit"], whole["texts"]["held_out"]) == (1 + 240, 2)  # 3 unlabelled: 2 aside, never trained on
     again = pretrain(PretrainSettings(**dict(SMALL, window=4), epochs=1, limit=40), tmp_path / "again",
                      data=str(sentiment_archive), strict=False, device="cpu", **QUIET)  # the same seeded draw
     assert (tmp_path / "again" / "vocab.json").read_text() == (tmp_path / "40-10" / "vocab.json").read_text()
