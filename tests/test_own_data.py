@@ -441,19 +441,20 @@ def test_a_validation_file_is_read_with_the_training_files_columns_and_labels(tm
 
     def jsonl(name: str, rows) -> str:
         path = tmp_path / name
-        path.write_text("".join(json.dumps({"body": t, "stars": 5 if y == "positive" else 1}) + "\n" for t, y in rows))
+        path.write_text("".join(json.dumps({"said": t, "stars_given": 5 if y == "positive" else 1}) + "\n"
+                                for t, y in rows))  # names no reader guesses
         return str(path)
 
     train, test = jsonl("train.jsonl", sentiment_rows(60, 5)), jsonl("test.jsonl", sentiment_rows(20, 7))
     valid_rows = [row for row in sentiment_rows(40, 6) if row[1] == "positive"][:11]
     valid = jsonl("valid.jsonl", valid_rows)
-    columns = dict(text_column="body", label_column="stars")
+    columns = dict(text_column="said", label_column="stars_given")
     recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
     metrics = train_recipe(recipe, tmp_path / "m", train=train, valid=valid, **columns, **QUIET)
     said = Predictor.load(tmp_path / "m").predict([text for text, _ in valid_rows])
     assert metrics["labels"] == [1, 5] and metrics["valid"]["reviews"] == 11
     assert metrics["valid"]["accuracy"] == pytest.approx(np.mean([label == 5 for label in said]), abs=1e-4)
-    (tmp_path / "three.jsonl").write_text(json.dumps({"body": "So-so.", "stars": 3}) + "\n")
+    (tmp_path / "three.jsonl").write_text(json.dumps({"said": "So-so.", "stars_given": 3}) + "\n")
     with pytest.raises(DataError, match=r"unknown label 3; the known labels are \[1, 5\]"):
         prepare_data(recipe, train=train, valid=str(tmp_path / "three.jsonl"), **columns)
 
@@ -506,3 +507,8 @@ def test_data_that_cannot_make_a_run_says_what_to_give(files, tmp_path):
     assert str(info.value) == ("no validation texts (200 training texts, data.valid_fraction = 0.0) and no test set: "
                                "nothing would measure the model; raise the fraction or the limit, or give --valid or "
                                "--test")
+    with pytest.raises(ConfigError) as info:  # 4 x 0.1 rounds to no validation text
+        train_recipe(recipe, tmp_path / "m", train=files / "train.csv", limit=4, **QUIET)
+    assert str(info.value) == ("no validation texts (4 training texts, data.valid_fraction = 0.1, --limit 4) and no "
+                               "test set: nothing would measure the model; raise the fraction or the limit, or give "
+                               "--valid or --test")
