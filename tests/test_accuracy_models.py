@@ -326,8 +326,11 @@ def test_hybrid_trains_both_parts_and_mixes_them_on_validation(tmp_path):
     names = ["negative", "positive"]
     recipe = load_recipe("lstm-hybrid", {"model.words": 30, "model.window": 12, "model.units": 8, "model.embedding_dim": 8,
                                     "training.epochs": 2, "data.valid_fraction": 0.3})
+    lines = []
     metrics = train_recipe(recipe, tmp_path / "h", train=(texts, [names[y] for y in labels]),
-                           test=(test_texts, [names[y] for y in test_labels]), **QUIET)
+                           test=(test_texts, [names[y] for y in test_labels]), progress=False, log=lines.append)
+    # no parameter count before the n-gram weights are fitted: it would leave them out
+    assert lines[0] == "training lstm-hybrid on 140 texts (validation 60, test 80), 2 labels, device cpu"
     parts = metrics["parts"]
     assert set(parts) == {"mix_weights", "valid", "test"} and set(parts["mix_weights"]) == {"rnn", "ngrams"}
     assert set(parts["valid"]) == set(parts["test"]) == {"rnn", "ngrams"}

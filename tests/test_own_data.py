@@ -439,24 +439,22 @@ def test_a_validation_file_is_read_with_the_training_files_columns_and_labels(tm
     --limit draws from it with the recipe's seed, at least one text."""
     from polarity.training.pipeline import prepare_data
 
-    def jsonl(name: str, rows) -> str:
-        path = tmp_path / name
-        path.write_text("".join(json.dumps({"said": t, "stars_given": 5 if y == "positive" else 1}) + "\n"
-                                for t, y in rows))  # names no reader guesses
-        return str(path)
+    def table(name: str, rows) -> str:  # column names no reader guesses
+        stars = [(text, 5 if label == "positive" else 1) for text, label in rows]
+        return str(write_csv(tmp_path / name, stars, header=("said", "stars_given")))
 
-    train, test = jsonl("train.jsonl", sentiment_rows(60, 5)), jsonl("test.jsonl", sentiment_rows(20, 7))
+    train, test = table("train.csv", sentiment_rows(60, 5)), table("test.csv", sentiment_rows(20, 7))
     valid_rows = [row for row in sentiment_rows(40, 6) if row[1] == "positive"][:11]
-    valid = jsonl("valid.jsonl", valid_rows)
+    valid = table("valid.csv", valid_rows)
     columns = dict(text_column="said", label_column="stars_given")
     recipe = load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 2})
     metrics = train_recipe(recipe, tmp_path / "m", train=train, valid=valid, **columns, **QUIET)
     said = Predictor.load(tmp_path / "m").predict([text for text, _ in valid_rows])
     assert metrics["labels"] == [1, 5] and metrics["valid"]["reviews"] == 11
     assert metrics["valid"]["accuracy"] == pytest.approx(np.mean([label == 5 for label in said]), abs=1e-4)
-    (tmp_path / "three.jsonl").write_text(json.dumps({"said": "So-so.", "stars_given": 3}) + "\n")
+    three = write_csv(tmp_path / "three.csv", [("So-so.", 3)], header=("said", "stars_given"))
     with pytest.raises(DataError, match=r"unknown label 3; the known labels are \[1, 5\]"):
-        prepare_data(recipe, train=train, valid=str(tmp_path / "three.jsonl"), **columns)
+        prepare_data(recipe, train=train, valid=str(three), **columns)
 
     def limited(seed: int):
         splits = prepare_data(recipe.with_overrides({"training.seed": seed}), train=train, valid=valid, test=test,

@@ -557,7 +557,7 @@ def test_each_pretraining_epoch_visits_every_window_once_in_its_own_seeded_order
     assert first != second and [first, second] == again
 
 
-def test_pretraining_with_a_limit_holds_out_a_twentieth_as_many_unlabelled_reviews(tmp_path, sentiment_archive):
+def test_pretraining_holds_out_unlabelled_reviews_a_twentieth_as_many_with_a_limit(tmp_path, sentiment_archive):
     """--limit N reads N training texts and keeps N/20 unlabelled reviews (at least one) for the perplexity;
     without one, it trains on the training reviews and every unlabelled review but the held-out ones."""
     for limit, kept, held_out in ((10, 10, 1), (40, 10, 2), (40, 1, 1)):  # kept: the held_out setting

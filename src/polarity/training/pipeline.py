@@ -486,7 +486,8 @@ def describe_pretrained(pretrained: Pretrained) -> str:
 def describe_run(recipe: Recipe, splits: Splits, model: nn.Module, device: torch.device) -> str:
     test_note = f"test {len(splits.test):,}" if splits.test is not None else "no test set: final report on validation"
     processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
-    verb = VERBS.get(recipe.model["type"], "training")
-    size = f"{parameter_counts(model)['total']:,} parameters, " if verb == "training" else ""  # fitted: unknown yet
-    return (f"{verb} {recipe.name} on {len(splits.fit):,} texts (validation {len(splits.valid):,}, {test_note}), "
-            f"{len(splits.labels)} labels, {size}device {device}{processes}")
+    sized = all(p.numel() for p in model.parameters())  # n-gram weights are sized by their fit, still to come
+    size = f"{parameter_counts(model)['total']:,} parameters, " if sized else ""
+    return (f"{VERBS.get(recipe.model['type'], 'training')} {recipe.name} on {len(splits.fit):,} texts "
+            f"(validation {len(splits.valid):,}, {test_note}), {len(splits.labels)} labels, {size}device {device}"
+            f"{processes}")
