@@ -413,9 +413,10 @@ def test_the_folder_records_how_its_data_was_split_and_what_trained_it(files, tm
     assert (tmp_path / "m" / "curves.png").read_bytes() == (tmp_path / "curves.png").read_bytes()
 
     lines.clear()
-    train_recipe(load_recipe("mean-embedding", {"data.num_words": 200, "training.epochs": 1}), tmp_path / "t",
-                 train=files / "train.csv", test=files / "test.csv", device="cpu", progress=False, log=lines.append)
-    parameters = ModelFolder(tmp_path / "t").config().parameters["total"]
+    frozen = {"data.num_words": 200, "training.epochs": 1, "model.freeze_embedding": True}
+    train_recipe(load_recipe("mean-embedding", frozen), tmp_path / "t", train=files / "train.csv",
+                 test=files / "test.csv", device="cpu", progress=False, log=lines.append)
+    parameters = ModelFolder(tmp_path / "t").config().parameters["total"]  # the frozen embedding's too, as Keras
     assert (f"training mean-embedding on 180 texts (validation 20, test 80), 2 labels, {parameters:,} parameters, "
             "device cpu") in lines
 
