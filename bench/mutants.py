@@ -87,10 +87,10 @@ MUTANTS: list[Mutant] = [
            "kept = seq[-maxlen:] if", "kept = seq[-maxlen + 1:] if", SEQ),
     # -- splits ---------------------------------------------------------------------------------
     Mutant("split-unstratified", "data/labelled.py",
-           "    for label in np.unique(labels):\n        members = np.flatnonzero(labels == label)",
-           "    for label in [None]:\n        members = np.arange(len(labels))", LAB),
+           "        members = np.flatnonzero(labels == label)", "        members = np.arange(len(labels))", LAB),
     Mutant("split-floor-not-round", "data/labelled.py",
-           "take = int(round(fraction * len(members)))", "take = int(fraction * len(members))", LAB),
+           "rounded = [int(round(fraction * count)) for count in counts]",
+           "rounded = [int(fraction * count) for count in counts]", LAB),
     Mutant("fit-valid-limit-samples-all-train", "data/splits.py",
            "fit = sample(fit, max(1, limit - len(valid)), seed)",
            "fit = sample(train, max(1, limit - len(valid)), seed)", LAB + ("tests/test_own_data.py",)),
