@@ -172,6 +172,11 @@ def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
     assert main(["predict", str(models / "lstm"), "-", "--output", str(streamed), "--quiet"]) == 0
     assert "stdin, line 2: empty text" in capsys.readouterr().err  # lines counted from 1, as in the file
     assert len(streamed.read_text().splitlines()) == 3
+    for output in ([], ["--output", str(tmp_path / "none.jsonl")]):  # an empty stdin is refused, printed or written
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+        assert main(["predict", str(models / "lstm"), "-", *output]) == 1
+        assert capsys.readouterr().err.strip() == ("polarity: error: give texts to classify, --file FILE, "
+                                                   "or - to read lines from standard input")
 
 
 def test_the_printed_table_shortens_texts_over_70_characters(models, capsys):

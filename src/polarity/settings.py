@@ -21,46 +21,35 @@ Check = Callable[[str, object], object]
 
 
 # -- value checks: (where, value) -> value (converted), or ConfigError --------------------------------------
-def integer(minimum: int | None, what: str, maximum: int | None = None) -> Check:
-    def check(where: str, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum) or \
-                (maximum is not None and value > maximum):
+def satisfies(what: str, ok: Callable[[Any], bool], convert: Callable[[Any], Any] = lambda v: v) -> Check:
+    """A check: ``convert(value)`` where ``ok(value)``, else ``<where> must be <what>, got <value>``."""
+
+    def check(where: str, value: object) -> object:
+        if not ok(value):
             raise ConfigError(f"{where} must be {what}, got {value!r}")
-        return value
+        return convert(value)
 
     return check
+
+
+def integer(minimum: int | None, what: str, maximum: int | None = None) -> Check:
+    return satisfies(what, lambda v: not isinstance(v, bool) and isinstance(v, int) and
+                     (minimum is None or v >= minimum) and (maximum is None or v <= maximum))
 
 
 def number(what: str, ok: Callable[[float], bool]) -> Check:
     """A float (an int is accepted and converted) that is finite and satisfies ``ok``."""
-
-    def check(where: str, value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-            raise ConfigError(f"{where} must be {what}, got {value!r}")
-        return float(value)
-
-    return check
+    return satisfies(what, lambda v: not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+                     and ok(v), float)
 
 
 def choice(*choices: str) -> Check:
-    def check(where: str, value: object) -> str:
-        if not isinstance(value, str) or value not in choices:
-            raise ConfigError(f"{where} must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    return check
+    return satisfies(f"one of {', '.join(choices)}", lambda v: isinstance(v, str) and v in choices)
 
 
-def flag(where: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    return value
-
-
-def string(where: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string, got {value!r}")
-    return value
+flag = satisfies("true or false", lambda v: isinstance(v, bool))
+string = satisfies("a string", lambda v: isinstance(v, str))
+words = satisfies("a list of words", lambda v: isinstance(v, list) and all(isinstance(w, str) and w for w in v), list)
 
 
 def optional(check: Check) -> Check:
@@ -79,12 +68,6 @@ def regex(where: str, value: object) -> str:
     except re.error as exc:
         raise ConfigError(f"{where} must be a regular expression, got {value!r} ({exc})") from exc
     return value
-
-
-def words(where: str, value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(w, str) and w for w in value):
-        raise ConfigError(f"{where} must be a list of words, got {value!r}")
-    return list(value)
 
 
 positive_int = integer(1, "a positive integer")

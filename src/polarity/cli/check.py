@@ -13,8 +13,7 @@ from polarity.errors import PolarityError
 def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentParser) -> None:
     parser = command(commands, "check", "behavioural tests (negation, contrast, invariance...): failure rate per test",
                      "polarity check runs/default --fail-above 0.5\n"
-                     "  polarity check runs/default --suite my-cases.jsonl --json")
-    parser.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+                     "  polarity check runs/default --suite my-cases.jsonl --json", reads_model=True)
     parser.add_argument("--suite", metavar="FILE", help="a JSONL file of your own cases (text, then expect, not or "
                         "same_as) instead of the built-in suite")
     parser.add_argument("--fail-above", type=rate, metavar="RATE", help="exit 1 when any test fails more than this "

@@ -14,11 +14,14 @@ Handler = Callable[[argparse.Namespace], int | None]
 
 
 def command(commands: argparse._SubParsersAction, name: str, help: str, example: str,
-            parents: tuple[argparse.ArgumentParser, ...] = ()) -> argparse.ArgumentParser:
-    """A subcommand whose --help has a one-line description and ends with ``example``."""
+            parents: tuple[argparse.ArgumentParser, ...] = (), reads_model: bool = False) -> argparse.ArgumentParser:
+    """A subcommand whose --help has a one-line description and ends with ``example``; ``reads_model``:
+    its first argument is a model folder."""
     parser = commands.add_parser(name, parents=list(parents), help=help, description=help[:1].upper() + help[1:] + ".",
                                  epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(parser=parser)  # errors show this subcommand's usage
+    if reads_model:
+        parser.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
     return parser
 
 

@@ -13,8 +13,7 @@ from polarity.errors import PolarityError
 
 def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentParser) -> None:
     evaluate = command(commands, "evaluate", "accuracy, precision, recall, F1, AUC, log loss, by length",
-                       "polarity evaluate runs/default --plots runs/default/plots", (data_opts,))
-    evaluate.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+                       "polarity evaluate runs/default --plots runs/default/plots", (data_opts,), reads_model=True)
     evaluate.add_argument("--plots", metavar="DIR", help="write roc.png and confusion.png there")
     precision_option(evaluate)
     threshold_option(evaluate)

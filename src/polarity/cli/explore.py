@@ -11,8 +11,7 @@ from polarity.cli.common import command, load_predictor, print_json
 
 def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentParser) -> None:
     neighbors = command(commands, "neighbors", "nearest words in a model's learned embedding",
-                        "polarity neighbors runs/default great -k 10")
-    neighbors.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+                        "polarity neighbors runs/default great -k 10", reads_model=True)
     neighbors.add_argument("word", help="a word of the model's vocabulary")
     neighbors.add_argument("-k", type=int, default=20, help="how many (default 20)")
     neighbors.add_argument("--metric", choices=["euclidean", "cosine"], default="euclidean",
@@ -20,14 +19,12 @@ def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentP
     neighbors.add_argument("--json", action="store_true", help="print JSON")
     neighbors.set_defaults(handler=cmd_neighbors)
     plot = command(commands, "embedding-plot", "2-D map (PCA) of frequent words, coloured by sentiment",
-                   "polarity embedding-plot runs/default --out words.png")
-    plot.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+                   "polarity embedding-plot runs/default --out words.png", reads_model=True)
     plot.add_argument("--out", required=True, metavar="FILE.png", help="where to write the PNG")
     plot.add_argument("--top", type=int, default=500, help="how many of the most frequent words (default 500)")
     plot.set_defaults(handler=cmd_embedding_plot)
     explain = command(commands, "explain", "each word's contribution to the prediction (occlusion)",
-                      'polarity explain runs/default "The plot is thin but the cast is wonderful."')
-    explain.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+                      'polarity explain runs/default "The plot is thin but the cast is wonderful."', reads_model=True)
     explain.add_argument("texts", nargs="+", metavar="TEXT", help="texts to explain")
     explain.add_argument("--no-color", "--no-colour", dest="no_color", action="store_true",
                          help="no colours (also when NO_COLOR is set)")

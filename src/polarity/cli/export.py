@@ -10,8 +10,7 @@ from polarity.inference.export import FORMATS, OPSET, export_model
 
 def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentParser) -> None:
     parser = command(commands, "export", "write the network as ONNX or TorchScript, with its preprocessing as JSON",
-                     "polarity export runs/default --format onnx --out model.onnx")
-    parser.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+                     "polarity export runs/default --format onnx --out model.onnx", reads_model=True)
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (default) or torchscript")
     parser.add_argument("--out", required=True, metavar="FILE", help="e.g. model.onnx; the preprocessing goes "
                         "to FILE with suffix .preprocessing.json")

@@ -16,8 +16,7 @@ EXAMPLE = ('polarity predict runs/default "A wonderful film."\n'
 
 
 def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentParser) -> None:
-    predict = command(commands, "predict", "classify raw text with a model folder", EXAMPLE)
-    predict.add_argument("model", metavar="MODEL_DIR", help="a model folder written by polarity train")
+    predict = command(commands, "predict", "classify raw text with a model folder", EXAMPLE, reads_model=True)
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify, or - to read lines from stdin")
     predict.add_argument("--file", help="one review per line (.txt), or a CSV/TSV/JSONL file")
     predict.add_argument("--text-column", help="column holding the text (CSV/TSV/JSONL)")
@@ -35,25 +34,18 @@ def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentP
     predict.set_defaults(handler=cmd_predict)
 
 
-def _stdin_texts() -> list[str]:
-    from polarity.data.tables import split_lines
-
-    return [text for _, text in split_lines(sys.stdin.buffer.read(), "stdin")]
-
-
 def _input_texts(args: argparse.Namespace) -> tuple[list[str], list[dict], str]:
     """Texts to predict, each row's other fields, and how to name a row in messages ('line' or 'text')."""
-    from polarity.data.tables import read_table
+    from polarity.data.tables import read_table, split_lines
 
     if args.file:
         table = read_table(args.file, text_column=args.text_column, require_labels=False)
         return table.texts, table.rows, f"{args.file}, row"
-    if args.texts == ["-"]:
-        texts = _stdin_texts()
-        return texts, [{} for _ in texts], "stdin, line"
-    if not args.texts:
+    stdin = args.texts == ["-"]
+    texts = [text for _, text in split_lines(sys.stdin.buffer.read(), "stdin")] if stdin else list(args.texts)
+    if not texts:
         raise PolarityError("give texts to classify, --file FILE, or - to read lines from standard input")
-    return list(args.texts), [{} for _ in args.texts], "text"
+    return texts, [{} for _ in texts], "stdin, line" if stdin else "text"
 
 
 def _check_output(args: argparse.Namespace) -> None:
@@ -82,10 +74,7 @@ def _stream_predictions(args: argparse.Namespace, predictor) -> int:
     if args.file:
         result = predict_file(predictor, args.file, args.output, text_column=args.text_column, **options)
     else:
-        texts = _stdin_texts() if args.texts == ["-"] else list(args.texts)
-        if not texts:
-            raise PolarityError("give texts to classify, --file FILE, or - to read lines from standard input")
-        where = "stdin, line" if args.texts == ["-"] else "text"
+        texts, _, where = _input_texts(args)
         result = predict_rows(predictor, ((i, {"text": t}) for i, t in enumerate(texts, 1)), args.output,
                               where=where, text_column="text", **options)
     warn.summary()

@@ -123,11 +123,6 @@ def cmd_summary(args: argparse.Namespace) -> None:
         print(text)
 
 
-def _data_sources(args: argparse.Namespace) -> dict:
-    return {"train": args.train, "valid": args.valid, "test": args.test, "text_column": args.text_column,
-            "label_column": args.label_column}
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from polarity.training.loop import TrainingInterrupted
     from polarity.training.pipeline import train_recipe
@@ -146,7 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         metrics = train_recipe(recipe, out, data=args.data, strict=args.strict, device=device, limit=args.limit,
                                resume=args.resume, progress=not args.quiet,
-                               log=(lambda *_: None) if args.quiet else print, **_data_sources(args))
+                               log=(lambda *_: None) if args.quiet else print, train=args.train, valid=args.valid,
+                               test=args.test, text_column=args.text_column, label_column=args.label_column)
     except TrainingInterrupted as exc:
         if main_process:
             print(f"polarity: {exc}", file=sys.stderr)

@@ -70,18 +70,20 @@ def locate_dataset(path: str | os.PathLike | None = None, *, download: bool = Tr
 
 def download_dataset(folder: Path) -> Path:
     """Download the official archive into ``folder`` with a progress bar, checked by MD5."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return fetch(OFFICIAL_URL, f"md5:{OFFICIAL_MD5}", ARCHIVE_NAME, folder, "archive failed its MD5 check")
+
+
+def fetch(url: str, known_hash: str, fname: str, folder: Path, failed_check: str, progressbar: bool = True) -> Path:
+    """``url`` downloaded by pooch into ``folder``/``fname``, checked by ``known_hash`` ("md5:...")."""
     import pooch
 
-    folder.mkdir(parents=True, exist_ok=True)
     try:
-        fetched = pooch.retrieve(
-            OFFICIAL_URL, known_hash=f"md5:{OFFICIAL_MD5}", fname=ARCHIVE_NAME, path=folder, progressbar=True
-        )
+        return Path(pooch.retrieve(url, known_hash=known_hash, fname=fname, path=folder, progressbar=progressbar))
     except ValueError as exc:  # pooch reports a checksum mismatch as ValueError
-        raise DataError(f"the downloaded archive failed its MD5 check: {exc}") from exc
+        raise DataError(f"the downloaded {failed_check}: {exc}") from exc
     except Exception as exc:  # network errors come in many types
-        raise DataError(f"could not download {OFFICIAL_URL}: {exc}") from exc
-    return Path(fetched)
+        raise DataError(f"could not download {url}: {exc}") from exc
 
 
 # -- the parsed corpus -----------------------------------------------------------------------------------

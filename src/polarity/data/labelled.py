@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +77,7 @@ def label_names(values: Iterable) -> list:
 
 def normalise_label(value, where: str = "label"):
     """One raw label value as a label name: an int or a stripped string (see :func:`label_names`)."""
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, np.bool_, int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         if math.isfinite(value) and float(value).is_integer():
@@ -96,12 +95,9 @@ def _normalise_text(text: str):
 
 
 def _order(names: set) -> list:
-    if len(names) == 2:
-        keys = {name: name.lower() if isinstance(name, str) else name for name in names}
-        negative = [n for n, key in keys.items() if key in NEGATIVE_WORDS]
-        positive = [n for n, key in keys.items() if key in POSITIVE_WORDS]
-        if len(negative) == 1 and len(positive) == 1:
-            return negative + positive
+    sides = {polarity_of(name): name for name in names}
+    if len(names) == 2 and sides.keys() == {0, 1}:
+        return [sides[0], sides[1]]
     return sorted(n for n in names if isinstance(n, int)) + sorted(n for n in names if isinstance(n, str))
 
 
@@ -138,10 +134,9 @@ def encode_labels(values: Sequence, names: list, where: Callable[[int], str]) ->
     When ``names`` is a negative/positive pair, any polarity spelling maps onto it (0/1, true/false,
     neg/pos...), so a model trained on ``negative``/``positive`` reads a test file labelled 0/1.
     """
-    index_of = {name: index for index, name in enumerate(names)}
-    if is_polarity_pair(names):
-        index_of.update({word: 0 for word in NEGATIVE_WORDS} | {word: 1 for word in POSITIVE_WORDS})
-        index_of.update({name: index for index, name in enumerate(names)})
+    spellings = {word: 0 for word in NEGATIVE_WORDS} | {word: 1 for word in POSITIVE_WORDS}
+    index_of = spellings if is_polarity_pair(names) else {}
+    index_of.update({name: index for index, name in enumerate(names)})  # the names themselves win
     labels = np.empty(len(values), dtype=np.int64)
     for position, value in enumerate(values):
         name = normalise_label(value, where(position))
@@ -236,10 +231,10 @@ def _labelled(texts: list[str], values: list, where, names, source: str) -> Labe
 def _read_folder(root: Path):
     texts, values, files = [], [], []
     folders = []
-    for folder in sorted(_visible(root), key=_name):
+    for folder in sorted(_visible(root), key=attrgetter("name")):
         if not folder.is_dir() or folder.name in UNLABELLED_FOLDERS:
             continue
-        found = sorted((f for f in _visible(folder) if f.suffix.lower() == ".txt" and f.is_file()), key=_name)
+        found = sorted((f for f in _visible(folder) if f.suffix.lower() == ".txt" and f.is_file()), key=attrgetter("name"))
         if found:
             folders.append(folder.name)
         for file in found:
@@ -252,10 +247,6 @@ def _read_folder(root: Path):
             f"found {folders or 'none'}"
         )
     return texts, values, lambda index: str(files[index])
-
-
-def _name(path: Path) -> str:
-    return path.name
 
 
 def _visible(folder: Path) -> list[Path]:

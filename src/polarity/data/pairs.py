@@ -98,7 +98,7 @@ def locate_cad(split: str, *, download: bool = True) -> Path:
         if not found.is_file():
             raise DataError(f"POLARITY_CAD points to {Path(env).expanduser()}, which has no {name}")
         return found
-    from polarity.data.imdb import cache_dir
+    from polarity.data.imdb import cache_dir, fetch
 
     folder = cache_dir() / "cad"
     if (folder / name).is_file():
@@ -106,20 +106,8 @@ def locate_cad(split: str, *, download: bool = True) -> Path:
     if not download:
         raise DataError(f"the CAD pairs were not found: set POLARITY_CAD to a folder holding {name}, or allow "
                         f"the download into {folder}")
-    return _download(split, folder)
-
-
-def _download(split: str, folder: Path) -> Path:
-    import pooch
-
-    url = CAD_URL.format(split=split)
-    try:
-        return Path(pooch.retrieve(url, known_hash=f"sha256:{CAD_SHA256[split]}", fname=f"{split}_paired.tsv",
-                                   path=folder, progressbar=False))
-    except ValueError as exc:  # pooch reports a checksum mismatch as ValueError
-        raise DataError(f"the downloaded CAD file failed its SHA-256 check: {exc}") from exc
-    except Exception as exc:  # network errors come in many types
-        raise DataError(f"could not download {url}: {exc}") from exc
+    return fetch(CAD_URL.format(split=split), f"sha256:{CAD_SHA256[split]}", name, folder,
+                 "CAD file failed its SHA-256 check", progressbar=False)
 
 
 def load_cad(split: str, *, download: bool = True) -> Pairs:

@@ -79,9 +79,7 @@ class Rows:
 
 def parse_label(value, where: str) -> int:
     """1 for positive, 0 for negative: accepts 0/1, booleans and words such as positive/negative."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)) and value in (0, 1):
+    if isinstance(value, (int, float)) and value in (0, 1):  # booleans too
         return int(value)
     word = str(value).strip().lower()
     if word in POSITIVE:
@@ -271,12 +269,6 @@ def _decode_line(line: bytes, where: str) -> str:
         raise DataError(f"{where}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from exc
 
 
-def _decoded_lines(path: Path) -> Iterator[str]:
-    """The lines of a UTF-8 file, line ends kept, for the csv module; read lazily."""
-    for number, text in iter_lines(path):
-        yield text + "\n"
-
-
 _CSV_QUOTED = re.compile(r'"((?:[^"]|"")*)"', re.DOTALL)
 
 
@@ -297,7 +289,7 @@ def _iter_delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     tsv = delimiter == "\t"
     quoting = csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL
     csv.field_size_limit(2**31 - 1)  # reviews can be long; the default limit is 128 kB
-    reader = csv.reader(_decoded_lines(path), delimiter=delimiter, quoting=quoting)
+    reader = csv.reader((text + "\n" for _, text in iter_lines(path)), delimiter=delimiter, quoting=quoting)
     try:
         header = next(reader, None)
         if not header:
@@ -344,11 +336,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
     except ImportError as exc:
         raise DataError(f"{path}: reading Parquet files needs pyarrow: pip install pyarrow") from exc
     try:
-        batches = pq.ParquetFile(path).iter_batches(batch_size=4096)
-        number = 0
-        for batch in batches:
-            for row in batch.to_pylist():
-                number += 1
-                yield number, row
+        rows = (row for batch in pq.ParquetFile(path).iter_batches(batch_size=4096) for row in batch.to_pylist())
+        yield from enumerate(rows, start=1)
     except Exception as exc:  # pyarrow reports corrupt files with several exception types
         raise DataError(f"{path}: not a readable Parquet file: {exc}") from exc

@@ -71,15 +71,7 @@ class Vocabulary:
 
     def with_options(self, **options) -> "Vocabulary":
         """A copy with other ``num_words``, ``skip_top``, ``index_from``, ``start_char`` or ``oov_char``."""
-        current = dict(
-            num_words=self.num_words,
-            skip_top=self.skip_top,
-            index_from=self.index_from,
-            start_char=self.start_char,
-            oov_char=self.oov_char,
-        )
-        current.update(options)
-        return Vocabulary(self.words, self.counts, **current)
+        return Vocabulary(self.words, self.counts, **{**self._options(), **options})
 
     def restrict(self, allowed: "set[str] | frozenset[str]") -> "Vocabulary":
         """A copy keeping only the words in ``allowed`` (ranks close up, order stays)."""

@@ -36,7 +36,7 @@ from polarity.inference.checklist import (
     builtin_suite,
     describe_builtin_suite,
 )
-from polarity.inference.predictor import decide
+from polarity.inference.predictor import Predictor, decide
 from polarity.settings import integer, number, positive_int
 
 TOLERANCE = 0.01  # direction cases: how far a probability may move the wrong way before the case fails
@@ -216,9 +216,12 @@ def check(predictor, suite: Sequence[Case] | str | os.PathLike | None = None, *,
     """Run behavioural tests on ``predictor`` (a :class:`~polarity.inference.Predictor` or a model
     folder): the built-in suite drawn with ``seed`` when ``suite`` is None, else ``suite`` (a JSONL
     path or a list of :class:`Case`). All texts go to the model in one ``predict_proba`` call."""
-    checked_options(examples, tolerance)
-    model = str(predictor) if isinstance(predictor, (str, os.PathLike)) else str(getattr(predictor, "name", "model"))
-    predictor = load_predictor(predictor)
+    integer(0, "a whole number of at least 0")("examples", examples)
+    number("a number from 0 to below 1", lambda v: 0 <= v < 1)("tolerance", tolerance)
+    if isinstance(predictor, (str, os.PathLike)):
+        model, predictor = str(predictor), Predictor.load(predictor)
+    else:
+        model = str(getattr(predictor, "name", "model"))
     labels = list(predictor.labels)
     cases, name = suite_cases(suite, labels, seed, cases_per_test)
     resolved = [resolve(case, labels, case.where or f"case {i}") for i, case in enumerate(cases, 1)]
@@ -228,14 +231,6 @@ def check(predictor, suite: Sequence[Case] | str | os.PathLike | None = None, *,
     results = [judge(case, rows, labels, tolerance) for case in resolved]
     tests = summarise(cases, results, examples)
     return CheckReport(model, labels, name, seed if suite is None else None, tolerance, tests)
-
-
-def load_predictor(predictor):
-    if isinstance(predictor, (str, os.PathLike)):
-        from polarity.inference.predictor import Predictor
-
-        return Predictor.load(predictor)
-    return predictor
 
 
 def suite_cases(suite, labels: list, seed: int, cases_per_test: int) -> tuple[list[Case], str]:
@@ -250,11 +245,6 @@ def suite_cases(suite, labels: list, seed: int, cases_per_test: int) -> tuple[li
     if not cases or not all(isinstance(case, Case) for case in cases):
         raise DataError("suite must be a JSONL path or a non-empty list of Case")
     return cases, "given"
-
-
-def checked_options(examples: int, tolerance: float) -> None:
-    integer(0, "a whole number of at least 0")("examples", examples)
-    number("a number from 0 to below 1", lambda v: 0 <= v < 1)("tolerance", tolerance)
 
 
 def resolve(case: Case, labels: list, where: str) -> Case:

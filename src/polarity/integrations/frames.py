@@ -58,16 +58,12 @@ def plan_job(model: str | Path, columns: list[str], text_column: str | None, *, 
     with the columns prediction adds. ``where`` names the input in messages."""
     folder = Path(model).expanduser().absolute()
     labels = ModelFolder(folder).config().labels
-    _check_positive("threads", threads, optional=True)
-    _check_positive("batch_size", batch_size)
+    settings.optional(settings.positive_int)("threads", threads)
+    settings.positive_int("batch_size", batch_size)
     check_threshold(threshold, labels)
     column = pick_column(list(columns), text_column, TEXT_COLUMNS, "text", where)
     check_input_columns(columns, labels)
     return ScoringJob(str(folder), column, tuple(labels), threads, batch_size, threshold)
-
-
-def _check_positive(name: str, value, optional: bool = False) -> None:
-    (settings.optional(settings.positive_int) if optional else settings.positive_int)(name, value)
 
 
 def predictor_for(folder: str, threads: int | None = 1) -> Predictor:

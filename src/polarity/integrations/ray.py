@@ -95,15 +95,10 @@ def _check_text_type(column: str, found) -> None:
     """A column Ray knows to hold something other than text is refused before the job."""
     import pyarrow as pa
 
+    string_view = getattr(pa.types, "is_string_view", lambda _: False)  # absent from older pyarrow
     if isinstance(found, pa.DataType) and not (pa.types.is_string(found) or pa.types.is_large_string(found)
-                                                or pa.types.is_null(found) or _is_string_view(found)):
+                                                or pa.types.is_null(found) or string_view(found)):
         raise DataError(f"the text column {column!r} holds {found}, not text (string)")
-
-
-def _is_string_view(found) -> bool:
-    import pyarrow as pa
-
-    return hasattr(pa.types, "is_string_view") and pa.types.is_string_view(found)
 
 
 def score_files(source: str, output: str, model: str | Path, *, input_format: str, output_format: str,

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from polarity.data.encoder import VOCAB_FILE, TextEncoder
+from polarity.data.encoder import TextEncoder
 from polarity.errors import ConfigError
 from polarity.files import atomic_path, atomic_write, write_json
 from polarity.models.registry import build_model
@@ -191,10 +191,6 @@ class ModelFolder:
                 writer = csv.DictWriter(handle, fieldnames=keys)
                 writer.writeheader()
                 writer.writerows(history)
-
-    def files(self) -> list[str]:
-        """The names a complete folder holds."""
-        return [self.CONFIG, VOCAB_FILE, self.WEIGHTS, self.METRICS, self.HISTORY]
 
 
 def save_weights(path: Path, model: nn.Module) -> None:

@@ -16,7 +16,7 @@ import contextlib
 import gc
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -56,11 +56,6 @@ def _errors(*statuses: int) -> dict:
     return {status: {"model": ErrorResponse} for status in statuses}
 
 
-def _static_files() -> dict[str, bytes]:
-    folder = resources.files("polarity.server") / "static"
-    return {name: (folder / name).read_bytes() for name in STATIC}
-
-
 def create_app(model_dirs: Sequence[str | os.PathLike], api_key: str | None = None, *,
                max_batch: int = 256, batch_window: float = 0.005, max_body_bytes: int = MAX_BODY_BYTES,
                device: str = "cpu", cores: int | None = None, freeze_gc: bool = False,
@@ -77,7 +72,6 @@ def create_app(model_dirs: Sequence[str | os.PathLike], api_key: str | None = No
     """
     models = ModelSet(read_entries(model_dirs), max_batch=max_batch, window=batch_window, device=device, cores=cores,
                       backend=backend)
-    static = _static_files()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -97,7 +91,7 @@ def create_app(model_dirs: Sequence[str | os.PathLike], api_key: str | None = No
     install_error_handlers(app)
     app.include_router(_api_router(models, api_key))
     _add_probes(app, models)
-    _add_page(app, static)
+    _add_page(app)
     app.add_middleware(PredictFastPath, models=models)  # added first: runs after the key and the body limit
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(BearerAuthMiddleware, api_key=api_key)  # added last: runs first
@@ -156,21 +150,20 @@ def _add_probes(app: FastAPI, models: ModelSet) -> None:
         return JSONResponse({"status": "ready", "models": list(models.loaded)})
 
 
-def _add_page(app: FastAPI, static: dict[str, bytes]) -> None:
-    def serve(name: str) -> Response:
-        return Response(static[name], media_type=STATIC[name], headers=PAGE_HEADERS)
+def _add_page(app: FastAPI) -> None:
+    """The web page: index.html at /, the other files of STATIC under /static/ (read once, now)."""
+    folder = resources.files("polarity.server") / "static"
 
-    @app.get("/", include_in_schema=False)
-    async def page() -> Response:
-        return serve("index.html")
+    def route(name: str) -> Callable[[], Awaitable[Response]]:
+        body = (folder / name).read_bytes()
 
-    @app.get("/static/app.js", include_in_schema=False)
-    async def script() -> Response:
-        return serve("app.js")
+        async def page() -> Response:
+            return Response(body, media_type=STATIC[name], headers=PAGE_HEADERS)
 
-    @app.get("/static/style.css", include_in_schema=False)
-    async def style() -> Response:
-        return serve("style.css")
+        return page
+
+    for name in STATIC:
+        app.get("/" if name == "index.html" else f"/static/{name}", include_in_schema=False)(route(name))
 
 
 def app_from_env() -> FastAPI:

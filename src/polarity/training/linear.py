@@ -28,20 +28,15 @@ def _chunks(data: EncodedSet):
 
 def document_frequencies(model: BagOfNgrams, data: EncodedSet, classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(sorted n-gram keys, (classes, keys) number of texts of each label that hold each n-gram)."""
-    per_class: list[list[np.ndarray]] = [[] for _ in range(classes)]
+    keys, labels = [], []
     for start, ids in _chunks(data):
-        rows, keys = ngram_keys(ids, model.vocab_size, model.ngrams)
-        distinct = torch.unique(keys * CHUNK + rows).numpy()  # each (text, n-gram) once
-        keys, rows = distinct // CHUNK, distinct % CHUNK
-        labels = data.labels[start + rows]
-        for k in range(classes):
-            per_class[k].append(keys[labels == k])
-    unique = [np.unique(np.concatenate(parts or [np.zeros(0, np.int64)]), return_counts=True) for parts in per_class]
-    table = np.unique(np.concatenate([keys for keys, _ in unique]))
-    counts = np.zeros((classes, len(table)), dtype=np.int64)
-    for k, (keys, n) in enumerate(unique):
-        counts[k, np.searchsorted(table, keys)] = n
-    return table, counts
+        rows, ngrams = ngram_keys(ids, model.vocab_size, model.ngrams)
+        distinct = torch.unique(ngrams * CHUNK + rows).numpy()  # each (text, n-gram) once
+        keys.append(distinct // CHUNK)
+        labels.append(data.labels[start + distinct % CHUNK])
+    table, column = np.unique(np.concatenate(keys), return_inverse=True)
+    cells = np.concatenate(labels).astype(np.int64) * len(table) + column
+    return table, np.bincount(cells, minlength=classes * len(table)).reshape(classes, len(table))
 
 
 def feature_matrix(model: BagOfNgrams, data: EncodedSet):

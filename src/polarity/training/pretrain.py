@@ -29,7 +29,7 @@ from polarity.errors import ConfigError
 from polarity.models.language import LanguageModel
 from polarity.settings import check_fields, count, flag, from_table, integer, number, optional, positive_int, rule
 from polarity.training.encoders import KIND, EncoderFolder
-from polarity.training.loop import Loop, LoopState
+from polarity.training.loop import Loop, LoopState, Task
 
 LOG_SECONDS = 30.0
 
@@ -104,7 +104,7 @@ def unlabelled_texts(corpus, held_out: int, seed: int, limit: int | None) -> tup
 
 
 # -- the task on the one loop -----------------------------------------------------------------------------
-class LanguageModelTask:
+class LanguageModelTask(Task):
     """Windows of the text stream for :class:`~polarity.training.loop.Loop`: both directions' mean
     next-word loss; each epoch ends with the held-out perplexity and an encoder snapshot."""
 
@@ -128,9 +128,6 @@ class LanguageModelTask:
         window = self.fit_windows[torch.from_numpy(indices)].to(self.device)
         losses = network.losses(window)
         return sum(losses) / len(losses), 0
-
-    def begin_epoch(self, epoch: float) -> None:
-        pass
 
     @torch.no_grad()
     def perplexity(self) -> dict:
@@ -202,9 +199,6 @@ class Pretrainer(Loop):
                          progress=PeriodicLog(settings, task.steps_per_epoch(), log),
                          checkpoint_minutes=settings.checkpoint_minutes, clip_norm=settings.clip, notice=log)
 
-    def steps_per_epoch(self) -> int:
-        return self.task.steps_per_epoch()
-
 
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
@@ -247,7 +241,7 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
     if run is None:
         _start_run(folder, encoder, settings, texts, held_out, fit_windows)
     trainer = Pretrainer(settings, folder.path, fit_windows, held_windows, model, dev, log)
-    log(f"{sum(p.numel() for p in model.parameters()):,} parameters, {trainer.steps_per_epoch():,} steps per epoch, "
+    log(f"{sum(p.numel() for p in model.parameters()):,} parameters, {trainer.task.steps_per_epoch():,} steps per epoch, "
         f"device {dev}")
     trainer.fit(resume=resume)  # the checkpoint stays: --resume --epochs N extends the run
     return folder.read_config()

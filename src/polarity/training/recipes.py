@@ -140,33 +140,16 @@ def _unknown(what: str, key: str, where: str, label: str, valid: Iterable[str], 
     return unknown(what, key, where, f"recipe {label}", valid, show)
 
 
-def _section_name(name: str) -> str:
-    return f"[{name}]"
-
-
-def _check_keys(values: Mapping, valid: Iterable[str], section: str, label: str) -> None:
-    check_keys(values, valid, f" in [{section}]", f"recipe {label}")
+_section_name = "[{}]".format
 
 
 def _table(value: object, section: str, label: str) -> dict:
     return table(value, f"[{section}]", f"recipe {label}")
 
 
-def _section(cls: type, values: object, section: str, label: str) -> object:
-    """A section dataclass from a dict, rejecting unknown keys."""
-    return from_table(cls, values, f"[{section}]", f"recipe {label}")
-
-
 # --- [model] --------------------------------------------------------------------------------
 
 _SIMPLE_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
-
-
-def _model_class(type_name: str) -> type:
-    """The class registered as ``type_name`` (importing polarity.models registers the model types)."""
-    from polarity.models import model_class
-
-    return model_class(type_name)
 
 
 def _type_names(annotation: object) -> set[str]:
@@ -212,7 +195,9 @@ SOURCE_CHECKS: dict[str, Check] = {"pretrained": _pretrained_source, "encoder": 
 
 def _model_options(type_name: str) -> tuple[dict[str, Check | None], bool]:
     """({recipe key: its check or None}, whether the constructor takes ``**kwargs``) for a model type."""
-    cls = _model_class(type_name)
+    from polarity.models import model_class  # importing polarity.models registers the model types
+
+    cls = model_class(type_name)
     params = list(inspect.signature(cls).parameters.values())
     passed_on = getattr(cls, "options_from", None)  # a class whose options this one takes as **kwargs
     if passed_on is not None:
@@ -249,12 +234,9 @@ def _check_model(model: object, label: str) -> dict:
             continue
         if key in PROGRAM_KEYS:
             raise ConfigError(f"model.{key} is supplied by the program, not by recipes (recipe {label})")
-        if key not in options:
-            if open_ended:
-                checked[key] = copy.deepcopy(value)
-                continue
+        if key not in options and not open_ended:
             raise _unknown("key", key, f" in [model] of type {kind!r}", label, options)
-        check = options[key]
+        check = options.get(key)
         checked[key] = check(f"model.{key}", value) if check else copy.deepcopy(value)
     return checked
 
@@ -280,20 +262,13 @@ class Recipe:
 
     def __post_init__(self) -> None:
         check_fields(self, "")
-        self.data = _section(DataConfig, self.data, "data", self.name)
-        self.training = _section(TrainingConfig, self.training, "training", self.name)
+        self.data = from_table(DataConfig, self.data, "[data]", f"recipe {self.name}")
+        self.training = from_table(TrainingConfig, self.training, "[training]", f"recipe {self.name}")
         self.model = _check_model(self.model, self.name)
 
     def to_dict(self) -> dict:
         """JSON-ready: top-level fields (None ones left out) and the three sections as dicts."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name in SECTION_CLASSES:
-                out[f.name] = dataclasses.asdict(value)
-            elif value is not None:
-                out[f.name] = copy.deepcopy(value)
-        return out
+        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
 
     @classmethod
     def from_dict(cls, data: dict) -> Recipe:
@@ -452,7 +427,7 @@ def _merge(chain: list[_Layer]) -> dict:
         _check_top_keys(layer.raw, layer.label)
         for key, value in layer.raw.items():
             if key in SECTION_CLASSES:
-                _check_keys(value, field_names(SECTION_CLASSES[key]), key, layer.label)
+                check_keys(value, field_names(SECTION_CLASSES[key]), f" in [{key}]", f"recipe {layer.label}")
             if key in SECTIONS:
                 merged.setdefault(key, {}).update(value)
             elif key != "extends" and (layer is chain[0] or key not in DESCRIPTIVE_KEYS):

@@ -36,8 +36,8 @@ class StepStrategy(Protocol):
         """Gradients of the batch's mean loss (``step``: the run's optimizer steps so far); returns its
         summed loss and right answers."""
 
-
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the strategy holds (its threads' pool); nothing by default."""
 
 
 def split_batch(indices: np.ndarray, lengths: Sequence[int], shards: int) -> list[np.ndarray]:
@@ -56,7 +56,7 @@ def rank_share(indices: np.ndarray, lengths: Sequence[int], world: int, rank: in
     return indices[deal_by_length(lengths, world)[rank]]
 
 
-class OneProcess:
+class OneProcess(StepStrategy):
     """The whole batch at once, on this process's threads."""
 
     def gradients(self, task: StepTask, indices: np.ndarray, step: int) -> tuple[float, int]:
@@ -65,11 +65,8 @@ class OneProcess:
         loss.backward()
         return loss.item() * len(indices), correct
 
-    def close(self) -> None:
-        pass
 
-
-class Shards:
+class Shards(StepStrategy):
     """The batch as ``count`` shards at once, one single-threaded CPU worker each."""
 
     def __init__(self, count: int, seed: int) -> None:
@@ -102,7 +99,7 @@ class Shards:
             self._pool = None
 
 
-class DataParallel:
+class DataParallel(StepStrategy):
     """This process's share of each batch; DistributedDataParallel averages the gradients. Each share's
     mean loss is weighted by its size, so the average is the whole batch's mean loss."""
 
@@ -121,9 +118,6 @@ class DataParallel:
         totals = torch.tensor([loss.item() * len(part), correct if len(part) else 0], dtype=torch.float64)
         totals = distributed.sum_all(totals, self.device)
         return float(totals[0]), int(totals[1])
-
-    def close(self) -> None:
-        pass
 
 
 def choose_strategy(model: nn.Module, device: torch.device, shards: int, seed: int) -> StepStrategy:

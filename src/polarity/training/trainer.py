@@ -18,7 +18,7 @@ from polarity.engine import distributed
 from polarity.engine.device import resolve_precision
 from polarity.engine.predict import loss_and_correct
 from polarity.errors import ConfigError
-from polarity.training.loop import BestEpoch, Loop, LoopState
+from polarity.training.loop import BestEpoch, Loop, LoopState, Task
 from polarity.training.progress import ProgressLine
 from polarity.training.recipes import TrainingConfig
 from polarity.training.steps import choose_strategy
@@ -44,7 +44,7 @@ def unfrozen_groups(epoch: float, groups: int, schedule: str) -> int:
     return groups if schedule == "none" else min(groups, epoch + 1)
 
 
-class ClassifierTask:
+class ClassifierTask(Task):
     """Encoded, labelled reviews for :class:`~polarity.training.loop.Loop`: batches planned as the
     recipe says (exact or bucketed), cross-entropy loss, validation (and test) each epoch."""
 
@@ -116,9 +116,6 @@ class ClassifierTask:
             test = self.measure(self.test_set)
             row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
         return row
-
-    def end_epoch(self, state: LoopState) -> None:
-        pass
 
 
 class PairTerm:
