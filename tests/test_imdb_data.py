@@ -75,6 +75,15 @@ def test_cache_follows_changes_of_the_source(tmp_path):
     assert load_imdb(path, strict=False).train.texts[6] == "Changed and still great."
 
 
+def test_the_cache_follows_the_folders_read_where_an_aclimdb_folder_sits_beside_train(tmp_path):
+    source = write_folder(tmp_path / "copy", layout())  # copy/aclImdb, holding train/ and test/
+    (source / "aclImdb" / "train" / "pos").mkdir(parents=True)  # a stray (here empty) copy inside it
+    assert len(load_imdb(source, strict=False).train) == 12
+    (source / "train" / "pos" / "99_9.txt").write_text("A new and great review.")
+    os.utime(source / "train" / "pos", ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert load_imdb(source, strict=False).train.texts[-1] == "A new and great review."
+
+
 def test_missing_folder_is_named(tmp_path):
     files = {k: v for k, v in layout().items() if "/test/neg/" not in k}
     root = write_folder(tmp_path, files)

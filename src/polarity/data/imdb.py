@@ -223,9 +223,13 @@ def _iter_archive(archive: Path) -> Iterator[Record]:
         raise DataError(f"{archive} is not a readable .tar.gz archive (truncated or corrupt?): {exc}") from exc
 
 
+def _dataset_root(folder: Path) -> Path:
+    """The folder holding train/ and test/: ``folder``, or its aclImdb/ when it has no train/ of its own."""
+    return folder / "aclImdb" if (folder / "aclImdb").is_dir() and not (folder / "train").is_dir() else folder
+
+
 def _iter_folder(root: Path) -> Iterator[Record]:
-    if (root / "aclImdb").is_dir() and not (root / "train").is_dir():
-        root = root / "aclImdb"
+    root = _dataset_root(root)
     for folder in FOLDERS:
         directory = root / folder
         if not directory.is_dir():
@@ -279,7 +283,7 @@ def _build_corpus(source: Path, records: list[Record], strict: bool) -> ImdbCorp
 # -- cache ----------------------------------------------------------------------------------------------
 def _source_key(source: Path, strict: bool) -> str:
     if source.is_dir():
-        root = source / "aclImdb" if (source / "aclImdb").is_dir() else source
+        root = _dataset_root(source)
         stamps = [(f, (root / f).stat().st_mtime_ns if (root / f).exists() else 0) for f in FOLDERS]
     else:
         st = source.stat()

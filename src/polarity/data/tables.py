@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import math
 import os
 import re
 from collections.abc import Iterator
+from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -247,19 +249,19 @@ def _has_label(text: str, any_label: bool) -> bool:
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Lines of a UTF-8 text file, split on '\\n' only, with their line numbers, read lazily."""
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1:
-                raw = raw.removeprefix(codecs.BOM_UTF8)
-            yield number, _decode_line(raw.removesuffix(b"\n").removesuffix(b"\r"), f"{path}, line {number}")
+        yield from _numbered_lines(handle, str(path))
 
 
 def split_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
     """UTF-8 lines of ``raw`` split on '\\n' only (not on U+0085 and friends), numbered from 1; a BOM is dropped."""
-    lines = raw.removeprefix(codecs.BOM_UTF8).split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        yield number, _decode_line(line.removesuffix(b"\r"), f"{source}, line {number}")
+    return _numbered_lines(io.BytesIO(raw), source)
+
+
+def _numbered_lines(handle: BinaryIO, source: str) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(handle, start=1):
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        yield number, _decode_line(raw.removesuffix(b"\n").removesuffix(b"\r"), f"{source}, line {number}")
 
 
 def _decode_line(line: bytes, where: str) -> str:

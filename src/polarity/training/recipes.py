@@ -36,6 +36,7 @@ from polarity.settings import (
     positive_int,
     regex,
     rule,
+    satisfies,
     string,
     table,
     unknown,
@@ -57,11 +58,8 @@ def _name(where: str, value: object) -> str:
     return value
 
 
-def _pretrained_vocabulary(where: str, value: object) -> bool | str:
-    if isinstance(value, bool) or (isinstance(value, str) and value in ("train", "all")):
-        return value
-    raise ConfigError(f"{where} must be false, true/\"train\" (training words with a vector) "
-                      f"or \"all\" (every pretrained word), got {value!r}")
+_pretrained_vocabulary = satisfies('false, true/"train" (training words with a vector) or "all" (every pretrained '
+                                   'word)', lambda v: isinstance(v, bool) or (isinstance(v, str) and v in ("train", "all")))
 
 
 def _accuracies(where: str, value: object) -> list[float]:
