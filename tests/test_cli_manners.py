@@ -1,6 +1,7 @@
 """The command line as a new user meets it: help with an example everywhere, usage of the right subcommand."""
 
 import argparse
+import re
 
 import pytest
 
@@ -25,6 +26,19 @@ def test_every_subcommand_has_a_description_an_example_and_helped_options():
         for action in sub._actions:
             if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
                 assert action.help, f"{' '.join(path)} {action.option_strings or action.dest} has no help"
+
+
+def test_help_lists_each_command_and_describes_the_model_folder_where_one_is_read(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    parser = build_parser()
+    assert re.search(r"^    predict +classify raw text with a model folder$", parser.format_help(), re.M)
+    parsers = dict(subcommands(parser))
+    for name in ("predict", "evaluate", "neighbors", "embedding-plot", "explain", "export", "check"):
+        text = parsers[(name,)].format_help()
+        assert re.search(r"^  MODEL_DIR +a model folder written by polarity train$", text, re.M), name
+    predict = parsers[("predict",)].format_help()
+    assert "\nClassify raw text with a model folder.\n" in predict
+    assert '\nexample:\n  polarity predict runs/default "A wonderful film."\n  polarity predict runs/default --file' in predict
 
 
 @pytest.mark.parametrize("argv, usage", [(["predict", "m", "--bogus"], "polarity predict"),

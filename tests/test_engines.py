@@ -89,13 +89,25 @@ def test_a_pandas_batch_gets_the_predictor_scores(tiny_model, reviews, expected)
     check_scores(frames.score_frame(shuffled, job), reviews, expected)
 
 
-@pytest.mark.parametrize("change, words", [({"threshold": 1.5}, ["threshold"]), ({"threads": 0}, ["threads"]),
-                                           ({"batch_size": 0}, ["batch_size"]), ({"text_column": "body"}, ["'body'"])])
+@pytest.mark.parametrize("change, words", [
+    ({"threshold": 1.5}, ["threshold"]),
+    ({"threads": 0}, ["threads must be a positive integer, got 0"]),
+    ({"batch_size": 0}, ["batch_size must be a positive integer, got 0"]),
+    ({"text_column": "body"}, ["the batch: no column 'body'"]),
+])
 def test_a_scoring_job_is_checked_before_any_worker_runs(tiny_model, reviews, change, words):
     options = {"threads": None, "batch_size": 7, "threshold": None, "text_column": None, **change}
     with pytest.raises(PolarityError) as error:
         frames.plan_job(tiny_model, list(reviews.columns), where="the batch", **options)
     assert_one_line(error, *words)
+
+
+def test_a_scoring_job_without_a_text_column_says_where_and_keeps_its_threads(tiny_model, reviews):
+    with pytest.raises(PolarityError) as error:
+        frames.plan_job(tiny_model, ["stars"], None, threads=2, batch_size=7, threshold=None, where="the batch")
+    assert_one_line(error, "the batch: no text column found among ['stars']", "--text-column")
+    job = frames.plan_job(tiny_model, list(reviews.columns), None, threads=2, batch_size=7, threshold=None, where="x")
+    assert job.threads == 2
 
 
 def test_each_process_loads_a_folder_once(tiny_model):

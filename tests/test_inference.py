@@ -179,6 +179,19 @@ def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
                                                    "or - to read lines from standard input")
 
 
+def test_predict_names_texts_and_stdin_lines_and_reads_the_column_asked_for(models, tmp_path, capsys, monkeypatch):
+    import io, sys
+    assert main(["predict", str(models / "lstm"), "fine film", "", "--json"]) == 0
+    assert "text 2: empty text" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"fine\ncaf\xe9\n")))
+    assert main(["predict", str(models / "lstm"), "-"]) == 1
+    assert capsys.readouterr().err.startswith("polarity: error: stdin, line 2: not valid UTF-8")
+    table = tmp_path / "two.csv"
+    table.write_text("review,note\nawful film,a wonderful superb film\n")
+    assert main(["predict", str(models / "lstm"), "--file", str(table), "--text-column", "note", "--json"]) == 0
+    assert [r["text"] for r in json.loads(capsys.readouterr().out)] == ["a wonderful superb film"]
+
+
 def test_the_printed_table_shortens_texts_over_70_characters(models, capsys):
     exactly, longer = "a great film " * 5 + "a gre", "a great film " * 5 + "a grea"  # 70 and 71 characters
     assert main(["predict", str(models / "lstm"), exactly, longer]) == 0

@@ -155,6 +155,8 @@ def test_typos_in_a_toml_file(tmp_path):
     ({"optimizer": "adamw"}, "training.optimizer must be one of adam, adagrad, rmsprop, sgd, got 'adamw'"),
     ({"target": "stars"}, "data.target must be one of sentiment, rating-bands, got 'stars'"),
     ({"pretrained_vocabulary": 1}, "data.pretrained_vocabulary must be false, true/\"train\""),
+    ({"remove_characters": 5}, "data.remove_characters must be a string, got 5"),
+    ({"remove_characters": "[a-"}, "data.remove_characters must be a regular expression, got '[a-' ("),
 ])
 def test_wrong_types_ranges_and_choices(overrides, message):
     assert error("lstm-dropout", overrides).startswith(message)

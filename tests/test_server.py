@@ -232,6 +232,7 @@ def test_page_and_openapi(client):
         assert "http://" not in asset and "https://" not in asset and "@import" not in asset
     schema = client.get("/openapi.json").json()
     assert {"/v1/predict", "/v1/explain", "/v1/models", "/healthz", "/readyz"} <= set(schema["paths"])
+    assert not set(kinds) & set(schema["paths"])  # the page is no part of the API
     request = schema["components"]["schemas"]["PredictRequest"]["properties"]
     assert request["texts"]["maxItems"] == 256 and request["texts"]["items"]["maxLength"] == 100_000
     assert "ErrorResponse" in schema["components"]["schemas"]

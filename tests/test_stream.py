@@ -72,6 +72,33 @@ def test_ctrl_c_leaves_the_rows_written_so_far(model, reviews, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_ctrl_c_in_the_cli_says_what_the_output_holds_on_stderr(model, reviews, tmp_path, monkeypatch, capsys):
+    path, _ = reviews
+    classify = Predictor.classify
+
+    def interrupted(self, chunk, **options):
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C while the first chunk is predicted
+        return classify(self, chunk, **options)
+
+    monkeypatch.setattr(Predictor, "classify", interrupted)
+    out = tmp_path / "partial.csv"
+    assert main(["predict", str(model), "--file", str(path), "--output", str(out), "--quiet"]) == 130
+    captured = capsys.readouterr()
+    rows = len(out.read_text(encoding="utf-8").splitlines()) - 1  # the chunk being predicted is finished first
+    assert captured.out == "" and rows > 0
+    assert captured.err.splitlines()[-1] == f"polarity: interrupted: {out} holds the first {rows} rows, complete"
+
+
+def test_the_cli_writes_with_the_threshold_it_is_given(model, tmp_path, capsys):
+    texts = ["a wonderful film", "an awful film", "a film"]
+    for threshold, label in (("0.0001", "positive"), ("0.9999", "negative")):
+        out = tmp_path / f"at-{threshold}.jsonl"
+        assert main(["predict", str(model), *texts, "--threshold", threshold, "--output", str(out), "--quiet"]) == 0
+        assert [json.loads(line)["pred_label"] for line in out.read_text().splitlines()] == [label] * 3
+        assert main(["predict", str(model), *texts, "--threshold", threshold, "--json"]) == 0
+        assert [r["label"] for r in json.loads(capsys.readouterr().out)] == [label] * 3  # as printed
+
+
 def test_cli_streams_any_input_format(model, reviews, tmp_path, capsys):
     path, texts = reviews
     lines = tmp_path / "lines.txt"
