@@ -189,6 +189,21 @@ def test_ray_runs_one_actor_per_threads_cpus_leaving_one_cpu(monkeypatch):
         assert default_concurrency(threads) == actors, (cpus, threads)
 
 
+def test_ray_takes_every_arrow_text_type_and_refuses_the_others_before_the_job():
+    import pyarrow as pa
+
+    from polarity.integrations.ray import _check_text_type
+
+    texts = [pa.string(), pa.large_string(), pa.null()] + ([pa.string_view()] if hasattr(pa, "string_view") else [])
+    for kind in texts:
+        _check_text_type("review", kind)  # no error
+    _check_text_type("review", object)  # a type Ray does not give in Arrow terms: left to the workers
+    for kind in (pa.int64(), pa.float64(), pa.binary(), pa.list_(pa.string())):
+        with pytest.raises(PolarityError) as error:
+            _check_text_type("review", kind)
+        assert str(error.value) == f"the text column 'review' holds {kind}, not text (string)"
+
+
 def test_without_the_extra_the_error_says_what_to_install(tiny_model, reviews, monkeypatch):
     from polarity.integrations.ray import score_ray
     from polarity.integrations.spark import score_spark
