@@ -180,7 +180,9 @@ def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
 
 
 def test_predict_names_texts_and_stdin_lines_and_reads_the_column_asked_for(models, tmp_path, capsys, monkeypatch):
-    import io, sys
+    import io
+    import sys
+
     assert main(["predict", str(models / "lstm"), "fine film", "", "--json"]) == 0
     assert "text 2: empty text" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"fine\ncaf\xe9\n")))

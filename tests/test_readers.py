@@ -185,6 +185,7 @@ def test_standard_input_lines(tmp_path):
     read without its line end, blank lines kept; bad UTF-8 names its line."""
     raw = "\ufeffGood.\r\nBad,\rbut fine\n\nlast".encode("utf-8")
     assert list(split_lines(raw, "stdin")) == [(1, "Good."), (2, "Bad,\rbut fine"), (3, ""), (4, "last")]
+    assert list(split_lines(b"", "stdin")) == list(split_lines(b"\xef\xbb\xbf", "stdin")) == []  # nothing given
     with pytest.raises(DataError, match=r"^stdin, line 2: not valid UTF-8 \(byte 0\); save the file as UTF-8$"):
         list(split_lines(b"ok\n\xffno\n", "stdin"))
 

@@ -73,7 +73,7 @@ def test_ctrl_c_leaves_the_rows_written_so_far(model, reviews, tmp_path):
 
 
 def test_ctrl_c_in_the_cli_says_what_the_output_holds_on_stderr(model, reviews, tmp_path, monkeypatch, capsys):
-    path, _ = reviews
+    path = reviews[0]
     classify = Predictor.classify
 
     def interrupted(self, chunk, **options):
@@ -85,13 +85,13 @@ def test_ctrl_c_in_the_cli_says_what_the_output_holds_on_stderr(model, reviews, 
     assert main(["predict", str(model), "--file", str(path), "--output", str(out), "--quiet"]) == 130
     captured = capsys.readouterr()
     rows = len(out.read_text(encoding="utf-8").splitlines()) - 1  # the chunk being predicted is finished first
-    assert captured.out == "" and rows > 0
+    assert captured.out == "" and rows == len(reviews[1])  # one chunk: every row
     assert captured.err.splitlines()[-1] == f"polarity: interrupted: {out} holds the first {rows} rows, complete"
 
 
 def test_the_cli_writes_with_the_threshold_it_is_given(model, tmp_path, capsys):
     texts = ["a wonderful film", "an awful film", "a film"]
-    for threshold, label in (("0.0001", "positive"), ("0.9999", "negative")):
+    for threshold, label in (("0", "positive"), ("1", "negative")):  # P >= 0 always; P >= 1 never, short of saturation
         out = tmp_path / f"at-{threshold}.jsonl"
         assert main(["predict", str(model), *texts, "--threshold", threshold, "--output", str(out), "--quiet"]) == 0
         assert [json.loads(line)["pred_label"] for line in out.read_text().splitlines()] == [label] * 3

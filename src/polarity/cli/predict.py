@@ -35,7 +35,8 @@ def register(commands: argparse._SubParsersAction, data_opts: argparse.ArgumentP
 
 
 def _input_texts(args: argparse.Namespace) -> tuple[list[str], list[dict], str]:
-    """Texts to predict, each row's other fields, and how to name a row in messages ('line' or 'text')."""
+    """Texts to predict, each row's other fields, and how to name one in messages ('FILE, row',
+    'stdin, line' or 'text')."""
     from polarity.data.tables import read_table, split_lines
 
     if args.file:

@@ -234,7 +234,8 @@ def _read_folder(root: Path):
     for folder in sorted(_visible(root), key=attrgetter("name")):
         if not folder.is_dir() or folder.name in UNLABELLED_FOLDERS:
             continue
-        found = sorted((f for f in _visible(folder) if f.suffix.lower() == ".txt" and f.is_file()), key=attrgetter("name"))
+        found = sorted((f for f in _visible(folder) if f.suffix.lower() == ".txt" and f.is_file()),
+                       key=attrgetter("name"))
         if found:
             folders.append(folder.name)
         for file in found:

@@ -15,9 +15,9 @@ import math
 import os
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -254,7 +254,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def split_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
     """UTF-8 lines of ``raw`` split on '\\n' only (not on U+0085 and friends), numbered from 1; a BOM is dropped."""
-    return _numbered_lines(io.BytesIO(raw), source)
+    return _numbered_lines(io.BytesIO(raw), source) if raw.removeprefix(codecs.BOM_UTF8) else iter(())
 
 
 def _numbered_lines(handle: BinaryIO, source: str) -> Iterator[tuple[int, str]]:

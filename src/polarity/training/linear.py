@@ -34,8 +34,9 @@ def document_frequencies(model: BagOfNgrams, data: EncodedSet, classes: int) -> 
         distinct = torch.unique(ngrams * CHUNK + rows).numpy()  # each (text, n-gram) once
         keys.append(distinct // CHUNK)
         labels.append(data.labels[start + distinct % CHUNK])
-    table, column = np.unique(np.concatenate(keys), return_inverse=True)
-    cells = np.concatenate(labels).astype(np.int64) * len(table) + column
+    none = [np.zeros(0, np.int64)]  # no texts: an empty table, refused by the caller
+    table, column = np.unique(np.concatenate(keys or none), return_inverse=True)
+    cells = np.concatenate(labels or none).astype(np.int64) * len(table) + column
     return table, np.bincount(cells, minlength=classes * len(table)).reshape(classes, len(table))
 
 

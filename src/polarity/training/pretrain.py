@@ -241,8 +241,8 @@ def pretrain(settings: PretrainSettings | None, out: str | os.PathLike, *, texts
     if run is None:
         _start_run(folder, encoder, settings, texts, held_out, fit_windows)
     trainer = Pretrainer(settings, folder.path, fit_windows, held_windows, model, dev, log)
-    log(f"{sum(p.numel() for p in model.parameters()):,} parameters, {trainer.task.steps_per_epoch():,} steps per epoch, "
-        f"device {dev}")
+    log(f"{sum(p.numel() for p in model.parameters()):,} parameters, {trainer.task.steps_per_epoch():,} steps per "
+        f"epoch, device {dev}")
     trainer.fit(resume=resume)  # the checkpoint stays: --resume --epochs N extends the run
     return folder.read_config()
 

@@ -58,8 +58,9 @@ def _name(where: str, value: object) -> str:
     return value
 
 
-_pretrained_vocabulary = satisfies('false, true/"train" (training words with a vector) or "all" (every pretrained '
-                                   'word)', lambda v: isinstance(v, bool) or (isinstance(v, str) and v in ("train", "all")))
+_pretrained_vocabulary = satisfies(
+    'false, true/"train" (training words with a vector) or "all" (every pretrained word)',
+    lambda v: isinstance(v, bool) or (isinstance(v, str) and v in ("train", "all")))
 
 
 def _accuracies(where: str, value: object) -> list[float]:
