@@ -1,4 +1,6 @@
+import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -163,7 +165,6 @@ def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
     bad.write_bytes(b"fine\ncaf\xe9\n")
     assert main(["predict", str(models / "lstm"), "--file", str(bad)]) == 1
     assert "line 2: not valid UTF-8" in capsys.readouterr().err
-    import io, sys
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"great film\nworst film\n")))
     assert main(["predict", str(models / "lstm"), "-", "--json"]) == 0
     assert [r["label"] for r in json.loads(capsys.readouterr().out)] == ["positive", "negative"]
@@ -180,9 +181,6 @@ def test_cli_files_stdin_and_outputs(models, tmp_path, capsys, monkeypatch):
 
 
 def test_predict_names_texts_and_stdin_lines_and_reads_the_column_asked_for(models, tmp_path, capsys, monkeypatch):
-    import io
-    import sys
-
     assert main(["predict", str(models / "lstm"), "fine film", "", "--json"]) == 0
     assert "text 2: empty text" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"fine\ncaf\xe9\n")))
